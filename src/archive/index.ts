@@ -1,0 +1,2 @@
+export * from './image-archive.js';
+export * from './tar-writer.js';

@@ -1,0 +1,64 @@
+/**
+ * Turn a stored compressed layer into its uncompressed tar (what `docker
+ * save` stores), checking the result against the config's diff_id. The
+ * compression is read from the blob's first bytes, not trusted from the
+ * media type.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import zstd from 'zstd-napi';
+import { Magic } from '../spec/media-types.js';
+import { checkDigest, DigestCounter } from './verify.js';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+export function detectCompression(head: Buffer): Compression {
+  if (head.subarray(0, 2).equals(Magic.gzip)) return 'gzip';
+  if (head.subarray(0, 4).equals(Magic.zstd)) return 'zstd';
+  return 'none';
+}
+
+export async function sniffFile(path: string, length = 8): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+export function decompressor(kind: Compression): Transform | undefined {
+  if (kind === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
+  if (kind === 'zstd') return new zstd.DecompressStream() as unknown as Transform;
+  return undefined;
+}
+
+class Counting extends Transform {
+  constructor(private readonly counter: DigestCounter) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.counter.update(chunk);
+    cb(null, chunk);
+  }
+}
+
+/**
+ * Decompress `src` into `dest`, verifying the uncompressed bytes against
+ * `diffId`. Returns the uncompressed size.
+ */
+export async function decompressLayer(src: string, dest: string, diffId: string, what: string): Promise<number> {
+  const kind = detectCompression(await sniffFile(src));
+  const counter = new DigestCounter();
+  const stages = [createReadStream(src, { highWaterMark: 1024 * 1024 }), decompressor(kind), new Counting(counter), createWriteStream(dest)].filter(
+    (s): s is NonNullable<typeof s> => s !== undefined,
+  );
+  await pipeline(stages);
+  checkDigest(`${what} (uncompressed)`, { digest: diffId }, { digest: counter.digest(), size: counter.bytes });
+  return counter.bytes;
+}

@@ -1,0 +1,104 @@
+/**
+ * Download one blob to a file, verifying it, resuming broken transfers.
+ *
+ * A blob can come from several sources: the registry, and for foreign
+ * (non-distributable) Windows layers the URLs in the descriptor. Sources are
+ * tried in order; a source that says "not here" (404, 401, 403) passes to the
+ * next. When a transfer breaks mid-body, the same source is asked again with
+ * `Range: bytes=<received>-`; a 206 continues the file and the running hash,
+ * a 200 starts over. Size and digest are checked at EOF.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AirpackError, isAirpackError } from '../errors.js';
+import type { Descriptor } from '../spec/types.js';
+import { checkDigest, DigestCounter } from './verify.js';
+
+export interface BlobSource {
+  /** For messages: `registry 127.0.0.1:5000`, `https://host/path`. */
+  readonly name: string;
+  /** Open the blob from `offset`; `resumed` says whether the server honoured the offset. */
+  open(offset: number): Promise<{ body: Readable; resumed: boolean }>;
+}
+
+export interface DownloadOptions {
+  /** Called with each chunk's length, for progress. Negative when bytes are discarded on restart. */
+  onBytes?: (n: number) => void;
+  /** How many times one source may be resumed after a broken transfer. */
+  resumeAttempts?: number;
+  /** For messages: what this blob is (`layer sha256:… of docker.io/x:1`). */
+  what?: string;
+}
+
+/** Errors after which another source may still have the blob. */
+function isNotHere(err: unknown): boolean {
+  return isAirpackError(err, 'NOT_FOUND') || isAirpackError(err, 'UNAUTHORIZED') || isAirpackError(err, 'DENIED') || isAirpackError(err, 'REGISTRY_ERROR') || isAirpackError(err, 'NETWORK_ERROR');
+}
+
+export async function downloadBlob(sources: readonly BlobSource[], desc: Descriptor, file: string, options: DownloadOptions = {}): Promise<void> {
+  const what = options.what ?? `blob ${desc.digest}`;
+  const failures: string[] = [];
+  for (const source of sources) {
+    try {
+      await downloadFrom(source, desc, file, what, options);
+      return;
+    } catch (err) {
+      if (!isNotHere(err)) throw err;
+      failures.push(`${source.name}: ${(err as Error).message}`);
+    }
+  }
+  throw new AirpackError('NOT_FOUND', `${what}: could not be fetched from any source (${failures.join('; ')})`);
+}
+
+async function downloadFrom(source: BlobSource, desc: Descriptor, file: string, what: string, options: DownloadOptions): Promise<void> {
+  const counter = new DigestCounter();
+  const maxResumes = options.resumeAttempts ?? 5;
+  let lastError: unknown;
+  for (let attempt = 0; attempt <= maxResumes; attempt++) {
+    if (attempt > 0) await sleep(Math.min(200 * 2 ** (attempt - 1), 5000));
+    const offset = counter.bytes;
+    const { body, resumed } = await source.open(offset);
+    if (offset > 0 && !resumed) {
+      // The server ignored our Range: start the file and the hash over.
+      options.onBytes?.(-offset);
+      counter.reset();
+    }
+    const out = createWriteStream(file, { flags: counter.bytes > 0 ? 'a' : 'w' });
+    try {
+      await copyCounting(body, out, counter, desc, what, options.onBytes);
+      await closeStream(out);
+      checkDigest(`${what} from ${source.name}`, desc, { digest: counter.digest(), size: counter.bytes });
+      return;
+    } catch (err) {
+      body.destroy();
+      await closeStream(out).catch(() => undefined);
+      if (isAirpackError(err)) throw err; // size or digest wrong: resuming cannot fix bytes already received
+      lastError = err;
+    }
+  }
+  throw new AirpackError('NETWORK_ERROR', `${what} from ${source.name}: transfer broke ${maxResumes + 1} times, last at byte ${counter.bytes} of ${desc.size} (${(lastError as Error)?.message})`, { cause: lastError });
+}
+
+async function copyCounting(body: Readable, out: WriteStream, counter: DigestCounter, desc: Descriptor, what: string, onBytes?: (n: number) => void): Promise<void> {
+  const outError = new Promise<never>((_, reject) => out.once('error', reject));
+  outError.catch(() => undefined);
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    counter.update(chunk);
+    if (desc.size >= 0 && counter.bytes > desc.size) {
+      throw new AirpackError('SIZE_MISMATCH', `${what}: more than the ${desc.size} bytes its descriptor promises`);
+    }
+    onBytes?.(chunk.length);
+    if (!out.write(chunk)) await Promise.race([once(out, 'drain'), outError]);
+  }
+  // A body that ends early without an error is a short read: treat it as a broken transfer so we resume.
+  if (desc.size >= 0 && counter.bytes < desc.size) throw new Error(`connection closed at byte ${counter.bytes} of ${desc.size}`);
+}
+
+function closeStream(out: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (out.closed) return resolve();
+    out.end((err?: Error | null) => (err ? reject(err) : resolve()));
+  });
+}

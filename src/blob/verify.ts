@@ -1,0 +1,36 @@
+/**
+ * Digest and size checking for byte streams. Every blob read goes through a
+ * `DigestCounter` so that size and sha256 are known at EOF and compared with
+ * the descriptor before the bytes count for anything.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { AirpackError } from '../errors.js';
+
+export class DigestCounter {
+  private hash: Hash = createHash('sha256');
+  bytes = 0;
+
+  update(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+  }
+
+  reset(): void {
+    this.hash = createHash('sha256');
+    this.bytes = 0;
+  }
+
+  digest(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+}
+
+/** Throw a DIGEST_MISMATCH / SIZE_MISMATCH naming `what`, unless the bytes are what was promised. */
+export function checkDigest(what: string, expected: { digest: string; size?: number }, got: { digest: string; size: number }): void {
+  if (expected.size !== undefined && expected.size >= 0 && got.size !== expected.size) {
+    throw new AirpackError('SIZE_MISMATCH', `${what}: size ${got.size} bytes [expected ${expected.size}]`);
+  }
+  if (got.digest !== expected.digest) {
+    throw new AirpackError('DIGEST_MISMATCH', `${what}: digest ${got.digest} [expected ${expected.digest}]`);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Options shared by commands that talk to registries, and their translation
+ * into library options. Credentials are never options: they come from the
+ * docker/podman credential files and helpers.
+ */
+import { readFileSync } from 'node:fs';
+import type { Argv } from 'yargs';
+import { AirpackError } from '../errors.js';
+import { parseImageList } from '../ref/reference.js';
+import type { RegistryOptions } from '../registry/client.js';
+
+export interface RegistryArgs {
+  insecure?: string[];
+  'ca-file'?: string;
+}
+
+export function withRegistryOptions<T>(y: Argv<T>) {
+  return y
+    .option('insecure', {
+      type: 'string',
+      array: true,
+      describe: 'Registry host allowed over plain http or with an unverified certificate (repeatable); localhost and 127.0.0.1 always are',
+    })
+    .option('ca-file', { type: 'string', describe: 'PEM file with extra CA certificates to trust' });
+}
+
+export function registryOptions(args: RegistryArgs): RegistryOptions {
+  const options: RegistryOptions = { insecureHosts: args.insecure ?? [] };
+  if (args['ca-file']) {
+    try {
+      options.ca = readFileSync(args['ca-file']);
+    } catch (err) {
+      throw new AirpackError('INVALID_ARGUMENT', `--ca-file ${args['ca-file']}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+    }
+  }
+  return options;
+}
+
+/** References from the command line plus any `--images` list files. */
+export function collectReferences(refs: readonly string[] | undefined, lists: readonly string[] | undefined): string[] {
+  const out = [...(refs ?? [])];
+  for (const file of lists ?? []) {
+    let text: string;
+    try {
+      text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new AirpackError('INVALID_ARGUMENT', `--images ${file}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+    }
+    // Parse here so a bad line is reported with its file and line number.
+    out.push(...parseImageList(text, file).map((r) => `${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`));
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+/**
+ * The airpack command line: one file per command, each calling one library
+ * function. Errors print one line (`airpack: <message>`) and exit with the
+ * documented code for their kind.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
+import * as pullCommand from './pull.js';
+
+export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const cli = yargs(argv)
+    .scriptName('airpack')
+    .usage('$0 <command> [options]\n\nPack container images for air-gapped installs.')
+    .option('json', { type: 'boolean', default: false, global: true, describe: 'Print the result as JSON on stdout' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, global: true, describe: 'Print nothing but errors' })
+    .command(pullCommand as never)
+    .demandCommand(1, 'Name a command; see airpack --help')
+    .strict()
+    .recommendCommands()
+    .epilogue(
+      'Exit codes: 0 ok; 1 not found (find); 2 bad arguments, reference, platform or image list; 3 registry refused (unknown image or platform, unauthorized); 4 integrity (digest or size mismatch, malformed archive); 5 network or I/O failure; 70 internal error.',
+    )
+    .help()
+    .alias('help', 'h')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`${y.help() && ''}airpack: ${msg}\nRun airpack --help for usage.\n`);
+      exitCode = ExitCode.usage;
+    });
+  try {
+    await cli.parseAsync();
+  } catch (err) {
+    process.stderr.write(`airpack: ${isAirpackError(err) ? err.message : (err as Error)?.stack ?? String(err)}\n`);
+    return exitCodeFor(err);
+  }
+  return exitCode;
+}

@@ -1,0 +1,73 @@
+/**
+ * From fetched images to archive content: the index.json entries with their
+ * name annotations, docker's manifest.json entries with RepoTags, and the
+ * list of blobs in the order they go into the tar.
+ *
+ * Names: a tagged reference gets RepoTags [`familiar:tag`] and the
+ * annotations `io.containerd.image.name` (full name) and
+ * `org.opencontainers.image.ref.name` (the tag), as Docker 25 writes them. A
+ * digest-only reference gets no invented tag: empty RepoTags, and its name
+ * only in `io.containerd.image.name`. Several platforms of one reference are
+ * gathered under a new OCI index holding just those children.
+ */
+import type { ArchiveBlob, ArchiveContent, ArchiveImageEntry } from '../archive/image-archive.js';
+import { blobPath } from '../archive/image-archive.js';
+import { familiarName, formatReference } from '../ref/reference.js';
+import { sha256Digest } from '../registry/client.js';
+import { Annotation, MediaType } from '../spec/media-types.js';
+import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
+import type { FetchedImage } from './fetch.js';
+
+function nameAnnotations(image: FetchedImage): Record<string, string> {
+  const ref = image.source.ref;
+  const annotations: Record<string, string> = { [Annotation.containerdImageName]: formatReference(ref) };
+  if (ref.tag !== undefined) annotations[Annotation.refName] = ref.tag;
+  return annotations;
+}
+
+function manifestDescriptor(image: FetchedImage): Descriptor {
+  return { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.bytes.length, platform: image.source.platform };
+}
+
+function dockerEntry(image: FetchedImage): DockerManifestEntry {
+  const ref = image.source.ref;
+  return {
+    Config: blobPath(image.source.config.digest),
+    RepoTags: ref.tag !== undefined ? [`${familiarName(ref)}:${ref.tag}`] : [],
+    Layers: image.layers.map((l) => blobPath(l.descriptor.digest)),
+  };
+}
+
+export function assembleArchive(images: readonly FetchedImage[]): ArchiveContent {
+  const entries: ArchiveImageEntry[] = [];
+  const metadataBlobs: ArchiveBlob[] = [];
+  const layerBlobs: ArchiveBlob[] = [];
+
+  // Group by reference as given, keeping first-seen order: the archive's order follows the user's.
+  const groups = new Map<string, FetchedImage[]>();
+  for (const image of images) {
+    const key = formatReference(image.source.ref);
+    groups.set(key, [...(groups.get(key) ?? []), image]);
+  }
+
+  for (const group of groups.values()) {
+    const first = group[0] as FetchedImage;
+    for (const image of group) {
+      metadataBlobs.push({ digest: image.manifest.digest, size: image.manifest.bytes.length, data: image.manifest.bytes });
+      metadataBlobs.push({ digest: image.source.config.digest, size: image.source.config.bytes.length, data: image.source.config.bytes });
+      for (const layer of image.layers) layerBlobs.push({ digest: layer.descriptor.digest, size: layer.descriptor.size, path: layer.path });
+    }
+    let descriptor: Descriptor;
+    if (group.length === 1) {
+      descriptor = { ...manifestDescriptor(first), annotations: nameAnnotations(first) };
+    } else {
+      const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: group.map(manifestDescriptor) };
+      const bytes = Buffer.from(JSON.stringify(index));
+      const digest = sha256Digest(bytes);
+      metadataBlobs.push({ digest, size: bytes.length, data: bytes });
+      descriptor = { mediaType: MediaType.ociIndex, digest, size: bytes.length, annotations: nameAnnotations(first) };
+    }
+    entries.push({ descriptor, docker: group.map(dockerEntry) });
+  }
+  return { images: entries, metadataBlobs, layerBlobs };
+}

@@ -1,0 +1,127 @@
+/**
+ * Resolution: from references and requested platforms to the exact image
+ * manifests to fetch. An index (OCI or Docker list) gives one child per
+ * requested platform (attestations never count); a single manifest serves
+ * only the platform its config declares. A request no child serves is
+ * reported as missing, with the platforms the image does offer.
+ */
+import { AirpackError } from '../errors.js';
+import { formatPlatform, isAttestation, normalizePlatform, platformMatches, selectPlatform, type Platform, type PlatformSpec } from '../platform/platform.js';
+import { formatReference, manifestReference, type Reference } from '../ref/reference.js';
+import type { FetchedManifest, RegistryClient } from '../registry/client.js';
+import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../spec/media-types.js';
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
+
+export interface ResolvedImage {
+  ref: Reference;
+  /** The requests this image serves, in the order asked. */
+  specs: PlatformSpec[];
+  /** The platform as the index (or, for a single manifest, the config) states it. */
+  platform: Platform;
+  /** Digest of the index the image was chosen from, when there was one. */
+  indexDigest?: string;
+  manifest: FetchedManifest;
+  parsedManifest: ImageManifest;
+  config: { digest: string; bytes: Buffer; parsed: ImageConfig };
+}
+
+export interface MissingPlatform {
+  ref: Reference;
+  spec: PlatformSpec;
+  available: string[];
+}
+
+export interface Resolution {
+  images: ResolvedImage[];
+  missing: MissingPlatform[];
+}
+
+function parseJson<T>(bytes: Buffer, what: string): T {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch (err) {
+    throw new AirpackError('MANIFEST_INVALID', `${what}: not valid JSON`, { cause: err });
+  }
+}
+
+function checkManifest(m: ImageManifest, what: string): void {
+  if (m.schemaVersion !== 2 || !m.config?.digest || !Array.isArray(m.layers)) {
+    throw new AirpackError('MANIFEST_INVALID', `${what}: expected an image manifest with schemaVersion 2, a config and layers`);
+  }
+}
+
+function platformFromConfig(config: ImageConfig): Platform {
+  const p: Platform = { os: config.os ?? '', architecture: config.architecture ?? '' };
+  if (config.variant) p.variant = config.variant;
+  if (config['os.version']) p['os.version'] = config['os.version'];
+  if (config['os.features']) p['os.features'] = config['os.features'];
+  return p;
+}
+
+/** Fetch a small blob (a config) and check it against its descriptor. */
+export type FetchSmallBlob = (repository: string, desc: Descriptor, what: string) => Promise<Buffer>;
+
+export async function resolveImage(client: RegistryClient, ref: Reference, specs: readonly PlatformSpec[], fetchSmallBlob: FetchSmallBlob): Promise<Resolution> {
+  const name = formatReference(ref);
+  const top = await client.getManifest(ref.repository, manifestReference(ref));
+  const images: ResolvedImage[] = [];
+  const missing: MissingPlatform[] = [];
+
+  const load = async (manifest: FetchedManifest, platform: Platform | undefined, indexDigest?: string): Promise<ResolvedImage> => {
+    const what = `image ${name}${platform ? ` (${formatPlatform(platform)})` : ''}`;
+    if (!MANIFEST_MEDIA_TYPES.has(manifest.mediaType)) {
+      throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `${what}: manifest media type "${manifest.mediaType}" [expected ${[...MANIFEST_MEDIA_TYPES].join(' or ')}]`);
+    }
+    const parsedManifest = parseJson<ImageManifest>(manifest.bytes, `manifest of ${what}`);
+    checkManifest(parsedManifest, `manifest of ${what}`);
+    const configBytes = await fetchSmallBlob(ref.repository, parsedManifest.config, `config of ${what}`);
+    const parsed = parseJson<ImageConfig>(configBytes, `config of ${what}`);
+    const image: ResolvedImage = {
+      ref,
+      specs: [],
+      platform: platform ? normalizePlatform(platform) : normalizePlatform(platformFromConfig(parsed)),
+      manifest,
+      parsedManifest,
+      config: { digest: parsedManifest.config.digest, bytes: configBytes, parsed },
+    };
+    if (indexDigest) image.indexDigest = indexDigest;
+    return image;
+  };
+
+  if (INDEX_MEDIA_TYPES.has(top.mediaType)) {
+    const index = parseJson<ImageIndex>(top.bytes, `index of ${name}`);
+    const children = (index.manifests ?? []).filter((d) => !isAttestation(d.platform));
+    const byDigest = new Map<string, ResolvedImage>();
+    for (const spec of specs) {
+      const child = selectPlatform(spec, children);
+      if (!child) {
+        missing.push({ ref, spec, available: children.filter((c) => c.platform).map((c) => formatPlatform(normalizePlatform(c.platform as Platform))) });
+        continue;
+      }
+      let image = byDigest.get(child.digest);
+      if (!image) {
+        if (INDEX_MEDIA_TYPES.has(child.mediaType)) {
+          throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `image ${name}: nested index ${child.digest} for ${formatPlatform(spec)} is not supported`);
+        }
+        const manifest = await client.getManifest(ref.repository, child.digest);
+        image = await load(manifest, child.platform, top.digest);
+        byDigest.set(child.digest, image);
+        images.push(image);
+      }
+      image.specs.push(spec);
+    }
+  } else {
+    const image = await load(top, undefined);
+    for (const spec of specs) {
+      if (platformMatches(spec, image.platform)) image.specs.push(spec);
+      else missing.push({ ref, spec, available: [formatPlatform(image.platform)] });
+    }
+    if (image.specs.length > 0) images.push(image);
+  }
+  return { images, missing };
+}
+
+export function missingPlatformError(m: MissingPlatform): AirpackError {
+  const available = m.available.length > 0 ? m.available.join(', ') : 'none';
+  return new AirpackError('PLATFORM_NOT_FOUND', `image ${formatReference(m.ref)}: no image for platform ${formatPlatform(m.spec)} [available: ${available}]`);
+}

@@ -1,0 +1,41 @@
+/**
+ * Where a blob's bytes can come from: the registry that holds the image, and
+ * for foreign (non-distributable) layers the URLs in the descriptor, tried
+ * first because registries usually refuse to store such layers.
+ */
+import type { BlobSource } from '../blob/download.js';
+import { AirpackError } from '../errors.js';
+import type { RegistryClient } from '../registry/client.js';
+import { redactUrl, sendWithRetry, type TlsOptions } from '../registry/http.js';
+import type { Descriptor } from '../spec/types.js';
+
+export function registrySource(client: RegistryClient, repository: string, digest: string): BlobSource {
+  return {
+    name: `registry ${client.registry}`,
+    async open(offset) {
+      const { res, resumed } = await client.openBlob(repository, digest, offset);
+      return { body: res.body, resumed };
+    },
+  };
+}
+
+export function urlSource(url: string, tls?: TlsOptions): BlobSource {
+  const parsed = new URL(url);
+  return {
+    name: redactUrl(parsed),
+    async open(offset) {
+      const res = await sendWithRetry({ url, headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, ...(tls ? { tls } : {}) });
+      if (res.status === 206 && offset > 0) return { body: res.body, resumed: true };
+      if (res.status === 200) return { body: res.body, resumed: false };
+      res.body.resume();
+      const code = res.status === 404 ? 'NOT_FOUND' : res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : 'REGISTRY_ERROR';
+      throw new AirpackError(code, `${redactUrl(parsed)}: HTTP ${res.status}`);
+    },
+  };
+}
+
+/** Sources for one blob, in the order to try them. */
+export function blobSources(client: RegistryClient, repository: string, desc: Descriptor): BlobSource[] {
+  const urls = (desc.urls ?? []).filter((u) => /^https?:\/\//i.test(u));
+  return [...urls.map((u) => urlSource(u)), registrySource(client, repository, desc.digest)];
+}

@@ -1,0 +1,169 @@
+/**
+ * A client for one OCI distribution registry host: resolve manifests, open
+ * blobs (optionally from an offset, for resume), push blobs and manifests.
+ *
+ * Transport: https, unless the host is insecure (localhost, 127.0.0.0/8, ::1
+ * or named by the user), in which case https is tried first and plain http is
+ * the fallback, as docker does. The first call pings `/v2/` to pick the
+ * scheme and learn the authentication challenge.
+ */
+import { createHash } from 'node:crypto';
+import { AirpackError } from '../errors.js';
+import { apiHost } from '../ref/reference.js';
+import { MANIFEST_ACCEPT } from '../spec/media-types.js';
+import { RegistryAuth } from './auth.js';
+import { findCredentials, type Credentials } from './credentials.js';
+import { readBody, redactUrl, sendWithRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type TlsOptions } from './http.js';
+
+export interface RegistryOptions {
+  /** Hosts for which plain http and unverified TLS are allowed (localhost and 127.0.0.0/8 always are). */
+  insecureHosts?: readonly string[];
+  /** Extra CA certificates (PEM) to trust. */
+  ca?: string | Buffer;
+  /** Override where credentials come from (default: docker/podman config files and helpers). */
+  credentials?: (registry: string) => Promise<Credentials | undefined>;
+  retry?: RetryPolicy;
+}
+
+export interface FetchedManifest {
+  mediaType: string;
+  digest: string;
+  bytes: Buffer;
+}
+
+/** Manifests larger than this are refused, as registries do (the spec suggests 4 MiB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export function sha256Digest(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+export class RegistryClient {
+  readonly host: string;
+  private base: Promise<string> | undefined;
+  private readonly auth: RegistryAuth;
+  private readonly insecure: boolean;
+  private readonly tls: TlsOptions;
+
+  constructor(readonly registry: string, private readonly options: RegistryOptions = {}) {
+    this.host = apiHost(registry);
+    this.insecure = isLoopbackHost(this.host) || (options.insecureHosts ?? []).includes(registry) || (options.insecureHosts ?? []).includes(this.host);
+    this.tls = { ca: options.ca, rejectUnauthorized: !this.insecure };
+    let creds: Promise<Credentials | undefined> | undefined;
+    const lookup = options.credentials ?? ((r: string) => findCredentials(r));
+    this.auth = new RegistryAuth(registry, () => (creds ??= lookup(registry)), this.tls);
+  }
+
+  /** `https://host` or, for insecure hosts that do not speak TLS, `http://host`. */
+  baseUrl(): Promise<string> {
+    this.base ??= this.ping();
+    return this.base;
+  }
+
+  private async ping(): Promise<string> {
+    const candidates = this.insecure ? [`https://${this.host}`, `http://${this.host}`] : [`https://${this.host}`];
+    let lastError: unknown;
+    for (const base of candidates) {
+      try {
+        const res = await sendWithRetry({ url: `${base}/v2/`, tls: this.tls, timeoutMs: 15_000 }, { attempts: 2, baseDelayMs: 200, maxDelayMs: 1000 });
+        res.body.resume();
+        if (res.status === 401) this.auth.challenged(firstHeader(res.headers['www-authenticate']), '');
+        return base;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw new AirpackError('NETWORK_ERROR', `registry ${this.registry}: cannot connect (${(lastError as Error).message})`, { cause: lastError });
+  }
+
+  /**
+   * A request to the registry with authentication: sends what we know, and on
+   * 401 learns the challenge and tries once more.
+   */
+  async request(repository: string, actions: 'pull' | 'pull,push', req: Omit<HttpRequest, 'url' | 'tls'> & { path: string }): Promise<HttpResponse> {
+    const base = await this.baseUrl();
+    const scope = `repository:${repository}:${actions}`;
+    const url = req.path.startsWith('http') ? req.path : `${base}${req.path}`;
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await this.auth.authorize(scope);
+      const headers = { ...req.headers, ...(authorization ? { authorization } : {}) };
+      const res = await sendWithRetry({ ...req, url, headers, tls: this.tls }, this.options.retry);
+      if (res.status !== 401 || attempt > 0) return res;
+      res.body.resume();
+      if (!this.auth.challenged(firstHeader(res.headers['www-authenticate']), scope)) return res;
+    }
+  }
+
+  /** GET a manifest by tag or digest; the digest is computed and, when pinned, checked. */
+  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+    const res = await this.request(repository, 'pull', { path: `/v2/${repository}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } });
+    const what = `${this.registry}/${repository}:${reference}`.replace(/:sha256:/, '@sha256:');
+    if (res.status !== 200) throw await this.errorFor(res, `manifest ${what}`);
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES);
+    const digest = sha256Digest(bytes);
+    if (reference.startsWith('sha256:') && digest !== reference) {
+      throw new AirpackError('DIGEST_MISMATCH', `manifest ${what}: registry sent bytes with digest ${digest} [expected ${reference}]`);
+    }
+    let mediaType = firstHeader(res.headers['content-type'])?.split(';')[0]?.trim() ?? '';
+    try {
+      const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: string };
+      // The document's own mediaType is authoritative; some registries send application/json.
+      if (parsed.mediaType) mediaType = parsed.mediaType;
+    } catch (err) {
+      throw new AirpackError('MANIFEST_INVALID', `manifest ${what}: not valid JSON`, { cause: err });
+    }
+    return { mediaType, digest, bytes };
+  }
+
+  /**
+   * Open a blob for reading, from `offset` when resuming. Resolves with the
+   * response and whether the server honoured the range (206) or restarted (200).
+   */
+  async openBlob(repository: string, digest: string, offset = 0): Promise<{ res: HttpResponse; resumed: boolean }> {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const res = await this.request(repository, 'pull', { path: `/v2/${repository}/blobs/${digest}`, headers });
+    if (res.status === 206 && offset > 0) return { res, resumed: true };
+    if (res.status === 200) return { res, resumed: false };
+    throw await this.errorFor(res, `blob ${digest} in ${this.registry}/${repository}`);
+  }
+
+  /** Turn a non-success response into an error that names the thing and the registry's own words. */
+  async errorFor(res: HttpResponse, what: string): Promise<AirpackError> {
+    let detail = '';
+    try {
+      const body = JSON.parse((await readBody(res, 64 * 1024)).toString('utf8')) as { errors?: Array<{ code?: string; message?: string }> };
+      detail = (body.errors ?? []).map((e) => `${e.code ?? ''}: ${e.message ?? ''}`).join('; ');
+    } catch {
+      res.body.resume();
+    }
+    const suffix = detail ? ` (${detail})` : '';
+    const where = redactUrl(new URL(res.url));
+    if (res.status === 404) return new AirpackError('NOT_FOUND', `${what}: not found (HTTP 404 from ${where})${suffix}`);
+    if (res.status === 401) return new AirpackError('UNAUTHORIZED', `${what}: authentication required or credentials refused (HTTP 401)${suffix}`);
+    if (res.status === 403) return new AirpackError('DENIED', `${what}: access denied (HTTP 403)${suffix}`);
+    return new AirpackError('REGISTRY_ERROR', `${what}: HTTP ${res.status} from ${where}${suffix}`);
+  }
+}
+
+export function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** One client per registry host, shared by everything in a run (tokens and connections are reused). */
+export class RegistryPool {
+  private readonly clients = new Map<string, RegistryClient>();
+  constructor(private readonly options: RegistryOptions = {}) {}
+  get(registry: string): RegistryClient {
+    let client = this.clients.get(registry);
+    if (!client) {
+      client = new RegistryClient(registry, this.options);
+      this.clients.set(registry, client);
+    }
+    return client;
+  }
+}

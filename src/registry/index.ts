@@ -1,0 +1,4 @@
+export * from './auth.js';
+export * from './client.js';
+export * from './credentials.js';
+export * from './http.js';

@@ -1,0 +1,247 @@
+/**
+ * One 512-byte tar header block: checksum, numeric fields (octal and GNU
+ * base-256), names, and PAX extended-header records. Pure functions over
+ * buffers; no I/O.
+ */
+import { TarError, where } from './errors.js';
+
+/** Size of a tar block: headers, data padding and the end marker are all in these units. */
+export const BLOCK_SIZE = 512;
+
+/** The end-of-archive marker: two zero blocks. */
+export const END_OF_ARCHIVE: Buffer = Buffer.alloc(2 * BLOCK_SIZE);
+
+/** Rounds a data size up to whole blocks. */
+export function paddedSize(size: number): number {
+  const rest = size % BLOCK_SIZE;
+  return rest === 0 ? size : size + (BLOCK_SIZE - rest);
+}
+
+/** Whether every byte of the block is zero (an end-of-archive block). */
+export function isZeroBlock(block: Buffer): boolean {
+  // Compare 8 bytes at a time: this runs once per header, keep it cheap.
+  for (let i = 0; i + 8 <= block.length; i += 8) {
+    if (block.readBigUInt64LE(i) !== 0n) return false;
+  }
+  for (let i = block.length - (block.length % 8); i < block.length; i++) {
+    if (block[i] !== 0) return false;
+  }
+  return true;
+}
+
+/** Header format, from the magic field. */
+export type HeaderFormat = 'ustar' | 'gnu' | 'v7';
+
+/** The fields of one header block, decoded but not yet combined with extended headers. */
+export interface HeaderBlock {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Size field: bytes of data that follow (for types that carry data). */
+  size: number;
+  mtime: number;
+  /** Raw type flag character; '\0' for old regular files. */
+  typeflag: string;
+  linkname: string;
+  format: HeaderFormat;
+  /** POSIX ustar prefix; joined to `name` with '/'. Empty for GNU and v7 headers. */
+  prefix: string;
+  uname: string;
+  gname: string;
+}
+
+const FIELD = {
+  name: [0, 100],
+  mode: [100, 108],
+  uid: [108, 116],
+  gid: [116, 124],
+  size: [124, 136],
+  mtime: [136, 148],
+  chksum: [148, 156],
+  typeflag: [156, 157],
+  linkname: [157, 257],
+  magic: [257, 263],
+  version: [263, 265],
+  uname: [265, 297],
+  gname: [297, 329],
+  prefix: [345, 500],
+} as const;
+
+type FieldName = keyof typeof FIELD;
+
+function field(block: Buffer, f: FieldName): Buffer {
+  const [start, end] = FIELD[f];
+  return block.subarray(start, end);
+}
+
+/** Decodes a NUL-terminated string field as UTF-8. */
+function cString(buf: Buffer): string {
+  const nul = buf.indexOf(0);
+  return buf.toString('utf8', 0, nul === -1 ? buf.length : nul);
+}
+
+/**
+ * Parses a numeric field: octal digits (leading spaces/NULs allowed, ended by
+ * NUL or space) or GNU base-256 (high bit of the first byte set).
+ * Returns null when the field is not a number at all.
+ */
+export function parseNumeric(buf: Buffer): number | null {
+  const first = buf[0];
+  if (first !== undefined && (first & 0x80) !== 0) {
+    // base-256: big-endian two's complement, first byte's high bit is the marker.
+    const negative = (first & 0x40) !== 0;
+    let value = negative ? (first & 0x7f) - 0x80 : first & 0x7f;
+    for (let i = 1; i < buf.length; i++) {
+      value = value * 256 + (buf[i] ?? 0);
+      if (!Number.isSafeInteger(value)) return Number.NaN;
+    }
+    return value;
+  }
+  let i = 0;
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0)) i++;
+  // An all-blank field counts as zero; some writers leave unused fields empty.
+  if (i === buf.length) return 0;
+  let value = 0;
+  let digits = 0;
+  for (; i < buf.length; i++) {
+    const c = buf[i] ?? 0;
+    if (c === 0 || c === 0x20) break;
+    if (c < 0x30 || c > 0x37) return null;
+    value = value * 8 + (c - 0x30);
+    digits++;
+  }
+  // Anything after the terminator other than more terminators means garbage.
+  for (; i < buf.length; i++) {
+    const c = buf[i];
+    if (c !== 0 && c !== 0x20) return null;
+  }
+  return digits === 0 ? null : value;
+}
+
+/** Sum of the header bytes with the checksum field read as spaces, unsigned and signed. */
+function checksums(block: Buffer): { unsigned: number; signed: number } {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK_SIZE; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : (block[i] ?? 0);
+    unsigned += b;
+    signed += b >= 0x80 ? b - 0x100 : b;
+  }
+  return { unsigned, signed };
+}
+
+function formatOf(block: Buffer): HeaderFormat {
+  const magic = field(block, 'magic');
+  // GNU: "ustar  \0" (magic and version run together); POSIX: "ustar\0" + "00".
+  if (magic.toString('latin1') === 'ustar ' && block[263] === 0x20) return 'gnu';
+  if (magic.toString('latin1', 0, 5) === 'ustar') return 'ustar';
+  return 'v7';
+}
+
+/**
+ * Decodes and validates one header block. Throws TAR_BAD_CHECKSUM when the
+ * block is not a header, TAR_BAD_NUMBER / TAR_BAD_SIZE for an unusable size.
+ */
+export function parseHeaderBlock(block: Buffer, offset: number, source: string): HeaderBlock {
+  if (block.length !== BLOCK_SIZE) {
+    throw new Error(`parseHeaderBlock: expected a ${BLOCK_SIZE}-byte block, got ${block.length}`);
+  }
+  const name = cString(field(block, 'name'));
+  const stored = parseNumeric(field(block, 'chksum'));
+  const sums = checksums(block);
+  if (stored === null || (stored !== sums.unsigned && stored !== sums.signed)) {
+    const found = stored === null ? `unreadable field ${JSON.stringify(field(block, 'chksum').toString('latin1'))}` : `0${stored.toString(8)}`;
+    throw new TarError(
+      'TAR_BAD_CHECKSUM',
+      `${where({ source, offset })}: not a valid tar header (name field ${JSON.stringify(name.slice(0, 100))}): ` +
+        `checksum expected 0${sums.unsigned.toString(8)}, found ${found}`,
+      { source, offset, entry: name },
+    );
+  }
+  const size = parseNumeric(field(block, 'size'));
+  if (size === null) {
+    throw new TarError(
+      'TAR_BAD_NUMBER',
+      `${where({ source, entry: name, offset })}: size field expected octal or base-256, found ${JSON.stringify(field(block, 'size').toString('latin1'))}`,
+      { source, offset, entry: name },
+    );
+  }
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new TarError(
+      'TAR_BAD_SIZE',
+      `${where({ source, entry: name, offset })}: size expected 0..${Number.MAX_SAFE_INTEGER}, found ${Number.isNaN(size) ? 'a larger base-256 value' : size}`,
+      { source, offset, entry: name },
+    );
+  }
+  const format = formatOf(block);
+  const typeByte = block[156] ?? 0;
+  return {
+    name,
+    mode: parseNumeric(field(block, 'mode')) ?? 0,
+    uid: parseNumeric(field(block, 'uid')) ?? 0,
+    gid: parseNumeric(field(block, 'gid')) ?? 0,
+    size,
+    mtime: parseNumeric(field(block, 'mtime')) ?? 0,
+    typeflag: String.fromCharCode(typeByte),
+    linkname: cString(field(block, 'linkname')),
+    format,
+    // GNU headers use the prefix area for atime/ctime; only POSIX ustar has a prefix.
+    prefix: format === 'ustar' ? cString(field(block, 'prefix')) : '',
+    uname: format === 'v7' ? '' : cString(field(block, 'uname')),
+    gname: format === 'v7' ? '' : cString(field(block, 'gname')),
+  };
+}
+
+/**
+ * Parses PAX extended header records ("<len> <key>=<value>\n") into `into`.
+ * An empty value deletes the key (POSIX: it cancels a global setting).
+ */
+export function parsePaxRecords(
+  data: Buffer,
+  into: Map<string, string>,
+  ctx: { source: string; offset: number; entry?: string },
+): Map<string, string> {
+  let pos = 0;
+  const bad = (what: string): TarError =>
+    new TarError('TAR_BAD_PAX', `${where({ ...ctx, offset: ctx.offset })}: PAX record at byte ${pos} of the extended header: ${what}`, {
+      ...ctx,
+    });
+  while (pos < data.length) {
+    // Trailing NULs after the last record are padding some writers leave in the size.
+    if (data[pos] === 0) {
+      for (let i = pos; i < data.length; i++) if (data[i] !== 0) throw bad('expected NUL padding, found data');
+      break;
+    }
+    const space = data.indexOf(0x20, pos);
+    if (space === -1 || space - pos > 20) throw bad('expected "<length> <key>=<value>\\n", found no length');
+    const lenText = data.toString('latin1', pos, space);
+    if (!/^[0-9]+$/.test(lenText)) throw bad(`expected a decimal length, found ${JSON.stringify(lenText)}`);
+    const len = Number(lenText);
+    const end = pos + len;
+    if (len <= space - pos + 1 || end > data.length) {
+      throw bad(`length ${len} expected to fit in the ${data.length - pos} remaining bytes`);
+    }
+    if (data[end - 1] !== 0x0a) throw bad('expected the record to end with a newline');
+    const eq = data.indexOf(0x3d, space + 1);
+    if (eq === -1 || eq >= end - 1) throw bad('expected "key=value"');
+    const key = data.toString('utf8', space + 1, eq);
+    const value = data.toString('utf8', eq + 1, end - 1);
+    if (value === '') into.delete(key);
+    else into.set(key, value);
+    pos = end;
+  }
+  return into;
+}
+
+/** Parses a PAX decimal size value, or throws TAR_BAD_SIZE. */
+export function parsePaxSize(value: string, ctx: { source: string; offset: number; entry?: string }): number {
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new TarError(
+      'TAR_BAD_SIZE',
+      `${where(ctx)}: PAX size expected a decimal integer up to ${Number.MAX_SAFE_INTEGER}, found ${JSON.stringify(value)}`,
+      ctx,
+    );
+  }
+  return Number(value);
+}

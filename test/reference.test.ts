@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { familiarName, formatReference, parseImageList, parseReference } from '../src/ref/reference.js';
+
+const D = `sha256:${'a'.repeat(64)}`;
+
+describe('parseReference', () => {
+  it.each([
+    ['busybox', 'docker.io/library/busybox:latest'],
+    ['busybox:1.36', 'docker.io/library/busybox:1.36'],
+    ['rancher/rke2-runtime:v1.30.1-rke2r1', 'docker.io/rancher/rke2-runtime:v1.30.1-rke2r1'],
+    ['docker.io/busybox', 'docker.io/library/busybox:latest'],
+    ['index.docker.io/library/busybox:1', 'docker.io/library/busybox:1'],
+    ['localhost/app', 'localhost/app:latest'],
+    ['localhost:5000/app:v2', 'localhost:5000/app:v2'],
+    ['127.0.0.1:5000/team/app', '127.0.0.1:5000/team/app:latest'],
+    ['mcr.microsoft.com/windows/nanoserver:ltsc2022', 'mcr.microsoft.com/windows/nanoserver:ltsc2022'],
+    [`busybox@${D}`, `docker.io/library/busybox@${D}`],
+    [`registry.example.com:443/a/b/c:1.0@${D}`, `registry.example.com:443/a/b/c:1.0@${D}`],
+    ['a__b-c/e---f.g:T_ag-1.0', 'docker.io/a__b-c/e---f.g:T_ag-1.0'],
+  ])('%s -> %s', (input, expected) => {
+    expect(formatReference(parseReference(input))).toBe(expected);
+  });
+
+  it('keeps a digest-only reference without an invented tag', () => {
+    const ref = parseReference(`busybox@${D}`);
+    expect(ref.tag).toBeUndefined();
+    expect(ref.digest).toBe(D);
+  });
+
+  it.each([
+    ['', 'empty'],
+    ['Busybox', 'repository "library/Busybox" is invalid'],
+    ['busybox:', 'tag "" is invalid'],
+    ['busybox@sha256:abc', 'is not sha256:<64 lowercase hex>'],
+    ['a//b', 'is invalid'],
+    ['busybox:-tag', 'tag "-tag" is invalid'],
+    ['UPPER.example.com/x', ''],
+  ])('rejects %j', (input, message) => {
+    if (input === 'UPPER.example.com/x') {
+      // An uppercase host is legal (hosts are case-insensitive); the path is what must be lowercase.
+      expect(parseReference(input).registry).toBe('UPPER.example.com');
+      return;
+    }
+    expect(() => parseReference(input)).toThrow(message);
+    try {
+      parseReference(input);
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('INVALID_REFERENCE');
+    }
+  });
+
+  it('gives docker-style familiar names for RepoTags', () => {
+    expect(familiarName(parseReference('busybox'))).toBe('busybox');
+    expect(familiarName(parseReference('rancher/x:v1'))).toBe('rancher/x');
+    expect(familiarName(parseReference('localhost:5000/x'))).toBe('localhost:5000/x');
+  });
+});
+
+describe('parseImageList', () => {
+  it('reads rke2-style lists with comments and blank lines', () => {
+    const refs = parseImageList('# rke2 images\n\ndocker.io/rancher/a:v1\n  rancher/b:v2   # trailing comment\r\n\n');
+    expect(refs.map(formatReference)).toEqual(['docker.io/rancher/a:v1', 'docker.io/rancher/b:v2']);
+  });
+
+  it('names the file and line of a bad entry', () => {
+    expect(() => parseImageList('ok:1\nBAD REF\n', 'images.txt')).toThrow(/images\.txt line 2: image reference "BAD REF"/);
+  });
+});
