@@ -1,0 +1,239 @@
+/**
+ * `pull` against a real registry (Debian's docker-registry on 127.0.0.1),
+ * with foreign Windows layers on a second loopback server, checked by real
+ * loaders: bsdtar, skopeo and containerd's `ctr images import`.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pull } from '../src/pull/pull.js';
+import { isAirpackError } from '../src/errors.js';
+import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../src/spec/types.js';
+import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
+import { seedStandardImages, WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
+import { startRegistry, type RegistryHandle } from './support/registry.js';
+import { makeTempDir, removeDir, run } from './support/util.js';
+import { blobEntry, entryJson, readTar } from './helpers/tar.js';
+
+let registry: RegistryHandle;
+let blobServer: BlobServerHandle;
+let fx: StandardFixtures;
+let dir: string;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  blobServer = await startBlobServer();
+  fx = await seedStandardImages(registry, blobServer);
+  dir = await makeTempDir('airpack-pull-');
+}, 60_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  await blobServer?.stop();
+  if (dir) await removeDir(dir);
+});
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+describe('pull: Windows ltsc2022 out of a Linux + 1809 + ltsc2022 + ltsc2025 index', () => {
+  let out: string;
+  let result: Awaited<ReturnType<typeof pull>>;
+
+  beforeAll(async () => {
+    out = join(dir, 'win.tar');
+    result = await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:ltsc2022'], output: out });
+  }, 60_000);
+
+  it('picks the highest ltsc2022 revision, by its config', async () => {
+    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2022]!;
+    expect(result.images).toHaveLength(1);
+    expect(result.images[0]!.sourceDigest).toBe(want.manifest.digest);
+    const entries = await readTar(out);
+    const config = JSON.parse(blobEntry(entries, want.config.digest)!.toString()) as ImageConfig;
+    expect(config['os.version']).toBe('10.0.20348.2227');
+    expect(config.os).toBe('windows');
+  });
+
+  it('includes the foreign layer, fetched from its URL and verified', async () => {
+    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2022]!;
+    const foreign = want.layers.find((l) => l.foreign)!;
+    const entries = await readTar(out);
+    const bytes = blobEntry(entries, foreign.digest);
+    expect(bytes).toBeDefined();
+    expect(sha256(bytes!)).toBe(foreign.digest);
+    expect(blobServer.hits.get(fx.windows.foreignPaths[foreign.digest]!)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('puts manifest.json first, then index.json and oci-layout (bsdtar -tf)', async () => {
+    const { stdout } = await run('bsdtar', ['-tf', out]);
+    const names = stdout.trim().split('\n');
+    expect(names.slice(0, 3)).toEqual(['manifest.json', 'index.json', 'oci-layout']);
+    const firstLayer = names.findIndex((n) => n.startsWith('blobs/sha256/') && n.length > 20);
+    expect(firstLayer).toBeGreaterThan(2);
+  });
+
+  it('is read by skopeo as docker-archive and as oci-archive', async () => {
+    const docker = await run('skopeo', ['inspect', `docker-archive:${out}`]);
+    expect(docker.code, docker.stderr).toBe(0);
+    const d = JSON.parse(docker.stdout) as { Os: string; Architecture: string; Layers: string[] };
+    expect(d.Os).toBe('windows');
+    const oci = await run('skopeo', ['inspect', `oci-archive:${out}`]);
+    expect(oci.code, oci.stderr).toBe(0);
+    expect((JSON.parse(oci.stdout) as { Os: string }).Os).toBe('windows');
+  });
+
+  it('writes the same bytes on a second run', async () => {
+    const again = join(dir, 'win-again.tar');
+    await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:ltsc2022'], output: again });
+    expect(sha256(await readFile(again))).toBe(sha256(await readFile(out)));
+  });
+});
+
+describe('pull: platforms, names and shapes', () => {
+  it('gathers two platforms of one reference under an OCI index and skips attestations', async () => {
+    const out = join(dir, 'multi.tar');
+    const result = await pull({ images: [fx.multi.ref], platforms: ['linux/amd64', 'linux/arm64'], output: out });
+    expect(result.images.map((i) => i.platform)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(result.images[1]!.sourceDigest).toBe(fx.multi.byPlatform['linux/arm64/v8']!.manifest.digest);
+    const entries = await readTar(out);
+    const index = entryJson<ImageIndex>(entries, 'index.json');
+    expect(index.manifests).toHaveLength(1);
+    const nested = JSON.parse(blobEntry(entries, index.manifests[0]!.digest)!.toString()) as ImageIndex;
+    expect(nested.manifests.map((m) => m.platform?.architecture)).toEqual(['amd64', 'arm64']);
+    expect(index.manifests[0]!.annotations?.['io.containerd.image.name']).toBe(`${fx.host}/library/multi:1.0`);
+    const docker = entryJson<DockerManifestEntry[]>(entries, 'manifest.json');
+    expect(docker).toHaveLength(2);
+    for (const att of fx.multi.attestations) expect(blobEntry(entries, att.manifest.digest)).toBeUndefined();
+  });
+
+  it('treats linux/arm64/v8 and a variant-less arm64 child as the same platform (Docker list)', async () => {
+    const out = join(dir, 'dockerlist.tar');
+    const result = await pull({ images: [fx.dockerlist.ref], platforms: ['linux/arm64/v8'], output: out });
+    expect(result.images[0]!.sourceDigest).toBe(fx.dockerlist.byPlatform['linux/arm64']!.manifest.digest);
+  });
+
+  it('gives a digest-only reference no invented tag', async () => {
+    const out = join(dir, 'digest.tar');
+    const ref = `${fx.host}/library/multi@${fx.multi.index.digest}`;
+    await pull({ images: [ref], platforms: ['linux/arm/v7'], output: out });
+    const entries = await readTar(out);
+    expect(entryJson<DockerManifestEntry[]>(entries, 'manifest.json')[0]!.RepoTags).toEqual([]);
+    const index = entryJson<ImageIndex>(entries, 'index.json');
+    expect(index.manifests[0]!.annotations).toEqual({ 'io.containerd.image.name': ref });
+    expect(JSON.stringify(entries.map((e) => e.data.toString('latin1')))).not.toContain('i-was-a-digest');
+  });
+
+  it('pulls name:tag@digest by the digest, keeping the tag as the name', async () => {
+    const out = join(dir, 'tagdigest.tar');
+    const ref = `${fx.host}/library/single:whatever@${fx.single.manifest.digest}`;
+    const result = await pull({ images: [ref], output: out });
+    expect(result.images[0]!.sourceDigest).toBe(fx.single.manifest.digest);
+    const docker = entryJson<DockerManifestEntry[]>(await readTar(out), 'manifest.json');
+    expect(docker[0]!.RepoTags).toEqual([`${fx.host}/library/single:whatever`]);
+  });
+
+  it('stores a layer shared by two images once', async () => {
+    const out = join(dir, 'shared.tar');
+    await pull({ images: [fx.sharedA.ref, fx.sharedB.ref], output: out });
+    const entries = await readTar(out);
+    const shared = entries.filter((e) => e.name === `blobs/sha256/${fx.sharedLayerDigest.slice(7)}`);
+    expect(shared).toHaveLength(1);
+    const docker = entryJson<DockerManifestEntry[]>(entries, 'manifest.json');
+    expect(docker.map((d) => d.RepoTags)).toEqual([[`${fx.host}/library/shared-a:1`], [`${fx.host}/library/shared-b:1`]]);
+  });
+
+  it('names the image, the platform asked for and those available when one is missing', async () => {
+    const out = join(dir, 'missing.tar');
+    const err = await pull({ images: [fx.multi.ref], platforms: ['linux/s390x'], output: out }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'PLATFORM_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toContain(`${fx.host}/library/multi:1.0`);
+    expect((err as Error).message).toContain('linux/s390x');
+    expect((err as Error).message).toContain('available: linux/amd64, linux/arm64, linux/arm/v7');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('with skipMissing, warns and writes the images that do have the platform', async () => {
+    const out = join(dir, 'skip.tar');
+    const warnings: string[] = [];
+    const result = await pull({
+      images: [fx.single.ref, fx.windows.ref],
+      platforms: ['windows/amd64:ltsc2025'],
+      output: out,
+      skipMissing: true,
+      onProgress: (e) => e.type === 'warning' && warnings.push(e.message),
+    });
+    expect(result.images.map((i) => i.osVersion)).toEqual([WINDOWS_VERSIONS.ltsc2025]);
+    expect(result.skipped).toEqual([{ reference: fx.single.ref, platform: 'windows/amd64:ltsc2025', available: ['linux/amd64'] }]);
+    expect(warnings.join('\n')).toContain(fx.single.ref);
+  });
+});
+
+describe('pull: uncompressed layers', () => {
+  it('stores layer tars under their diff_ids with a manifest that points at them', async () => {
+    const out = join(dir, 'uncompressed.tar');
+    const result = await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:1809'], output: out, layers: 'uncompressed' });
+    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2019]!;
+    const entries = await readTar(out);
+    const manifest = JSON.parse(blobEntry(entries, result.images[0]!.digest)!.toString()) as ImageManifest;
+    expect(manifest.layers.map((l: Descriptor) => l.digest)).toEqual(want.layers.map((l) => l.diffId));
+    expect(manifest.layers.every((l: Descriptor) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar' && !l.urls)).toBe(true);
+    for (const layer of want.layers) {
+      const bytes = blobEntry(entries, layer.diffId)!;
+      expect(bytes.equals(gunzipSync(layer.blob))).toBe(true);
+    }
+    const docker = await run('skopeo', ['inspect', `docker-archive:${out}`]);
+    expect(docker.code, docker.stderr).toBe(0);
+  });
+});
+
+describe('pull: integrity', () => {
+  it('refuses a blob whose bytes do not match its digest, names it, and leaves no output', async () => {
+    // Corrupt one layer inside the registry's own storage: same size, other bytes.
+    const victim = fx.sharedB.layers.find((l) => l.digest !== fx.sharedLayerDigest)!;
+    const hex = victim.digest.slice(7);
+    const dataPath = join(registry.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const original = await readFile(dataPath);
+    const corrupted = Buffer.from(original);
+    corrupted[corrupted.length - 10] ^= 0xff;
+    await writeFile(dataPath, corrupted);
+    try {
+      const out = join(dir, 'corrupt.tar');
+      const err = await pull({ images: [fx.sharedB.ref], output: out }).catch((e: unknown) => e);
+      expect(isAirpackError(err, 'DIGEST_MISMATCH')).toBe(true);
+      expect((err as Error).message).toContain(victim.digest);
+      expect(existsSync(out)).toBe(false);
+      expect((await readdir(dir)).filter((f) => f.includes('corrupt'))).toEqual([]);
+    } finally {
+      await writeFile(dataPath, original);
+    }
+  });
+
+  it('resumes a foreign layer download that breaks mid-body with a Range request', async () => {
+    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2025]!;
+    const foreign = want.layers.find((l) => l.foreign)!;
+    const path = fx.windows.foreignPaths[foreign.digest]!;
+    blobServer.failNext(path, 'drop-mid-body');
+    const before = blobServer.requests.length;
+    const out = join(dir, 'resume.tar');
+    await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:ltsc2025'], output: out });
+    const mine = blobServer.requests.slice(before).filter((r) => r.path === path);
+    expect(mine.length).toBe(2);
+    expect(mine[1]!.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(sha256(blobEntry(await readTar(out), foreign.digest)!)).toBe(foreign.digest);
+  });
+
+  it('retries a 500 and a 429 from the foreign layer server', async () => {
+    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2022Old]!;
+    const foreign = want.layers.find((l) => l.foreign)!;
+    const path = fx.windows.foreignPaths[foreign.digest]!;
+    blobServer.failNext(path, '500');
+    blobServer.failNext(path, '429');
+    const before = blobServer.requests.length;
+    await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:10.0.20348.2113'], output: join(dir, 'retry.tar') });
+    const outcomes = blobServer.requests.slice(before).filter((r) => r.path === path).map((r) => r.outcome);
+    expect(outcomes).toEqual([500, 429, 200]);
+  });
+});
