@@ -1,0 +1,74 @@
+/**
+ * Archives written by `pull` go through the rke2/k3s load path for real:
+ * containerd's `ctr images import` (Debian's containerd 1.6, own root in a
+ * temp dir). The image must come out under its name, with its platform and,
+ * in `original` mode, with the registry's manifest digest unchanged.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pull } from '../src/pull/pull.js';
+import { startContainerd, type ContainerdHandle } from './support/containerd.js';
+import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
+import { seedStandardImages, WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
+import { startRegistry, type RegistryHandle } from './support/registry.js';
+import { makeTempDir, removeDir } from './support/util.js';
+
+let registry: RegistryHandle;
+let blobServer: BlobServerHandle;
+let containerd: ContainerdHandle;
+let fx: StandardFixtures;
+let dir: string;
+
+beforeAll(async () => {
+  [registry, blobServer, containerd] = await Promise.all([startRegistry(), startBlobServer(), startContainerd()]);
+  fx = await seedStandardImages(registry, blobServer);
+  dir = await makeTempDir('airpack-ctr-');
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([registry?.stop(), blobServer?.stop(), containerd?.stop()]);
+  if (dir) await removeDir(dir);
+});
+
+describe('ctr images import', () => {
+  it('imports a Windows ltsc2022 archive under its name, platform and registry digest', async () => {
+    const out = join(dir, 'win.tar');
+    await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:ltsc2022'], output: out });
+    const res = await containerd.importArchive(out, { platform: 'windows/amd64' });
+    expect(res.code, res.stderr).toBe(0);
+    const image = (await containerd.listImages()).find((i) => i.name === `${fx.host}/windows/servercore:ltsc`);
+    expect(image, JSON.stringify(await containerd.listImages())).toBeDefined();
+    expect(image!.digest).toBe(fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2022]!.manifest.digest);
+    expect(image!.platforms).toEqual(['windows/amd64']);
+  });
+
+  it('imports and unpacks a linux archive with uncompressed layers', async () => {
+    const out = join(dir, 'linux.tar');
+    await pull({ images: [fx.sharedA.ref, fx.single.ref], output: out, layers: 'uncompressed' });
+    const res = await containerd.importArchive(out);
+    expect(res.code, res.stderr).toBe(0);
+    const names = (await containerd.listImages()).map((i) => i.name);
+    expect(names).toContain(`${fx.host}/library/shared-a:1`);
+    expect(names).toContain(`${fx.host}/library/single:latest`);
+  });
+
+  it('imports a two-platform archive as one image listing both platforms', async () => {
+    const out = join(dir, 'multi.tar');
+    await pull({ images: [fx.multi.ref], platforms: ['linux/amd64', 'linux/arm/v7'], output: out });
+    const res = await containerd.importArchive(out, { allPlatforms: true });
+    expect(res.code, res.stderr).toBe(0);
+    const image = (await containerd.listImages()).find((i) => i.name === `${fx.host}/library/multi:1.0`);
+    expect(image?.platforms.sort()).toEqual(['linux/amd64', 'linux/arm/v7']);
+  });
+
+  it('imports a digest-only reference under its digest name, with no invented tag', async () => {
+    const out = join(dir, 'digest.tar');
+    const ref = `${fx.host}/library/dockerlist@${fx.dockerlist.index.digest}`;
+    await pull({ images: [ref], output: out });
+    const res = await containerd.importArchive(out);
+    expect(res.code, res.stderr).toBe(0);
+    const names = (await containerd.listImages()).map((i) => i.name);
+    expect(names).toContain(ref);
+    expect(names.some((n) => n.includes('i-was-a-digest'))).toBe(false);
+  });
+});
