@@ -202,15 +202,25 @@ export class EntryAssembler {
     const linkname = local?.get('linkpath') ?? p?.longLink ?? h.linkname;
     const paxSize = local?.get('size');
     let size = paxSize !== undefined ? parsePaxSize(paxSize, { ...ctx, entry: name }) : h.size;
-    if (type === 'pax-global' && name === '') name = 'pax_global_header';
+    if (type === 'pax-global') {
+      if (name === '') name = 'pax_global_header';
+      // Its records are held in memory like an extended header's; same limit.
+      if (size > this.maxExtended) {
+        throw new TarError(
+          'TAR_EXTENDED_HEADER_TOO_LARGE',
+          `${where(ctx)}: PAX global header expected at most ${this.maxExtended} bytes, found ${size}`,
+          ctx,
+        );
+      }
+    }
 
-    // Which types carry data decides where the next header is. POSIX: links,
-    // directories and devices store none whatever the size field says; a hard
-    // link may carry data only in pax interchange format (libarchive's rule).
+    // Which types carry data decides where the next header is. Links,
+    // directories and devices store none whatever the size field says. This
+    // is Go archive/tar's rule (docker, containerd, wharfie read with it);
+    // libarchive instead honours a hard link's size once it has seen a PAX
+    // header, which no image tool writes.
     switch (type) {
       case 'hardlink':
-        if (local === undefined) size = 0;
-        break;
       case 'symlink':
       case 'char-device':
       case 'block-device':

@@ -17,16 +17,11 @@ export function paddedSize(size: number): number {
   return rest === 0 ? size : size + (BLOCK_SIZE - rest);
 }
 
+const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
+
 /** Whether every byte of the block is zero (an end-of-archive block). */
 export function isZeroBlock(block: Buffer): boolean {
-  // Compare 8 bytes at a time: this runs once per header, keep it cheap.
-  for (let i = 0; i + 8 <= block.length; i += 8) {
-    if (block.readBigUInt64LE(i) !== 0n) return false;
-  }
-  for (let i = block.length - (block.length % 8); i < block.length; i++) {
-    if (block[i] !== 0) return false;
-  }
-  return true;
+  return block.length === BLOCK_SIZE ? block.equals(ZERO_BLOCK) : block.every((b) => b === 0);
 }
 
 /** Header format, from the magic field. */

@@ -1,0 +1,50 @@
+/**
+ * Timing and peak memory of a command, via GNU time (`/usr/bin/time`, the
+ * Debian package "time"): wall seconds and maximum resident set size. For a
+ * shell pipeline, run it under `bash -c`: GNU time reports the largest RSS of
+ * any single process it waited for, which is what a pipeline's peak is.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Measurement {
+  seconds: number;
+  maxRssMiB: number;
+}
+
+export const GNU_TIME = '/usr/bin/time';
+
+export function requireTools(tools: readonly string[]): void {
+  const missing = tools.filter((t) => !existsSync(t));
+  if (missing.length > 0) {
+    throw new Error(`missing ${missing.join(', ')}: apt-get install -y time skopeo zstd libarchive-tools docker-registry`);
+  }
+}
+
+export async function measure(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Measurement> {
+  const out = join(tmpdir(), `airpack-measure-${process.pid}-${Date.now()}.txt`);
+  const started = process.hrtime.bigint();
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(GNU_TIME, ['-f', '%e %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    child.on('error', reject);
+    child.on('close', (c) => (c === 0 ? resolve(0) : reject(new Error(`${cmd} ${args.join(' ')} exited ${c}: ${stderr}`))));
+  });
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  const [, rssKb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-2);
+  rmSync(out, { force: true });
+  void code;
+  return { seconds: wall, maxRssMiB: Number(rssKb) / 1024 };
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+export const MiB = 1024 * 1024;
+export const fmt = (n: number, digits = 2): string => n.toFixed(digits);

@@ -1,0 +1,42 @@
+export { ZstdError, type ZstdErrorCode } from './errors.js';
+export {
+  isSkippableMagic,
+  MAX_BUNDLE_WINDOW,
+  parseFrameHeader,
+  recordContentSize,
+  windowDescriptorFor,
+  ZSTD_FRAME_MAGIC,
+  type FrameHeader,
+} from './frame-header.js';
+export {
+  decodeSeekTable,
+  encodeSeekTable,
+  SEEK_TABLE_SKIPPABLE_MAGIC,
+  SEEKABLE_MAGIC,
+  type FrameInfo,
+  type SeekTable,
+} from './seek-table.js';
+export {
+  DEFAULT_FRAME_SIZE,
+  DEFAULT_LEVEL,
+  defaultParallelism,
+  FRAME_BOUNDARY,
+  MAX_FRAME_SIZE,
+  writeZstdFrames,
+  ZstdFrameWriter,
+  type FrameBoundary,
+  type ZstdFrameIndex,
+  type ZstdFrameWriterOptions,
+} from './frame-writer.js';
+export {
+  readFirstFrame,
+  readFrame,
+  readRange,
+  readSeekTable,
+  SeekableZstdFile,
+  type FirstFrame,
+  type FileRef,
+  type FirstFrameOptions,
+  type ZstdReadOptions,
+} from './frame-reader.js';
+export { createZstdDecoder, DEFAULT_WINDOW_LOG_MAX, type ZstdDecoderOptions } from './stream-decoder.js';

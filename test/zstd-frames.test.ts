@@ -1,0 +1,430 @@
+/**
+ * The multi-frame zstd writer and its readers, checked against the zstd CLI
+ * (plain and with wharfie's 32 MB memory limit), an independent parse of
+ * every frame header, and the seekable format's seek table.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listTarStream, reorderTar, withMetadataBoundary } from '../src/tar/index.js';
+import {
+  createZstdDecoder,
+  FRAME_BOUNDARY,
+  readFirstFrame,
+  readFrame,
+  readRange,
+  readSeekTable,
+  SeekableZstdFile,
+  writeZstdFrames,
+  ZstdFrameWriter,
+  type FrameBoundary,
+  type ZstdFrameIndex,
+} from '../src/zstd/index.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'airpack-zstd-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function bytes(n: number, seed: number): Buffer {
+  const out = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Mixed content: text, repeats at long distance, random runs. Compressible but not trivially. */
+function mixed(n: number, seed: number): Buffer {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let i = 0;
+  const words = 'layer config manifest digest sha256 blob index platform linux amd64 arm64 windows'.split(' ');
+  while (size < n) {
+    let part: Buffer;
+    switch (i % 3) {
+      case 0:
+        part = Buffer.from(Array.from({ length: 2000 }, (_, k) => words[(k * 7 + i) % words.length]).join(' '));
+        break;
+      case 1:
+        part = bytes(20_000, seed + i);
+        break;
+      default:
+        part = parts[Math.max(0, parts.length - 5)] ?? Buffer.alloc(1000);
+    }
+    parts.push(part);
+    size += part.length;
+    i++;
+  }
+  return Buffer.concat(parts).subarray(0, n);
+}
+
+/** Independent zstd frame walk (RFC 8878): every frame's header fields and extent. */
+interface ParsedFrame {
+  offset: number;
+  skippable: boolean;
+  singleSegment?: boolean;
+  windowSize?: number;
+  contentSize?: number | null;
+  size: number;
+}
+function walkFrames(file: Buffer): ParsedFrame[] {
+  const frames: ParsedFrame[] = [];
+  let pos = 0;
+  while (pos < file.length) {
+    const magic = file.readUInt32LE(pos);
+    if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) {
+      const size = 8 + file.readUInt32LE(pos + 4);
+      frames.push({ offset: pos, skippable: true, size });
+      pos += size;
+      continue;
+    }
+    expect(magic).toBe(0xfd2fb528);
+    const fhd = file[pos + 4]!;
+    const fcsFlag = fhd >> 6;
+    const single = (fhd & 0x20) !== 0;
+    const checksum = (fhd & 0x04) !== 0;
+    const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+    let p = pos + 5;
+    let windowSize = 0;
+    if (!single) {
+      const wd = file[p++]!;
+      const base = 2 ** (10 + (wd >> 3));
+      windowSize = base + (base / 8) * (wd & 7);
+    }
+    p += dictBytes;
+    const fcsBytes = [single ? 1 : 0, 2, 4, 8][fcsFlag]!;
+    let contentSize: number | null = null;
+    if (fcsBytes === 1) contentSize = file[p]!;
+    if (fcsBytes === 2) contentSize = file.readUInt16LE(p) + 256;
+    if (fcsBytes === 4) contentSize = file.readUInt32LE(p);
+    if (fcsBytes === 8) contentSize = Number(file.readBigUInt64LE(p));
+    p += fcsBytes;
+    if (single) windowSize = contentSize!;
+    // Blocks: 3-byte header, last-block bit, type, size.
+    for (;;) {
+      const bh = file.readUIntLE(p, 3);
+      const last = bh & 1;
+      const type = (bh >> 1) & 3;
+      const bsize = bh >> 3;
+      p += 3 + (type === 1 ? 1 : bsize);
+      if (last) break;
+    }
+    if (checksum) p += 4;
+    frames.push({ offset: pos, skippable: false, singleSegment: single, windowSize, contentSize, size: p - pos });
+    pos = p;
+  }
+  return frames;
+}
+
+function zstdCli(args: string[], input?: Buffer): Buffer {
+  return execFileSync('zstd', args, { maxBuffer: 1024 * 1024 * 1024, ...(input ? { input } : {}) });
+}
+
+async function* chunked(data: Buffer, chunk: number, boundaries: readonly number[] = []): AsyncGenerator<Buffer | FrameBoundary> {
+  let pos = 0;
+  for (const b of [...boundaries, data.length]) {
+    for (; pos < b; pos = Math.min(b, pos + chunk)) yield data.subarray(pos, Math.min(b, pos + chunk));
+    if (b < data.length) yield FRAME_BOUNDARY;
+  }
+}
+
+describe('writeZstdFrames', () => {
+  // ~6 MiB of mixed content behind a small metadata chunk; 1 MiB frames keep level 16 quick.
+  const meta = Buffer.from(JSON.stringify([{ Config: 'blobs/sha256/abc', RepoTags: ['example.com/app:1'], Layers: ['blobs/sha256/def'] }]).repeat(20));
+  const body = mixed(6 * 1024 * 1024 + 12345, 7);
+  const input = Buffer.concat([meta, body]);
+  const frameSize = 1024 * 1024;
+  let path: string;
+  let index: ZstdFrameIndex;
+  let file: Buffer;
+
+  beforeAll(async () => {
+    path = join(dir, 'bundle.tar.zst');
+    index = await writeZstdFrames(chunked(input, 100_000, [meta.length]), path, { frameSize, parallelism: 2 });
+    file = await readFile(path);
+  }, 120_000);
+
+  it('decompresses unchanged with zstd -d, and with wharfie-like --memory=32MB', () => {
+    expect(zstdCli(['-d', '-c', path]).equals(input)).toBe(true);
+    expect(zstdCli(['-d', '-c', '--memory=32MB', path]).equals(input)).toBe(true);
+  });
+
+  it('cuts frames at the boundary and every frameSize bytes after it', () => {
+    const sizes = index.frames.map((f) => f.uncompressedSize);
+    expect(sizes[0]).toBe(meta.length);
+    expect(sizes.slice(1, -1).every((s) => s === frameSize)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(input.length);
+    expect(index.uncompressedSize).toBe(input.length);
+    expect(index.compressedSize).toBe(file.length);
+  });
+
+  it('declares window <= 2^25 and the content size in every frame header', () => {
+    const frames = walkFrames(file);
+    const data = frames.filter((f) => !f.skippable);
+    expect(data).toHaveLength(index.frames.length);
+    data.forEach((f, i) => {
+      expect(f.windowSize!).toBeLessThanOrEqual(2 ** 25);
+      // Level 16 compresses with a 4 MiB window; a smaller frame declares just what covers it.
+      expect(f.windowSize!).toBeLessThanOrEqual(Math.max(4 * 1024 * 1024, 1024));
+      expect(f.windowSize!).toBeGreaterThanOrEqual(Math.min(4 * 1024 * 1024, index.frames[i]!.uncompressedSize));
+      expect(f.contentSize).toBe(index.frames[i]!.uncompressedSize);
+      expect(f.offset).toBe(index.frames[i]!.compressedOffset);
+      expect(f.size).toBe(index.frames[i]!.compressedSize);
+    });
+    // Exactly one skippable frame, the seek table, at the very end.
+    const skippable = frames.filter((f) => f.skippable);
+    expect(skippable).toHaveLength(1);
+    expect(skippable[0]!.offset + skippable[0]!.size).toBe(file.length);
+    expect(skippable[0]!.offset).toBe(index.seekTable!.offset);
+  });
+
+  it('writes a seek table in the zstd seekable format that matches the frames', async () => {
+    const t = file.subarray(index.seekTable!.offset);
+    expect(t.readUInt32LE(0)).toBe(0x184d2a5e);
+    expect(t.readUInt32LE(4)).toBe(t.length - 8);
+    const n = t.readUInt32LE(t.length - 9);
+    expect(n).toBe(index.frames.length);
+    expect(t[t.length - 5]).toBe(0); // descriptor: no checksums
+    expect(t.readUInt32LE(t.length - 4)).toBe(0x8f92eab1);
+    for (let i = 0; i < n; i++) {
+      expect(t.readUInt32LE(8 + i * 8)).toBe(index.frames[i]!.compressedSize);
+      expect(t.readUInt32LE(12 + i * 8)).toBe(index.frames[i]!.uncompressedSize);
+    }
+    const table = await readSeekTable(path);
+    expect(table!.frames).toEqual(index.frames);
+    expect(table!.uncompressedSize).toBe(input.length);
+    // Also from a numeric file descriptor, which is left open.
+    const fd = openSync(path, 'r');
+    try {
+      expect((await readSeekTable(fd))!.frames).toEqual(index.frames);
+      expect((await readFirstFrame(fd)).data.equals(meta)).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('frame 0 alone decompresses to exactly the first chunk (zstd CLI, readFrame, readFirstFrame)', async () => {
+    const f0 = index.frames[0]!;
+    const alone = file.subarray(0, f0.compressedSize);
+    expect(zstdCli(['-d', '-c', '--memory=32MB'], alone).equals(meta)).toBe(true);
+    expect((await readFrame(path, 0)).equals(meta)).toBe(true);
+    const first = await readFirstFrame(path);
+    expect(first.data.equals(meta)).toBe(true);
+    expect(first.compressedSize).toBe(f0.compressedSize);
+  });
+
+  it('readRange decompresses only what covers the range, across frame boundaries', async () => {
+    const f = await SeekableZstdFile.open(path);
+    try {
+      for (const [start, len] of [
+        [0, 10],
+        [meta.length - 5, 10],
+        [meta.length + frameSize - 100, 2 * frameSize + 200],
+        [input.length - 1, 1],
+        [123_456, 0],
+      ] as const) {
+        expect((await f.readRange(start, len)).equals(input.subarray(start, start + len)), `${start}+${len}`).toBe(true);
+      }
+      expect(f.frameAt(meta.length).index).toBe(1);
+      await expect(f.readRange(input.length - 1, 2)).rejects.toMatchObject({ code: 'ZSTD_OUT_OF_RANGE' });
+      await expect(f.readFrame(index.frames.length)).rejects.toMatchObject({ code: 'ZSTD_OUT_OF_RANGE' });
+    } finally {
+      await f.close();
+    }
+    expect((await readRange(path, 5, 5)).equals(input.subarray(5, 10))).toBe(true);
+  });
+
+  it('gives identical bytes at parallelism 1 and 4, whatever the input chunking', async () => {
+    const outs: Buffer[] = [];
+    for (const [parallelism, chunk] of [
+      [1, 1 << 20],
+      [4, 4093],
+    ] as const) {
+      const p = join(dir, `par-${parallelism}.zst`);
+      await writeZstdFrames(chunked(input, chunk, [meta.length]), p, { frameSize, parallelism });
+      outs.push(await readFile(p));
+    }
+    expect(outs[0]!.equals(file)).toBe(true);
+    expect(outs[1]!.equals(file)).toBe(true);
+  }, 120_000);
+
+  it('is listed by zstd -lv', () => {
+    const out = execFileSync('zstd', ['-lv', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(out).toMatch(new RegExp(`# Zstandard Frames: ${index.frames.length}\\b`));
+    expect(out).toMatch(/# Skippable Frames: 1\b/);
+    expect(out).toMatch(new RegExp(`Decompressed Size: .*\\(${input.length} B\\)`));
+  });
+
+  it('reads back through the streaming decoder with a 2^25 window cap', async () => {
+    const chunks: Buffer[] = [];
+    await pipeline(createReadStream(path), createZstdDecoder({ windowLogMax: 25 }), new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }));
+    expect(Buffer.concat(chunks).equals(input)).toBe(true);
+  });
+
+  it('leaves no temp file behind', async () => {
+    expect((await readdir(dir)).filter((n) => n.includes('.tmp'))).toEqual([]);
+  });
+});
+
+describe('frame limits and edge cases', () => {
+  it('a full 32 MiB frame at level 22 (which asks for a 2^27 window) declares at most 2^25 and passes --memory=32MB', async () => {
+    // Fast to compress at any level: long runs of a short pattern, then a small tail frame.
+    const data = Buffer.concat([Buffer.alloc(32 * 1024 * 1024, 'airpack '), bytes(1000, 3)]);
+    const p = join(dir, 'max-frame.zst');
+    const idx = await writeZstdFrames([data], p, { frameSize: 32 * 1024 * 1024, level: 22 });
+    expect(idx.frames.map((f) => f.uncompressedSize)).toEqual([32 * 1024 * 1024, 1000]);
+    const frames = walkFrames(await readFile(p)).filter((f) => !f.skippable);
+    expect(frames[0]!.windowSize).toBe(2 ** 25);
+    // The 1000-byte frame declares the smallest window that holds it: 1 KiB.
+    expect(frames[1]!.windowSize).toBe(1024);
+    expect(frames.map((f) => f.contentSize)).toEqual([32 * 1024 * 1024, 1000]);
+    expect(zstdCli(['-d', '-c', '--memory=32MB', p]).equals(data)).toBe(true);
+  }, 60_000);
+
+  it('window descriptors: the smallest expressible window that holds the content', async () => {
+    const { windowDescriptorFor } = await import('../src/zstd/index.js');
+    expect(windowDescriptorFor(0)).toEqual([0, 1024]);
+    expect(windowDescriptorFor(1024)).toEqual([0, 1024]);
+    expect(windowDescriptorFor(1025)).toEqual([1, 1152]);
+    expect(windowDescriptorFor(2 ** 25)).toEqual([15 << 3, 2 ** 25]);
+    expect(windowDescriptorFor(2 ** 24 + 7 * 2 ** 21)).toEqual([(14 << 3) | 7, 2 ** 24 + 7 * 2 ** 21]);
+    expect(windowDescriptorFor(2 ** 24 + 7 * 2 ** 21 + 1)).toEqual([15 << 3, 2 ** 25]);
+    expect(windowDescriptorFor(2 ** 25 - 1)).toEqual([15 << 3, 2 ** 25]);
+  });
+
+  it('refuses frame sizes above 32 MiB', () => {
+    expect(() => new ZstdFrameWriter(new Writable(), { frameSize: 32 * 1024 * 1024 + 1 })).toThrow(/frameSize expected an integer in 65536\.\.33554432/);
+  });
+
+  it('the 32 MB limit is real: a --long=26 frame fails it, and our decoder capped at 25 refuses it too', async () => {
+    const data = mixed(3 * 1024 * 1024, 5);
+    // Through stdin the CLI cannot shrink the window to the input: the header declares 2^26.
+    const foreign = zstdCli(['-q', '-c', '-3', '--long=26'], data);
+    const p = join(dir, 'foreign.zst');
+    await writeFile(p, foreign);
+    const r = spawnSync('zstd', ['-d', '-c', '--memory=32MB', p]);
+    expect(r.status).not.toBe(0);
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    await expect(pipeline(createReadStream(p), createZstdDecoder({ windowLogMax: 25, source: p }), sink)).rejects.toMatchObject({
+      code: 'ZSTD_WINDOW_TOO_LARGE',
+      message: expect.stringMatching(/2\^26.*2\^25/),
+    });
+    // The default cap (2^27) reads it, as does readFirstFrame on this single-frame file.
+    const chunks: Buffer[] = [];
+    await pipeline(createReadStream(p), createZstdDecoder(), new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }));
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    expect((await readFirstFrame(p)).data.equals(data)).toBe(true);
+    await expect(readFirstFrame(p, { maxSize: 1024 })).rejects.toMatchObject({ code: 'ZSTD_FRAME_TOO_LARGE' });
+    expect(await readSeekTable(p)).toBeNull();
+    await expect(SeekableZstdFile.open(p)).rejects.toMatchObject({ code: 'ZSTD_NO_SEEK_TABLE' });
+  });
+
+  it('a truncated file fails with ZSTD_TRUNCATED', async () => {
+    const p = join(dir, 'trunc-src.zst');
+    await writeZstdFrames([mixed(300_000, 9)], p, { frameSize: 64 * 1024, level: 3 });
+    const whole = await readFile(p);
+    const cut = join(dir, 'trunc.zst');
+    await writeFile(cut, whole.subarray(0, 1000));
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    await expect(pipeline(createReadStream(cut), createZstdDecoder(), sink)).rejects.toMatchObject({ code: 'ZSTD_TRUNCATED' });
+    await expect(readFirstFrame(cut)).rejects.toMatchObject({ code: 'ZSTD_TRUNCATED' });
+    // A table footer is there but the frames before it are gone.
+    const noHead = join(dir, 'no-head.zst');
+    await writeFile(noHead, whole.subarray(500));
+    await expect(readSeekTable(noHead)).rejects.toMatchObject({ code: 'ZSTD_BAD_SEEK_TABLE' });
+  });
+
+  it('empty input still makes a valid zstd file', async () => {
+    const p = join(dir, 'empty.zst');
+    const idx = await writeZstdFrames([], p);
+    expect(idx.frames).toHaveLength(1);
+    expect(zstdCli(['-d', '-c', p]).length).toBe(0);
+    expect((await readFirstFrame(p)).data.length).toBe(0);
+  });
+
+  it('boundaries may repeat and sit at frame edges without making empty frames', async () => {
+    const data = mixed(200_000, 11);
+    const p = join(dir, 'edges.zst');
+    async function* src(): AsyncGenerator<Buffer | FrameBoundary> {
+      yield FRAME_BOUNDARY;
+      yield data.subarray(0, 65536);
+      yield FRAME_BOUNDARY;
+      yield FRAME_BOUNDARY;
+      yield data.subarray(65536);
+      yield FRAME_BOUNDARY;
+    }
+    const idx = await writeZstdFrames(src(), p, { frameSize: 65536, level: 3 });
+    expect(idx.frames.map((f) => f.uncompressedSize)).toEqual([65536, 65536, 65536, 200_000 - 3 * 65536]);
+    expect(zstdCli(['-d', '-c', p]).equals(data)).toBe(true);
+  });
+
+  it('a failing source leaves neither the output nor a temp file', async () => {
+    const p = join(dir, 'failing.zst');
+    async function* src(): AsyncGenerator<Buffer> {
+      yield mixed(200_000, 4);
+      throw new Error('source broke');
+    }
+    await expect(writeZstdFrames(src(), p, { frameSize: 65536, level: 3 })).rejects.toThrow('source broke');
+    expect((await readdir(dir)).filter((n) => n.startsWith('failing') || n.startsWith('.failing'))).toEqual([]);
+  });
+
+  it('the push API reports frames as they are written, to a Writable', async () => {
+    const p = join(dir, 'push.zst');
+    const seen: number[] = [];
+    const out = createWriteStream(p);
+    const w = new ZstdFrameWriter(out, { frameSize: 65536, level: 3, onFrame: (f) => seen.push(f.index) });
+    await w.write(Buffer.from('metadata'));
+    await w.endFrame();
+    await w.write(mixed(150_000, 2));
+    const idx = await w.finish();
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect(idx.frames[0]!.uncompressedSize).toBe(8);
+    expect((await readFirstFrame(p)).data.toString()).toBe('metadata');
+  });
+});
+
+describe('bundle pipeline: reordered tar -> metadata frame + body frames', () => {
+  it('frame 0 holds exactly the metadata entries, whatever the chunking', async () => {
+    // A docker-save-like tar made by GNU tar (PAX headers on every entry), metadata last.
+    const src = join(dir, 'img');
+    execFileSync('mkdir', ['-p', join(src, 'blobs', 'sha256')]);
+    await writeFile(join(src, 'blobs', 'sha256', 'a'.repeat(64)), mixed(400_000, 1));
+    await writeFile(join(src, 'blobs', 'sha256', 'b'.repeat(64)), mixed(300_000, 2));
+    await writeFile(join(src, 'manifest.json'), JSON.stringify([{ Config: 'blobs/sha256/bbb', RepoTags: ['x:1'], Layers: [] }]));
+    await writeFile(join(src, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    await writeFile(join(src, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    const tarPath = join(dir, 'img.tar');
+    execFileSync('tar', ['--format=pax', '-cf', tarPath, '-C', src, 'blobs', 'index.json', 'oci-layout', 'manifest.json']);
+    const reordered = join(dir, 'img.reordered.tar');
+    await reorderTar(tarPath, reordered);
+    const tarBytes = await readFile(reordered);
+    const outs: Buffer[] = [];
+    for (const chunk of [100, 512, 65536]) {
+      const p = join(dir, `img-${chunk}.tar.zst`);
+      const idx = await writeZstdFrames(withMetadataBoundary(createReadStream(reordered, { highWaterMark: chunk })), p, { frameSize: 256 * 1024, level: 3 });
+      outs.push(await readFile(p));
+      const first = await readFirstFrame(p);
+      expect(first.data.length).toBe(idx.frames[0]!.uncompressedSize);
+      // The first frame is a whole number of entries: the metadata ones, nothing more.
+      const { entries } = await listTarStream([first.data], { allowMissingEnd: true });
+      expect(entries.map((e) => e.name)).toEqual(['manifest.json', 'index.json', 'oci-layout']);
+      expect(tarBytes.subarray(0, first.data.length).equals(first.data)).toBe(true);
+      expect(zstdCli(['-d', '-c', '--memory=32MB', p]).equals(tarBytes)).toBe(true);
+    }
+    expect(outs[1]!.equals(outs[0]!)).toBe(true);
+    expect(outs[2]!.equals(outs[0]!)).toBe(true);
+  });
+});
