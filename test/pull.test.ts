@@ -225,6 +225,19 @@ describe('pull: integrity', () => {
     expect(sha256(blobEntry(await readTar(out), foreign.digest)!)).toBe(foreign.digest);
   });
 
+  it('resumes mid-body while decompressing on the fly (uncompressed mode), diff_id checked', async () => {
+    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2019]!;
+    const foreign = want.layers.find((l) => l.foreign)!;
+    const path = fx.windows.foreignPaths[foreign.digest]!;
+    blobServer.failNext(path, 'drop-mid-body');
+    const before = blobServer.requests.length;
+    const out = join(dir, 'resume-uncompressed.tar');
+    await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:1809'], output: out, layers: 'uncompressed' });
+    const mine = blobServer.requests.slice(before).filter((r) => r.path === path);
+    expect(mine.map((r) => r.range !== undefined)).toEqual([false, true]);
+    expect(blobEntry(await readTar(out), foreign.diffId)!.equals(gunzipSync(foreign.blob))).toBe(true);
+  });
+
   it('retries a 500 and a 429 from the foreign layer server', async () => {
     const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2022Old]!;
     const foreign = want.layers.find((l) => l.foreign)!;

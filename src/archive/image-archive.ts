@@ -6,15 +6,23 @@
  *
  * Entry order is the point: manifest.json, index.json and oci-layout come
  * first, then every manifest, index and config, then the layers. A loader
- * that reads the first few KB knows what the archive holds.
+ * that reads the first few KB knows what the archive holds. In a zstd
+ * bundle those first entries get a frame of their own.
+ *
+ * The tar is described as a list of parts (bytes in memory, or a range of a
+ * blob file) and then written as plain tar (large positional copies), gzip,
+ * or zstd frames, always through a temp file renamed when complete.
  */
-import { rename, rm } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { ArchiveEntry, MediaType, OCI_LAYOUT_CONTENT } from '../spec/media-types.js';
 import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex } from '../spec/types.js';
-import { DeterministicTar } from './tar-writer.js';
+import { FileSink, TempFile } from '../tar/output-sink.js';
+import { FRAME_BOUNDARY, writeZstdFrames, type FrameBoundary, type ZstdFrameIndex } from '../zstd/frame-writer.js';
+import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
 /** A blob the archive holds: small JSON blobs in memory, layers as files. */
 export type ArchiveBlob = { digest: string; size: number } & ({ data: Buffer } | { path: string });
@@ -32,6 +40,30 @@ export interface ArchiveContent {
   metadataBlobs: ArchiveBlob[];
   /** Layers, in this order. */
   layerBlobs: ArchiveBlob[];
+}
+
+export type ArchiveCompression = 'none' | 'gzip' | 'zstd';
+
+export interface WriteArchiveOptions {
+  compression?: ArchiveCompression;
+  /** zstd level (default 16) or gzip level (default 6). */
+  level?: number;
+  /** zstd frame size in bytes (default 16 MiB, at most 32 MiB). */
+  frameSize?: number;
+}
+
+export interface WrittenArchive {
+  /** Uncompressed tar size. */
+  tarBytes: number;
+  /** zstd only: the frames, as the seek table records them. */
+  frames?: ZstdFrameIndex;
+}
+
+/** `out.tar.zst` -> zstd, `out.tgz` -> gzip; anything else is a plain tar. */
+export function compressionForName(name: string): ArchiveCompression {
+  if (/\.(tar\.zst|tzst|zst)$/i.test(name)) return 'zstd';
+  if (/\.(tar\.gz|tgz|gz)$/i.test(name)) return 'gzip';
+  return 'none';
 }
 
 export function blobPath(digest: string): string {
@@ -58,34 +90,102 @@ export function buildDockerManifestJson(images: readonly ArchiveImageEntry[]): B
   return Buffer.from(JSON.stringify([...byConfig.values()]));
 }
 
-/**
- * Write the archive to `output` through a temp file in the same directory,
- * renamed into place only when complete.
- */
-export async function writeImageArchive(output: string, content: ArchiveContent): Promise<void> {
-  const tmp = path.join(path.dirname(output), `.${path.basename(output)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const tarball = new DeterministicTar(createWriteStream(tmp));
-    await writeEntries(tarball, content);
-    await tarball.finish();
-    await rename(tmp, output);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
+/** A piece of the tar: bytes, a whole file, or the end of the metadata frame. */
+export type TarPart = Buffer | { path: string; size: number } | FrameBoundary;
 
-async function writeEntries(tarball: DeterministicTar, content: ArchiveContent): Promise<void> {
-  await tarball.file(ArchiveEntry.dockerManifest, buildDockerManifestJson(content.images));
-  await tarball.file(ArchiveEntry.ociIndex, buildIndexJson(content.images));
-  await tarball.file(ArchiveEntry.ociLayout, OCI_LAYOUT_CONTENT);
-  await tarball.directory('blobs/');
-  await tarball.directory(ArchiveEntry.blobsDir);
+/** The archive's tar as parts, in order, with a boundary after the metadata entries. */
+export function archiveParts(content: ArchiveContent): TarPart[] {
+  const mtime = archiveMtime();
+  const parts: TarPart[] = [];
+  const file = (name: string, data: Buffer): void => {
+    parts.push(encodeHeader({ name, size: data.length, type: 'file', mtime }), data, padding(data.length));
+  };
+  file(ArchiveEntry.dockerManifest, buildDockerManifestJson(content.images));
+  file(ArchiveEntry.ociIndex, buildIndexJson(content.images));
+  file(ArchiveEntry.ociLayout, Buffer.from(OCI_LAYOUT_CONTENT));
+  parts.push(FRAME_BOUNDARY);
+  parts.push(encodeHeader({ name: 'blobs/', size: 0, type: 'directory', mtime }));
+  parts.push(encodeHeader({ name: ArchiveEntry.blobsDir, size: 0, type: 'directory', mtime }));
   const written = new Set<string>();
   for (const blob of [...content.metadataBlobs, ...content.layerBlobs]) {
     if (written.has(blob.digest)) continue;
     written.add(blob.digest);
-    if ('data' in blob) await tarball.file(blobPath(blob.digest), blob.data);
-    else await tarball.fileFrom(blobPath(blob.digest), blob.path, blob.size);
+    if ('data' in blob) {
+      file(blobPath(blob.digest), blob.data);
+    } else {
+      parts.push(encodeHeader({ name: blobPath(blob.digest), size: blob.size, type: 'file', mtime }), { path: blob.path, size: blob.size }, padding(blob.size));
+    }
+  }
+  parts.push(END_OF_ARCHIVE);
+  return parts;
+}
+
+function isBoundary(part: TarPart): part is FrameBoundary {
+  return !Buffer.isBuffer(part) && 'boundary' in part;
+}
+
+/** The parts as a byte stream (files read in large chunks); boundaries kept when asked. */
+async function* partStream(parts: readonly TarPart[], keepBoundaries: boolean): AsyncGenerator<Buffer | FrameBoundary> {
+  for (const part of parts) {
+    if (isBoundary(part)) {
+      if (keepBoundaries) yield part;
+    } else if (Buffer.isBuffer(part)) {
+      if (part.length > 0) yield part;
+    } else {
+      for await (const chunk of createReadStream(part.path, { highWaterMark: 4 * 1024 * 1024 })) yield chunk as Buffer;
+    }
+  }
+}
+
+function tarSize(parts: readonly TarPart[]): number {
+  return parts.reduce((n, p) => (isBoundary(p) ? n : n + (Buffer.isBuffer(p) ? p.length : p.size)), 0);
+}
+
+async function writePlain(parts: readonly TarPart[], tmp: TempFile): Promise<void> {
+  const sink = new FileSink(tmp.fh);
+  for (const part of parts) {
+    if (isBoundary(part)) continue;
+    if (Buffer.isBuffer(part)) {
+      await sink.write(part);
+      continue;
+    }
+    const src = await open(part.path, 'r');
+    try {
+      await sink.copyFrom(src, 0, part.size);
+    } finally {
+      await src.close();
+    }
+  }
+  await sink.flush();
+}
+
+/**
+ * Write the archive to `output` through a temp file in the same directory,
+ * renamed into place only when complete.
+ */
+export async function writeImageArchive(output: string, content: ArchiveContent, options: WriteArchiveOptions = {}): Promise<WrittenArchive> {
+  const compression = options.compression ?? compressionForName(output);
+  const parts = archiveParts(content);
+  const tarBytes = tarSize(parts);
+  if (compression === 'zstd') {
+    // writeZstdFrames does its own temp file and rename.
+    const frames = await writeZstdFrames(partStream(parts, true), output, {
+      ...(options.level !== undefined ? { level: options.level } : {}),
+      ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
+    });
+    return { tarBytes, frames };
+  }
+  const tmp = await TempFile.create({ target: output });
+  try {
+    if (compression === 'gzip') {
+      await pipeline(Readable.from(partStream(parts, false)), createGzip({ level: options.level ?? 6 }), createWriteStream('', { fd: tmp.fh.fd, autoClose: false }));
+    } else {
+      await writePlain(parts, tmp);
+    }
+    await tmp.commit();
+    return { tarBytes };
+  } catch (err) {
+    await tmp.discard();
+    throw err;
   }
 }

@@ -1,2 +1,2 @@
 export * from './image-archive.js';
-export * from './tar-writer.js';
+export * from './tar-header.js';

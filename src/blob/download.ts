@@ -8,12 +8,11 @@
  * `Range: bytes=<received>-`; a 206 continues the file and the running hash,
  * a 200 starts over. Size and digest are checked at EOF.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AirpackError, isAirpackError } from '../errors.js';
 import type { Descriptor } from '../spec/types.js';
+import { fileSink, type BlobSink } from './sink.js';
 import { checkDigest, DigestCounter } from './verify.js';
 
 export interface BlobSource {
@@ -30,6 +29,8 @@ export interface DownloadOptions {
   resumeAttempts?: number;
   /** For messages: what this blob is (`layer sha256:… of docker.io/x:1`). */
   what?: string;
+  /** Where the bytes go (default: the file itself, as downloaded). */
+  sink?: (file: string) => BlobSink;
 }
 
 /** Errors after which another source may still have the blob. */
@@ -55,50 +56,49 @@ export async function downloadBlob(sources: readonly BlobSource[], desc: Descrip
 async function downloadFrom(source: BlobSource, desc: Descriptor, file: string, what: string, options: DownloadOptions): Promise<void> {
   const counter = new DigestCounter();
   const maxResumes = options.resumeAttempts ?? 5;
+  const sink = (options.sink ?? fileSink)(file);
   let lastError: unknown;
-  for (let attempt = 0; attempt <= maxResumes; attempt++) {
-    if (attempt > 0) await sleep(Math.min(200 * 2 ** (attempt - 1), 5000));
-    const offset = counter.bytes;
-    const { body, resumed } = await source.open(offset);
-    if (offset > 0 && !resumed) {
-      // The server ignored our Range: start the file and the hash over.
-      options.onBytes?.(-offset);
-      counter.reset();
-    }
-    const out = createWriteStream(file, { flags: counter.bytes > 0 ? 'a' : 'w' });
-    try {
-      await copyCounting(body, out, counter, desc, what, options.onBytes);
-      await closeStream(out);
+  try {
+    for (let attempt = 0; attempt <= maxResumes; attempt++) {
+      if (attempt > 0) await sleep(Math.min(200 * 2 ** (attempt - 1), 5000));
+      const offset = counter.bytes;
+      const { body, resumed } = await source.open(offset);
+      if (offset > 0 && !resumed) {
+        // The server ignored our Range: start the sink and the hash over.
+        options.onBytes?.(-offset);
+        counter.reset();
+        await sink.restart();
+      }
+      try {
+        await copyCounting(body, sink, counter, desc, what, options.onBytes);
+      } catch (err) {
+        body.destroy();
+        if (isAirpackError(err)) throw err; // size wrong or bytes undecodable: resuming cannot fix that
+        lastError = err;
+        continue;
+      }
+      // The compressed digest first: a wrong blob should be named as such, not as a bad diff_id.
       checkDigest(`${what} from ${source.name}`, desc, { digest: counter.digest(), size: counter.bytes });
+      await sink.finish();
       return;
-    } catch (err) {
-      body.destroy();
-      await closeStream(out).catch(() => undefined);
-      if (isAirpackError(err)) throw err; // size or digest wrong: resuming cannot fix bytes already received
-      lastError = err;
     }
+  } catch (err) {
+    await sink.abort();
+    throw err;
   }
+  await sink.abort();
   throw new AirpackError('NETWORK_ERROR', `${what} from ${source.name}: transfer broke ${maxResumes + 1} times, last at byte ${counter.bytes} of ${desc.size} (${(lastError as Error)?.message})`, { cause: lastError });
 }
 
-async function copyCounting(body: Readable, out: WriteStream, counter: DigestCounter, desc: Descriptor, what: string, onBytes?: (n: number) => void): Promise<void> {
-  const outError = new Promise<never>((_, reject) => out.once('error', reject));
-  outError.catch(() => undefined);
+async function copyCounting(body: Readable, sink: BlobSink, counter: DigestCounter, desc: Descriptor, what: string, onBytes?: (n: number) => void): Promise<void> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     counter.update(chunk);
     if (desc.size >= 0 && counter.bytes > desc.size) {
       throw new AirpackError('SIZE_MISMATCH', `${what}: more than the ${desc.size} bytes its descriptor promises`);
     }
     onBytes?.(chunk.length);
-    if (!out.write(chunk)) await Promise.race([once(out, 'drain'), outError]);
+    await sink.write(chunk);
   }
   // A body that ends early without an error is a short read: treat it as a broken transfer so we resume.
   if (desc.size >= 0 && counter.bytes < desc.size) throw new Error(`connection closed at byte ${counter.bytes} of ${desc.size}`);
-}
-
-function closeStream(out: WriteStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (out.closed) return resolve();
-    out.end((err?: Error | null) => (err ? reject(err) : resolve()));
-  });
 }

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { decompressLayer } from '../blob/decompress.js';
 import { downloadBlob } from '../blob/download.js';
+import { decompressingSink } from '../blob/sink.js';
 import type { BlobStore } from '../blob/store.js';
 import { AirpackError } from '../errors.js';
 import type { ProgressListener } from '../progress.js';
@@ -70,8 +71,7 @@ export async function fetchImages(ctx: FetchContext, images: readonly ResolvedIm
   const fetchLayer = async (image: ResolvedImage, desc: Descriptor, index: number): Promise<StoredLayer> => {
     const client = ctx.clientFor(image.ref.registry);
     const what = `layer ${desc.digest} of ${formatReference(image.ref)}`;
-    const path = await limit(() => ensureBlob(ctx, client, image.ref.repository, desc, what));
-    if (mode === 'original') return { descriptor: desc, path };
+    if (mode === 'original') return { descriptor: desc, path: await limit(() => ensureBlob(ctx, client, image.ref.repository, desc, what)) };
 
     const diffId = image.config.parsed.rootfs?.diff_ids?.[index];
     if (!diffId) throw new AirpackError('MANIFEST_INVALID', `config of ${formatReference(image.ref)}: no rootfs.diff_ids[${index}] for ${what}`);
@@ -79,11 +79,20 @@ export async function fetchImages(ctx: FetchContext, images: readonly ResolvedIm
     if (!pending) {
       pending = limit(async () => {
         const out = await ctx.store.ensure(diffId, async (tmp) => {
-          await decompressLayer(path, tmp, diffId, what);
+          // A compressed copy already in a kept cache is decompressed from disk; otherwise
+          // the download is decompressed as it arrives and the compressed bytes are not kept.
+          if (await ctx.store.has(desc.digest)) {
+            await decompressLayer(ctx.store.path(desc.digest), tmp, diffId, what);
+            return;
+          }
+          await downloadBlob(blobSources(client, image.ref.repository, desc), desc, tmp, {
+            what,
+            onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
+            sink: (file) => decompressingSink(file, diffId, what),
+          });
         });
-        const size = await ctx.store.size(diffId);
         const mediaType = UNCOMPRESSED_LAYER_TYPE[image.manifest.mediaType] ?? MediaType.ociLayer;
-        return { descriptor: { mediaType, digest: diffId, size }, path: out };
+        return { descriptor: { mediaType, digest: diffId, size: await ctx.store.size(diffId) }, path: out };
       });
       uncompressedOnce.set(diffId, pending);
     }

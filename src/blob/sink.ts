@@ -1,0 +1,132 @@
+/**
+ * Where downloaded bytes go. `fileSink` writes them as they come;
+ * `decompressingSink` writes the layer's uncompressed tar instead (gzip or
+ * zstd, recognised by magic bytes), hashing it on the way so the diff_id can
+ * be checked, so a compressed layer never touches the disk in
+ * `--layers uncompressed` mode. A broken transfer resumed with a Range
+ * request keeps feeding the same sink; one that restarts calls `restart()`.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AirpackError } from '../errors.js';
+import { decompressor, detectCompression } from './decompress.js';
+import { checkDigest, DigestCounter } from './verify.js';
+
+export interface BlobSink {
+  write(chunk: Buffer): Promise<void>;
+  /** Throw away everything written and start again. */
+  restart(): Promise<void>;
+  /** Flush and close; checks what the sink itself can check (the diff_id). */
+  finish(): Promise<void>;
+  /** Stop after an error; leaves cleanup of the file to the caller. */
+  abort(): Promise<void>;
+}
+
+function writeWithBackpressure(out: Writable, chunk: Buffer): Promise<void> {
+  if (out.write(chunk)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      out.off('drain', onDrain);
+      reject(err);
+    };
+    const onDrain = (): void => {
+      out.off('error', onError);
+      resolve();
+    };
+    out.once('drain', onDrain);
+    out.once('error', onError);
+  });
+}
+
+function endStream(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (out.closed) return resolve();
+    out.once('error', reject);
+    out.end(() => resolve());
+  });
+}
+
+export function fileSink(path: string): BlobSink {
+  let out: WriteStream = createWriteStream(path, { flags: 'w' });
+  return {
+    write: (chunk) => writeWithBackpressure(out, chunk),
+    async restart() {
+      await endStream(out).catch(() => undefined);
+      out = createWriteStream(path, { flags: 'w' });
+    },
+    finish: () => endStream(out),
+    async abort() {
+      out.destroy();
+      await once(out, 'close').catch(() => undefined);
+    },
+  };
+}
+
+class Counting extends Transform {
+  constructor(private readonly counter: DigestCounter) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.counter.update(chunk);
+    cb(null, chunk);
+  }
+}
+
+/**
+ * Decompress into `path` while downloading, and check the result against
+ * `diffId` at the end. `what` names the layer in errors.
+ */
+export function decompressingSink(path: string, diffId: string, what: string): BlobSink {
+  let counter = new DigestCounter();
+  let input: Transform | undefined;
+  let done: Promise<void> | undefined;
+  let head: Buffer[] = [];
+  let headBytes = 0;
+
+  // The compression is known once the first 4 bytes are in; then the pipeline starts.
+  const start = (first: Buffer): Promise<void> => {
+    const kind = detectCompression(first);
+    const counting = new Counting(counter);
+    const stages = [decompressor(kind), counting].filter((s): s is Transform => s !== undefined);
+    input = stages[0] as Transform;
+    done = pipeline([...stages, createWriteStream(path, { flags: 'w', highWaterMark: 1024 * 1024 })]).catch((err: unknown) => {
+      throw new AirpackError('DIGEST_MISMATCH', `${what}: cannot be decompressed (${(err as Error).message})`, { cause: err });
+    });
+    done.catch(() => undefined);
+    return writeWithBackpressure(input, first);
+  };
+
+  const reset = (): void => {
+    counter = new DigestCounter();
+    input = undefined;
+    done = undefined;
+    head = [];
+    headBytes = 0;
+  };
+
+  return {
+    async write(chunk) {
+      if (input) return Promise.race([writeWithBackpressure(input, chunk), done as Promise<never>]);
+      head.push(chunk);
+      headBytes += chunk.length;
+      if (headBytes >= 4) await start(Buffer.concat(head));
+    },
+    async restart() {
+      input?.destroy();
+      await done?.catch(() => undefined);
+      reset();
+    },
+    async finish() {
+      if (!input) await start(Buffer.concat(head));
+      (input as Transform).end();
+      await done;
+      checkDigest(`${what} (uncompressed)`, { digest: diffId }, { digest: counter.digest(), size: counter.bytes });
+    },
+    async abort() {
+      input?.destroy();
+      await done?.catch(() => undefined);
+    },
+  };
+}
