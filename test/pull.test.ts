@@ -197,7 +197,7 @@ describe('pull: integrity', () => {
     const dataPath = join(registry.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
     const original = await readFile(dataPath);
     const corrupted = Buffer.from(original);
-    corrupted[corrupted.length - 10] ^= 0xff;
+    corrupted[corrupted.length - 10] = (corrupted[corrupted.length - 10] as number) ^ 0xff;
     await writeFile(dataPath, corrupted);
     try {
       const out = join(dir, 'corrupt.tar');

@@ -15,7 +15,7 @@ export async function readTar(path: string): Promise<TarEntry[]> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
         entries.push({ name: header.name, type: header.type ?? 'file', data: Buffer.concat(chunks) });
         next();
