@@ -55,7 +55,13 @@ export const ExitCode = {
 } as const;
 
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof AirpackError)) return ExitCode.internal;
+  // The tar and zstd readers have their own error classes; a malformed or truncated input is an integrity failure.
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (!(err instanceof AirpackError)) {
+    if (typeof code === 'string' && /^(TAR|ZSTD)_/.test(code)) return code.endsWith('UNSUPPORTED_COMPRESSION') ? ExitCode.usage : ExitCode.integrity;
+    if (typeof code === 'string' && /^E(NOENT|ACCES|ISDIR|NOTDIR|NOSPC|EXIST|PERM)$/.test(code)) return ExitCode.io;
+    return ExitCode.internal;
+  }
   switch (err.code) {
     case 'INVALID_REFERENCE':
     case 'INVALID_PLATFORM':

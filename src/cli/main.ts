@@ -7,6 +7,12 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
 import * as pullCommand from './pull.js';
+import * as findCommand from './find.js';
+import * as lsCommand from './ls.js';
+import * as verifyCommand from './verify.js';
+import * as extractCommand from './extract.js';
+import * as reorderCommand from './reorder.js';
+import * as bundleCommand from './bundle.js';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   let exitCode: number = ExitCode.ok;
@@ -16,6 +22,12 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .option('json', { type: 'boolean', default: false, global: true, describe: 'Print the result as JSON on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, global: true, describe: 'Print nothing but errors' })
     .command(pullCommand as never)
+    .command(findCommand as never)
+    .command(lsCommand as never)
+    .command(verifyCommand as never)
+    .command(extractCommand as never)
+    .command(reorderCommand as never)
+    .command(bundleCommand as never)
     .demandCommand(1, 'Name a command; see airpack --help')
     .strict()
     .recommendCommands()
@@ -34,8 +46,11 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
   try {
     await cli.parseAsync();
   } catch (err) {
-    process.stderr.write(`airpack: ${isAirpackError(err) ? err.message : (err as Error)?.stack ?? String(err)}\n`);
-    return exitCodeFor(err);
+    const code = exitCodeFor(err);
+    // Known failures get one line; only a bug (internal) gets its stack.
+    const message = isAirpackError(err) || code !== ExitCode.internal ? (err as Error).message : ((err as Error)?.stack ?? String(err));
+    process.stderr.write(`airpack: ${message}\n`);
+    return code;
   }
   return exitCode;
 }

@@ -1,0 +1,75 @@
+/** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
+import { seedStandardImages, type StandardFixtures } from './support/fixtures.js';
+import { startRegistry, type RegistryHandle } from './support/registry.js';
+import { makeTempDir, removeDir, run } from './support/util.js';
+
+const ROOT = join(__dirname, '..');
+const airpack = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
+
+let registry: RegistryHandle;
+let blobServer: BlobServerHandle;
+let fx: StandardFixtures;
+let dir: string;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  blobServer = await startBlobServer();
+  fx = await seedStandardImages(registry, blobServer);
+  dir = await makeTempDir('airpack-cli-');
+}, 60_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  await blobServer?.stop();
+  if (dir) await removeDir(dir);
+});
+
+describe('airpack CLI', () => {
+  it('documents exit codes and examples in --help', async () => {
+    const top = await airpack(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain('Exit codes');
+    const pull = await airpack(['pull', '--help']);
+    expect(pull.stdout).toContain('windows/amd64:ltsc2022');
+    expect(pull.stdout).toContain('Examples:');
+  });
+
+  it('exits 2 naming a bad platform', async () => {
+    const res = await airpack(['pull', fx.single.ref, '-p', 'windows/amd64:ltsc2099', '-o', join(dir, 'x.tar')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('Windows version "ltsc2099"');
+  });
+
+  it('exits 2 naming the file and line of a bad image list entry', async () => {
+    const list = join(dir, 'images.txt');
+    await writeFile(list, `# rke2\n${fx.single.ref}\nNot A Ref\n`);
+    const res = await airpack(['pull', '--images', list, '-o', join(dir, 'x.tar')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`${list} line 3`);
+  });
+
+  it('exits 3 naming the image for an unknown tag, leaving nothing behind', async () => {
+    const out = join(dir, 'unknown.tar');
+    const res = await airpack(['pull', `${fx.host}/library/single:nope`, '-o', out]);
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain(`${fx.host}/library/single:nope`);
+    expect(existsSync(out)).toBe(false);
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('pulls an image list with --json and prints a parseable result and nothing else', async () => {
+    const list = join(dir, 'ok.txt');
+    await writeFile(list, `${fx.sharedA.ref}\n\n# comment\n${fx.sharedB.ref}\n`);
+    const res = await airpack(['pull', '--images', list, '-o', join(dir, 'ok.tar'), '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toBe('');
+    const result = JSON.parse(res.stdout) as { images: Array<{ reference: string }>; bytes: number };
+    expect(result.images.map((i) => i.reference)).toEqual([fx.sharedA.ref, fx.sharedB.ref]);
+    expect(result.bytes).toBeGreaterThan(0);
+  });
+});
