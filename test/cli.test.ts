@@ -3,31 +3,23 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
-import { seedStandardImages, type StandardFixtures } from './support/fixtures.js';
-import { startRegistry, type RegistryHandle } from './support/registry.js';
-import { makeTempDir, removeDir, run } from './support/util.js';
+import type { StandardFixtures } from './support/fixtures.js';
+import { run } from './support/util.js';
+import { startWorld, type World } from './helpers/world.js';
 
 const ROOT = join(__dirname, '..');
 const airpack = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
 
-let registry: RegistryHandle;
-let blobServer: BlobServerHandle;
+let world: World;
 let fx: StandardFixtures;
 let dir: string;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  blobServer = await startBlobServer();
-  fx = await seedStandardImages(registry, blobServer);
-  dir = await makeTempDir('airpack-cli-');
+  world = await startWorld('airpack-cli-');
+  ({ fx, dir } = world);
 }, 60_000);
 
-afterAll(async () => {
-  await registry?.stop();
-  await blobServer?.stop();
-  if (dir) await removeDir(dir);
-});
+afterAll(() => world?.stop());
 
 describe('airpack CLI', () => {
   it('documents exit codes and examples in --help', async () => {

@@ -8,26 +8,21 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../src/pull/pull.js';
 import { startContainerd, type ContainerdHandle } from './support/containerd.js';
-import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
-import { seedStandardImages, WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
-import { startRegistry, type RegistryHandle } from './support/registry.js';
-import { makeTempDir, removeDir } from './support/util.js';
+import { WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
+import { startWorld, type World } from './helpers/world.js';
 
-let registry: RegistryHandle;
-let blobServer: BlobServerHandle;
+let world: World;
 let containerd: ContainerdHandle;
 let fx: StandardFixtures;
 let dir: string;
 
 beforeAll(async () => {
-  [registry, blobServer, containerd] = await Promise.all([startRegistry(), startBlobServer(), startContainerd()]);
-  fx = await seedStandardImages(registry, blobServer);
-  dir = await makeTempDir('airpack-ctr-');
+  [world, containerd] = await Promise.all([startWorld('airpack-ctr-'), startContainerd()]);
+  ({ fx, dir } = world);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([registry?.stop(), blobServer?.stop(), containerd?.stop()]);
-  if (dir) await removeDir(dir);
+  await Promise.all([world?.stop(), containerd?.stop()]);
 });
 
 describe('ctr images import', () => {

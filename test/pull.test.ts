@@ -12,29 +12,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../src/pull/pull.js';
 import { isAirpackError } from '../src/errors.js';
 import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../src/spec/types.js';
-import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
-import { seedStandardImages, WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
-import { startRegistry, type RegistryHandle } from './support/registry.js';
-import { makeTempDir, removeDir, run } from './support/util.js';
+import type { BlobServerHandle } from './support/foreign-server.js';
+import { WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
+import type { RegistryHandle } from './support/registry.js';
+import { run } from './support/util.js';
+import { startWorld, type World } from './helpers/world.js';
 import { blobEntry, entryJson, readTar } from './helpers/tar.js';
 
+let world: World;
 let registry: RegistryHandle;
 let blobServer: BlobServerHandle;
 let fx: StandardFixtures;
 let dir: string;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  blobServer = await startBlobServer();
-  fx = await seedStandardImages(registry, blobServer);
-  dir = await makeTempDir('airpack-pull-');
+  world = await startWorld('airpack-pull-');
+  ({ registry, blobServer, fx, dir } = world);
 }, 60_000);
 
-afterAll(async () => {
-  await registry?.stop();
-  await blobServer?.stop();
-  if (dir) await removeDir(dir);
-});
+afterAll(() => world?.stop());
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -6,12 +6,12 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import zstd from 'zstd-napi';
 import { Magic } from '../spec/media-types.js';
-import { checkDigest, DigestCounter } from './verify.js';
+import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -38,16 +38,6 @@ export function decompressor(kind: Compression): Transform | undefined {
   return undefined;
 }
 
-class Counting extends Transform {
-  constructor(private readonly counter: DigestCounter) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.counter.update(chunk);
-    cb(null, chunk);
-  }
-}
-
 /**
  * Decompress `src` into `dest`, verifying the uncompressed bytes against
  * `diffId`. Returns the uncompressed size.
@@ -55,7 +45,7 @@ class Counting extends Transform {
 export async function decompressLayer(src: string, dest: string, diffId: string, what: string): Promise<number> {
   const kind = detectCompression(await sniffFile(src));
   const counter = new DigestCounter();
-  const stages = [createReadStream(src, { highWaterMark: 1024 * 1024 }), decompressor(kind), new Counting(counter), createWriteStream(dest)].filter(
+  const stages = [createReadStream(src, { highWaterMark: 1024 * 1024 }), decompressor(kind), new CountingStream(counter), createWriteStream(dest)].filter(
     (s): s is NonNullable<typeof s> => s !== undefined,
   );
   await pipeline(stages);

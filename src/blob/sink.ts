@@ -8,11 +8,11 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { Transform, Writable, type TransformCallback } from 'node:stream';
+import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirpackError } from '../errors.js';
 import { decompressor, detectCompression } from './decompress.js';
-import { checkDigest, DigestCounter } from './verify.js';
+import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
 export interface BlobSink {
   write(chunk: Buffer): Promise<void>;
@@ -64,16 +64,6 @@ export function fileSink(path: string): BlobSink {
   };
 }
 
-class Counting extends Transform {
-  constructor(private readonly counter: DigestCounter) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.counter.update(chunk);
-    cb(null, chunk);
-  }
-}
-
 /**
  * Decompress into `path` while downloading, and check the result against
  * `diffId` at the end. `what` names the layer in errors.
@@ -88,7 +78,7 @@ export function decompressingSink(path: string, diffId: string, what: string): B
   // The compression is known once the first 4 bytes are in; then the pipeline starts.
   const start = (first: Buffer): Promise<void> => {
     const kind = detectCompression(first);
-    const counting = new Counting(counter);
+    const counting = new CountingStream(counter);
     const stages = [decompressor(kind), counting].filter((s): s is Transform => s !== undefined);
     input = stages[0] as Transform;
     done = pipeline([...stages, createWriteStream(path, { flags: 'w', highWaterMark: 1024 * 1024 })]).catch((err: unknown) => {

@@ -4,6 +4,7 @@
  * the descriptor before the bytes count for anything.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import { AirpackError } from '../errors.js';
 
 export class DigestCounter {
@@ -32,5 +33,16 @@ export function checkDigest(what: string, expected: { digest: string; size?: num
   }
   if (got.digest !== expected.digest) {
     throw new AirpackError('DIGEST_MISMATCH', `${what}: digest ${got.digest} [expected ${expected.digest}]`);
+  }
+}
+
+/** A pass-through stream that feeds every chunk to a DigestCounter. */
+export class CountingStream extends Transform {
+  constructor(private readonly counter: DigestCounter) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.counter.update(chunk);
+    cb(null, chunk);
   }
 }
