@@ -9,3 +9,5 @@ export * from './registry/index.js';
 export * from './blob/index.js';
 export * from './archive/index.js';
 export * from './pull/index.js';
+export * from './bundle/index.js';
+export * from './scan/index.js';

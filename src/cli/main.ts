@@ -52,5 +52,6 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     process.stderr.write(`airpack: ${message}\n`);
     return code;
   }
-  return exitCode;
+  // A handler may set process.exitCode for an answer that is not an error (find: not found).
+  return exitCode !== ExitCode.ok ? exitCode : Number(process.exitCode ?? ExitCode.ok);
 }

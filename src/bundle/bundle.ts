@@ -1,0 +1,293 @@
+/**
+ * `bundle`: references + platforms in, release artifacts out.
+ *
+ * Two shapes:
+ * - `output`: one archive holding every requested platform, compression
+ *   from the file name (`.tar.zst`, `.tar.gz`, `.tar`), nothing else written.
+ * - `outputDir` + `preset` or `name`: one artifact per (image set, platform),
+ *   named as the release pipeline names it, each with its image list
+ *   (`<name>.txt`) beside it, and `sha256sum-<arch>.txt` per directory and
+ *   architecture covering artifacts and lists.
+ *
+ * One session (blob store, registry pool) serves the whole matrix, so a blob
+ * shared by several artifacts is downloaded once. Artifacts are written one
+ * after another: each zstd write already compresses frames on all cores.
+ * Output is deterministic: same inputs, same bytes.
+ */
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeImageArchive, compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { AirpackError } from '../errors.js';
+import { formatPlatform, parsePlatform, type PlatformSpec } from '../platform/platform.js';
+import type { ProgressListener } from '../progress.js';
+import { formatReference, type Reference } from '../ref/reference.js';
+import type { RegistryOptions } from '../registry/client.js';
+import { assembleArchive } from '../pull/assemble.js';
+import { fetchImages, type LayerMode } from '../pull/fetch.js';
+import { describeImages, openSession, parseInputs, resolveAll, type PulledImage, type Session } from '../pull/pull.js';
+import { formatSha256Sums, sha256File } from './checksums.js';
+import {
+  checksumFileName,
+  envList,
+  expandName,
+  imageListName,
+  patternFor,
+  PRESET_PATTERNS,
+  type BundlePreset,
+  type NamePatterns,
+} from './naming.js';
+
+/** A named image list: rke2's `images-<set>.txt` becomes `<prog>-images-<set>.<os>-<arch>.tar.zst`. */
+export interface ImageSet {
+  /** "" (or absent) for the default set. */
+  name?: string;
+  images: ReadonlyArray<string | Reference>;
+  /** Images for Windows platforms instead of `images` (release lists differ per os). */
+  windowsImages?: ReadonlyArray<string | Reference>;
+}
+
+export interface BundleOptions {
+  /** Image references for every platform (the default set). */
+  images?: ReadonlyArray<string | Reference>;
+  /** Images for Windows platforms instead of `images`. */
+  windowsImages?: ReadonlyArray<string | Reference>;
+  /** Further named sets (release-set mode only). */
+  sets?: readonly ImageSet[];
+  /** `os/arch[/variant][:osversion]`; default from env BUILD_OS x BUILD_ARCH (+ BUILD_WINDOWS_VERSION), else linux/amd64. */
+  platforms?: ReadonlyArray<string | PlatformSpec>;
+  /** Single-archive mode: the file to write. */
+  output?: string;
+  /** Release-set mode: the directory artifact names are relative to. */
+  outputDir?: string;
+  preset?: BundlePreset;
+  /** A name pattern (see naming.ts); overrides the preset's pattern for all platforms. */
+  name?: string;
+  /** A name pattern for Windows platforms (default: `name`, else the preset's). */
+  windowsName?: string;
+  /** {prog}: default env PROG, else "rke2". */
+  prog?: string;
+  /** {bin}: default env BIN, else "velero". */
+  bin?: string;
+  /** {version}: default env VERSION, else "main". */
+  version?: string;
+  /** Environment read for PROG, BIN, VERSION, BUILD_OS, BUILD_ARCH, BUILD_WINDOWS_VERSION. The library reads none unless given (the CLI passes process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default `uncompressed`: layer tars as docker save stores them, which zstd shrinks best. */
+  layers?: LayerMode;
+  /** Override compression (default: from each artifact's name). */
+  compression?: ArchiveCompression;
+  /** zstd level (default 16, as rke2) or gzip level. */
+  level?: number;
+  /** zstd frame size (default 16 MiB, at most 32 MiB). */
+  frameSize?: number;
+  /** Release-set mode: write `<name>.txt` image lists and sha256sum files (default true). */
+  sideFiles?: boolean;
+  /** Release-set mode: write the sha256sum files (default true; bundleRelease writes them once for all bundles). */
+  checksums?: boolean;
+  skipMissing?: boolean;
+  registry?: RegistryOptions;
+  cacheDir?: string;
+  concurrency?: number;
+  onProgress?: ProgressListener;
+}
+
+export interface BundleArtifact {
+  /** Absolute path. */
+  path: string;
+  /** Path relative to the output directory (single mode: the base name). */
+  name: string;
+  /** Platforms inside, as requested. */
+  platforms: string[];
+  /** Architecture of the first platform: picks the sha256sum-<arch>.txt file. */
+  architecture: string;
+  set: string;
+  compression: ArchiveCompression;
+  bytes: number;
+  /** Uncompressed tar size. */
+  tarBytes: number;
+  frames?: number;
+  sha256: string;
+  /** Absolute path of the `<name>.txt` image list, when written. */
+  imageList?: string;
+  images: PulledImage[];
+}
+
+export interface BundleResult {
+  layers: LayerMode;
+  artifacts: BundleArtifact[];
+  /** Absolute paths of the sha256sum files written. */
+  checksumFiles: string[];
+  skipped: Array<{ reference: string; platform: string; available: string[] }>;
+}
+
+interface PlannedArtifact {
+  name: string;
+  set: string;
+  refs: Reference[];
+  specs: PlatformSpec[];
+}
+
+function envValue(env: BundleOptions['env'], key: string): string | undefined {
+  const v = env?.[key]?.trim();
+  return v ? v : undefined;
+}
+
+/** Platforms from options, else from BUILD_OS x BUILD_ARCH (Windows: amd64 x BUILD_WINDOWS_VERSION), else linux/amd64. */
+export function bundlePlatforms(options: Pick<BundleOptions, 'platforms' | 'env'>): PlatformSpec[] {
+  if (options.platforms && options.platforms.length > 0) return options.platforms.map((p) => (typeof p === 'string' ? parsePlatform(p) : p));
+  const oses = envList(envValue(options.env, 'BUILD_OS'));
+  if (oses.length === 0) return [parsePlatform('linux/amd64')];
+  const arches = envList(envValue(options.env, 'BUILD_ARCH'));
+  const winvers = envList(envValue(options.env, 'BUILD_WINDOWS_VERSION'));
+  const specs: PlatformSpec[] = [];
+  for (const os of oses) {
+    if (os === 'windows') {
+      // Windows images are amd64 only; the arch list is for the other systems.
+      if (winvers.length === 0) throw new AirpackError('INVALID_ARGUMENT', 'BUILD_OS names windows but BUILD_WINDOWS_VERSION is empty; set it, e.g. BUILD_WINDOWS_VERSION="ltsc2022"');
+      for (const v of winvers) specs.push(parsePlatform(`windows/amd64:${v}`));
+    } else {
+      for (const arch of arches.length > 0 ? arches : ['amd64']) specs.push(parsePlatform(`${os}/${arch}`));
+    }
+  }
+  return specs;
+}
+
+function toRefs(images: ReadonlyArray<string | Reference>): Reference[] {
+  return parseInputs({ images, platforms: [] }).refs;
+}
+
+function plan(options: BundleOptions, specs: readonly PlatformSpec[]): PlannedArtifact[] {
+  const patterns: NamePatterns = options.preset
+    ? { ...PRESET_PATTERNS[options.preset] }
+    : { linux: options.name ?? '', windows: options.name ?? '' };
+  if (!options.preset && !options.name) throw new AirpackError('INVALID_ARGUMENT', 'an output directory needs --preset rke2|velero or a --name pattern');
+  if (options.name) patterns.linux = patterns.windows = options.name;
+  if (options.windowsName) patterns.windows = options.windowsName;
+  const vars = {
+    prog: options.prog ?? envValue(options.env, 'PROG') ?? 'rke2',
+    bin: options.bin ?? envValue(options.env, 'BIN') ?? 'velero',
+    version: options.version ?? envValue(options.env, 'VERSION') ?? 'main',
+  };
+  const sets: ImageSet[] = [];
+  if ((options.images && options.images.length > 0) || (options.windowsImages && options.windowsImages.length > 0)) {
+    sets.push({ name: '', images: options.images ?? [], ...(options.windowsImages ? { windowsImages: options.windowsImages } : {}) });
+  }
+  sets.push(...(options.sets ?? []));
+  if (sets.length === 0) throw new AirpackError('INVALID_ARGUMENT', 'no images given; expected at least one reference or an --images list');
+
+  const planned: PlannedArtifact[] = [];
+  const seen = new Map<string, string>();
+  for (const set of sets) {
+    const setName = set.name ?? '';
+    for (const spec of specs) {
+      if (options.preset === 'velero' && spec.os === 'windows' && spec.architecture !== 'amd64') {
+        throw new AirpackError('INVALID_ARGUMENT', `velero publishes Windows images for amd64 only, not ${formatPlatform(spec)}`);
+      }
+      const list = spec.os === 'windows' && set.windowsImages ? set.windowsImages : set.images;
+      if (list.length === 0) continue;
+      const name = expandName(patternFor(patterns, spec), spec, { ...vars, set: setName });
+      const clash = seen.get(name);
+      if (clash) throw new AirpackError('INVALID_ARGUMENT', `artifact name "${name}" is produced twice (${clash} and ${formatPlatform(spec)}); add {platform}, {variant} or {set} to the pattern`);
+      seen.set(name, formatPlatform(spec));
+      planned.push({ name, set: setName, refs: toRefs(list), specs: [spec] });
+    }
+  }
+  return planned;
+}
+
+async function writeArtifact(
+  session: Session,
+  options: BundleOptions,
+  layers: LayerMode,
+  target: { path: string; name: string; set: string; refs: Reference[]; specs: PlatformSpec[] },
+  skipped: BundleResult['skipped'],
+): Promise<BundleArtifact> {
+  const { images, missing } = await resolveAll(session.ctx, target.refs, target.specs, options.skipMissing ?? false);
+  for (const m of missing) skipped.push({ reference: formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available });
+  if (images.length === 0) throw new AirpackError('PLATFORM_NOT_FOUND', `${target.name}: nothing to write, no image has ${target.specs.map(formatPlatform).join(', ')}`);
+  const totalBytes = images.reduce((n, i) => n + i.parsedManifest.layers.reduce((m, l) => m + l.size, 0), 0);
+  options.onProgress?.({ type: 'resolved', images: images.length, totalBytes });
+  const fetched = await fetchImages(session.ctx, images, layers);
+  const compression = options.compression ?? compressionForName(target.path);
+  options.onProgress?.({ type: 'writing', output: target.path });
+  await mkdir(path.dirname(target.path), { recursive: true });
+  const written = await writeImageArchive(target.path, assembleArchive(fetched), {
+    compression,
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
+  });
+  const artifact: BundleArtifact = {
+    path: target.path,
+    name: target.name,
+    platforms: target.specs.map(formatPlatform),
+    architecture: (target.specs[0] as PlatformSpec).architecture,
+    set: target.set,
+    compression,
+    bytes: (await stat(target.path)).size,
+    tarBytes: written.tarBytes,
+    sha256: await sha256File(target.path),
+    images: describeImages(fetched),
+  };
+  if (written.frames) artifact.frames = written.frames.frames.length;
+  return artifact;
+}
+
+/** `<name>.txt` beside each artifact: its references, one a line, in order. */
+export async function writeImageLists(artifacts: BundleArtifact[]): Promise<void> {
+  for (const a of artifacts) {
+    const listPath = path.join(path.dirname(a.path), imageListName(path.basename(a.path)));
+    const refs = [...new Set(a.images.map((i) => i.reference))];
+    await writeFile(listPath, refs.map((r) => `${r}\n`).join(''));
+    a.imageList = listPath;
+  }
+}
+
+/** `sha256sum-<arch>.txt` per directory and architecture, over artifacts and their image lists; returns the files written. */
+export async function writeChecksumFiles(artifacts: readonly BundleArtifact[]): Promise<string[]> {
+  const groups = new Map<string, Array<{ name: string; sha256: string }>>();
+  const add = (file: string, sha256: string, arch: string): void => {
+    const key = path.join(path.dirname(file), checksumFileName(arch));
+    groups.set(key, [...(groups.get(key) ?? []), { name: path.basename(file), sha256 }]);
+  };
+  for (const a of artifacts) {
+    add(a.path, a.sha256, a.architecture);
+    if (a.imageList) add(a.imageList, await sha256File(a.imageList), a.architecture);
+  }
+  for (const [file, entries] of groups) await writeFile(file, formatSha256Sums(entries));
+  return [...groups.keys()];
+}
+
+/** Build one archive (`output`) or a release set (`outputDir` + `preset`/`name`). */
+export async function bundle(options: BundleOptions): Promise<BundleResult> {
+  if (!!options.output === !!options.outputDir) throw new AirpackError('INVALID_ARGUMENT', 'give exactly one of an output file (-o) or an output directory (--output-dir)');
+  const layers = options.layers ?? 'uncompressed';
+  const specs = bundlePlatforms(options);
+  const skipped: BundleResult['skipped'] = [];
+
+  let targets: Array<{ path: string; name: string; set: string; refs: Reference[]; specs: PlatformSpec[] }>;
+  if (options.output) {
+    if (options.preset || options.name || (options.sets && options.sets.length > 0)) {
+      throw new AirpackError('INVALID_ARGUMENT', '--preset, --name and image sets need --output-dir, not -o');
+    }
+    const output = path.resolve(options.output);
+    targets = [{ path: output, name: path.basename(output), set: '', refs: toRefs([...(options.images ?? []), ...(options.windowsImages ?? [])]), specs }];
+  } else {
+    const dir = path.resolve(options.outputDir as string);
+    targets = plan(options, specs).map((p) => ({ ...p, path: path.join(dir, p.name) }));
+  }
+
+  const session = await openSession(options);
+  const artifacts: BundleArtifact[] = [];
+  try {
+    for (const target of targets) artifacts.push(await writeArtifact(session, options, layers, target, skipped));
+  } finally {
+    await session.cleanup();
+  }
+
+  let checksumFiles: string[] = [];
+  if (options.outputDir && options.sideFiles !== false) {
+    await writeImageLists(artifacts);
+    if (options.checksums !== false) checksumFiles = await writeChecksumFiles(artifacts);
+  }
+  return { layers, artifacts, checksumFiles, skipped };
+}

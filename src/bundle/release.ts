@@ -1,0 +1,108 @@
+/**
+ * A release description (JSON) declaring every bundle of a release, built by
+ * one call with one blob cache, so blobs shared between bundles download once:
+ *
+ *   { "outputDir": "dist/artifacts", "preset": "rke2", "prog": "rke2",
+ *     "bundles": [
+ *       { "imagesFile": "images.txt", "platforms": ["linux/amd64", "linux/arm64"] },
+ *       { "set": "canal", "imagesFile": "images-canal.txt", "platforms": ["linux/amd64"] },
+ *       { "imagesFile": "windows-images.txt", "platforms": ["windows/amd64:ltsc2022"] } ] }
+ *
+ * Top-level fields are defaults for every bundle. Paths (outputDir, output,
+ * imagesFile, windowsImagesFile) are relative to the description file.
+ * sha256sum files are written once, over all bundles' artifacts.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { AirpackError } from '../errors.js';
+import { formatReference, parseImageList } from '../ref/reference.js';
+import { bundle, writeChecksumFiles, type BundleOptions, type BundleResult } from './bundle.js';
+
+type Shared = Omit<BundleOptions, 'images' | 'windowsImages' | 'sets' | 'onProgress' | 'registry' | 'env'>;
+
+export interface ReleaseBundle extends Shared {
+  images?: string[];
+  /** Image list file(s), one reference a line. */
+  imagesFile?: string | string[];
+  windowsImages?: string[];
+  windowsImagesFile?: string | string[];
+  /** Image set name ({set} in names; rke2: `<prog>-images-<set>...`). */
+  set?: string;
+}
+
+export interface ReleaseDescription extends Shared {
+  bundles: ReleaseBundle[];
+}
+
+export interface ReleaseResult {
+  bundles: BundleResult[];
+  checksumFiles: string[];
+}
+
+const KEYS = new Set([
+  'bundles', 'images', 'imagesFile', 'windowsImages', 'windowsImagesFile', 'set', 'platforms', 'output', 'outputDir', 'preset', 'name', 'windowsName',
+  'prog', 'bin', 'version', 'layers', 'compression', 'level', 'frameSize', 'sideFiles', 'checksums', 'skipMissing', 'cacheDir', 'concurrency',
+]);
+
+async function readLists(files: string | string[] | undefined, base: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const file of typeof files === 'string' ? [files] : (files ?? [])) {
+    const full = path.resolve(base, file);
+    let text: string;
+    try {
+      text = await readFile(full, 'utf8');
+    } catch (err) {
+      throw new AirpackError('INVALID_ARGUMENT', `imagesFile ${full}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+    }
+    out.push(...parseImageList(text, full).map(formatReference));
+  }
+  return out;
+}
+
+/** Build every bundle a release description declares. */
+export async function bundleRelease(
+  file: string,
+  overrides: Pick<BundleOptions, 'onProgress' | 'registry' | 'env' | 'cacheDir' | 'concurrency'> = {},
+): Promise<ReleaseResult> {
+  const base = path.dirname(path.resolve(file));
+  let desc: ReleaseDescription;
+  try {
+    desc = JSON.parse(await readFile(file, 'utf8')) as ReleaseDescription;
+  } catch (err) {
+    throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!desc || !Array.isArray(desc.bundles) || desc.bundles.length === 0) throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: expected a "bundles" array`);
+  for (const obj of [desc, ...desc.bundles]) {
+    for (const key of Object.keys(obj)) if (!KEYS.has(key)) throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: unknown field "${key}"`);
+  }
+  const cacheDir = overrides.cacheDir ?? desc.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'airpack-release-blobs-')));
+  const { bundles: entries, ...defaults } = desc;
+  const results: BundleResult[] = [];
+  try {
+    for (const entry of entries) {
+      const { imagesFile, windowsImagesFile, set, images, windowsImages, ...rest } = { ...defaults, ...entry } as ReleaseBundle;
+      const list = [...(images ?? []), ...(await readLists(imagesFile, base))];
+      const winList = windowsImages || windowsImagesFile ? [...(windowsImages ?? []), ...(await readLists(windowsImagesFile, base))] : undefined;
+      const options: BundleOptions = {
+        ...rest,
+        ...overrides,
+        cacheDir,
+        checksums: false,
+        ...(rest.output ? { output: path.resolve(base, rest.output) } : {}),
+        ...(rest.outputDir ? { outputDir: path.resolve(base, rest.outputDir) } : {}),
+      };
+      if (set) options.sets = [{ name: set, images: list, ...(winList ? { windowsImages: winList } : {}) }];
+      else {
+        options.images = list;
+        if (winList) options.windowsImages = winList;
+      }
+      results.push(await bundle(options));
+    }
+  } finally {
+    if (!overrides.cacheDir && !desc.cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  }
+  const dirArtifacts = results.flatMap((r) => r.artifacts).filter((a) => a.imageList);
+  const checksumFiles = desc.checksums === false ? [] : await writeChecksumFiles(dirArtifacts);
+  return { bundles: results, checksumFiles };
+}

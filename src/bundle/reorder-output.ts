@@ -1,0 +1,92 @@
+/**
+ * `reorder` with compressed output: reorderTar's byte-exact tar, sent
+ * through zstd frames (metadata in a frame of its own, seek table at the
+ * end) or gzip, into a file (temp file beside it, renamed when complete) or
+ * a Writable such as stdout. A plain tar goes straight to reorderTar.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { reorderTar, type ReorderOptions, type ReorderResult } from '../tar/reorder.js';
+import { withMetadataBoundary } from '../tar/metadata-boundary.js';
+import { writeZstdFrames } from '../zstd/frame-writer.js';
+import { ZstdError } from '../zstd/errors.js';
+import { TarError } from '../tar/errors.js';
+import { AirpackError } from '../errors.js';
+
+export interface ReorderArchiveOptions extends ReorderOptions {
+  /** Output compression; default from the output name (`.tar.zst`, `.tar.gz`), plain tar for a Writable. */
+  compression?: ArchiveCompression;
+  /** zstd level (default 16) or gzip level (default 6). */
+  level?: number;
+  /** zstd frame size (default 16 MiB). */
+  frameSize?: number;
+}
+
+export interface ReorderArchiveResult extends ReorderResult {
+  output: string;
+  outputCompression: ArchiveCompression;
+}
+
+/** TarError / ZstdError / fs errors as AirpackError, so the CLI exits 4 (malformed input) or 5 (I/O) rather than 70. */
+function asAirpackError(err: unknown, input: string): unknown {
+  if (err instanceof AirpackError) return err;
+  if (err instanceof TarError || err instanceof ZstdError) {
+    const code = err instanceof ZstdError && err.code === 'ZSTD_INVALID_OPTION' ? 'INVALID_ARGUMENT' : 'ARCHIVE_INVALID';
+    return new AirpackError(code, `${err.message} [${err.code}]`, { cause: err });
+  }
+  const sys = err as NodeJS.ErrnoException;
+  if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+    return new AirpackError('IO_ERROR', `${sys.path ?? input}: ${sys.syscall} failed (${sys.code})`, { cause: err });
+  }
+  return err;
+}
+
+/** Reorders `input` (path, "-" for stdin, or Readable) into `output` (path, or Writable), compressing as asked. */
+export async function reorderArchive(input: string | Readable, output: string | Writable, opts: ReorderArchiveOptions = {}): Promise<ReorderArchiveResult> {
+  try {
+    return await reorderInto(input, output, opts);
+  } catch (err) {
+    throw asAirpackError(err, typeof input === 'string' ? input : 'stdin');
+  }
+}
+
+async function reorderInto(input: string | Readable, output: string | Writable, opts: ReorderArchiveOptions): Promise<ReorderArchiveResult> {
+  const outputCompression = opts.compression ?? (typeof output === 'string' ? compressionForName(output) : 'none');
+  const label = typeof output === 'string' ? output : 'stdout';
+  if (outputCompression === 'none') return { ...(await reorderTar(input, output, opts)), output: label, outputCompression };
+
+  const tar = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const reordering = reorderTar(input, tar, opts).catch((err: unknown) => {
+    tar.destroy(err as Error);
+    throw err;
+  });
+  let sink: Promise<unknown>;
+  if (outputCompression === 'zstd') {
+    sink = writeZstdFrames(withMetadataBoundary(tar, { source: label }), output, {
+      ...(opts.level !== undefined ? { level: opts.level } : {}),
+      ...(opts.frameSize !== undefined ? { frameSize: opts.frameSize } : {}),
+    });
+  } else if (typeof output === 'string') {
+    const tmp = join(dirname(output), `.${basename(output)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    sink = pipeline(tar, createGzip({ level: opts.level ?? 6 }), createWriteStream(tmp, { flags: 'wx' })).then(
+      () => rename(tmp, output),
+      async (err: unknown) => {
+        await rm(tmp, { force: true });
+        throw err;
+      },
+    );
+  } else {
+    sink = pipeline(tar, createGzip({ level: opts.level ?? 6 }), output);
+  }
+  const [result] = await Promise.all([reordering, sink.catch((err: unknown) => {
+    tar.destroy(err as Error);
+    throw err;
+  })]);
+  return { ...result, output: label, outputCompression };
+}

@@ -1,0 +1,135 @@
+/** `airpack bundle`: references + platforms -> one archive, or a release set of artifacts with image lists and checksums. */
+import type { Argv } from 'yargs';
+import { bundle } from '../bundle/bundle.js';
+import { bundleRelease } from '../bundle/release.js';
+import { BUNDLE_PRESETS, type BundlePreset } from '../bundle/naming.js';
+import type { ArchiveCompression } from '../archive/image-archive.js';
+import { LAYER_MODES, type LayerMode } from '../pull/fetch.js';
+import { AirpackError } from '../errors.js';
+import { collectReferences, registryOptions, withRegistryOptions } from './common.js';
+import { createReporter, formatBytes, printJson } from './output.js';
+
+export const command = 'bundle [refs..]';
+export const describe = 'Pull images into zstd-framed bundles (metadata first): one file with -o, or a release set (rke2, velero naming) with --output-dir';
+
+export function builder(y: Argv) {
+  return withRegistryOptions(y)
+    .version(false)
+    .positional('refs', { type: 'string', array: true, describe: 'Image references: name[:tag], name@sha256:..., name:tag@sha256:...' })
+    .option('release', { type: 'string', describe: 'Build every bundle a release description (JSON) declares; see the library docs for bundleRelease' })
+    .option('images', { type: 'string', array: true, describe: 'File with one reference per line (# comments, blank lines ignored); - for stdin' })
+    .option('set', { type: 'string', array: true, describe: 'A named image set NAME=LIST (repeatable; release sets only): rke2\'s images-NAME.txt -> <prog>-images-NAME.<os>-<arch>.tar.zst' })
+    .option('windows-images', { type: 'string', array: true, describe: 'Image list for Windows platforms (default: the same images as for the others)' })
+    .option('platform', { alias: 'p', type: 'string', array: true, describe: 'os/arch[/variant][:osversion], repeatable (default: BUILD_OS x BUILD_ARCH, Windows BUILD_WINDOWS_VERSION; else linux/amd64)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'One archive with every platform; compression from the name (.tar.zst, .tar.gz, .tar)' })
+    .option('output-dir', { type: 'string', describe: 'Write a release set here: one artifact per platform, <name>.txt image lists, sha256sum-<arch>.txt' })
+    .option('preset', { choices: BUNDLE_PRESETS, describe: 'Artifact names: rke2 (<prog>-images.<os>-<arch>.tar.zst) or velero (_output/<bin>-<version>-<os>-<arch>.tar)' })
+    .option('name', { type: 'string', describe: 'Artifact name pattern: {prog} {bin} {version} {os} {arch} {variant} {winver} {platform} {set} {-set}' })
+    .option('windows-name', { type: 'string', describe: 'Name pattern for Windows platforms (default: --name or the preset\'s)' })
+    .option('prog', { type: 'string', describe: '{prog} (default: env PROG, else rke2)' })
+    .option('bin', { type: 'string', describe: '{bin} (default: env BIN, else velero)' })
+    .option('version', { type: 'string', describe: '{version} (default: env VERSION, else main)' })
+    .option('layers', { choices: LAYER_MODES, default: 'uncompressed' as LayerMode, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte' })
+    .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
+    .option('level', { type: 'number', default: 16, describe: 'zstd level (as rke2: 16)' })
+    .option('frame-size', { type: 'number', describe: 'zstd frame size in bytes (default 16 MiB, at most 32 MiB)' })
+    .option('skip-missing', { type: 'boolean', default: false, describe: 'Warn and go on when an image lacks a requested platform' })
+    .option('cache-dir', { type: 'string', describe: 'Keep verified blobs here between runs' })
+    .option('concurrency', { type: 'number', default: 8, describe: 'Blob downloads in parallel' })
+    .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
+    .example('$0 bundle --images images.txt -p linux/amd64 -p windows/amd64:ltsc2022 --output-dir dist/artifacts --preset rke2', 'rke2-images.linux-amd64.tar.zst, rke2-windows-ltsc2022-amd64-images.tar.zst, lists, sha256sum-amd64.txt')
+    .example('$0 bundle --images images.txt --set canal=images-canal.txt --output-dir dist/artifacts --preset rke2', 'also rke2-images-canal.linux-amd64.tar.zst')
+    .example('$0 bundle --release airpack.json', 'every bundle a release declares, one blob cache, one sha256sum file per arch')
+    .example('BUILD_OS="linux windows" BUILD_ARCH=amd64 BUILD_WINDOWS_VERSION=ltsc2022 VERSION=v1.14.0 $0 bundle velero/velero:v1.14.0 --output-dir . --preset velero', 'velero\'s _output/velero-v1.14.0-linux-amd64.tar and ...-windows-ltsc2022-amd64.tar');
+}
+
+interface BundleArgs {
+  release?: string;
+  refs?: string[];
+  images?: string[];
+  'windows-images'?: string[];
+  set?: string[];
+  platform?: string[];
+  output?: string;
+  'output-dir'?: string;
+  preset?: BundlePreset;
+  name?: string;
+  'windows-name'?: string;
+  prog?: string;
+  bin?: string;
+  version?: string;
+  layers: LayerMode;
+  compression?: ArchiveCompression;
+  level: number;
+  'frame-size'?: number;
+  'skip-missing': boolean;
+  'cache-dir'?: string;
+  concurrency: number;
+  insecure?: string[];
+  'ca-file'?: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+export async function handler(args: BundleArgs): Promise<void> {
+  const reporter = createReporter('bundle', { quiet: args.quiet });
+  try {
+    if (args.release) {
+      if ((args.refs ?? []).length > 0 || args.images || args.output || args['output-dir']) {
+        throw new AirpackError('INVALID_ARGUMENT', '--release declares images and outputs itself; drop the references, --images, -o and --output-dir');
+      }
+      const release = await bundleRelease(args.release, {
+        env: process.env,
+        registry: registryOptions(args),
+        concurrency: args.concurrency,
+        onProgress: reporter.listener,
+        ...(args['cache-dir'] ? { cacheDir: args['cache-dir'] } : {}),
+      });
+      reporter.done();
+      if (args.json) return printJson(release);
+      if (args.quiet) return;
+      for (const a of release.bundles.flatMap((b) => b.artifacts)) process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${a.images.length} image(s)  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
+      for (const file of release.checksumFiles) process.stdout.write(`wrote ${file}\n`);
+      return;
+    }
+    const windowsImages = args['windows-images'] ? collectReferences([], args['windows-images']) : undefined;
+    const sets = (args.set ?? []).map((s) => {
+      const eq = s.indexOf('=');
+      if (eq <= 0 || eq === s.length - 1) throw new AirpackError('INVALID_ARGUMENT', `--set ${s}: expected NAME=LIST, e.g. --set canal=images-canal.txt`);
+      return { name: s.slice(0, eq), images: collectReferences([], [s.slice(eq + 1)]) };
+    });
+    const result = await bundle({
+      images: collectReferences(args.refs, args.images),
+      ...(windowsImages ? { windowsImages } : {}),
+      ...(sets.length > 0 ? { sets } : {}),
+      ...(args.platform ? { platforms: args.platform } : {}),
+      ...(args.output ? { output: args.output } : {}),
+      ...(args['output-dir'] ? { outputDir: args['output-dir'] } : {}),
+      ...(args.preset ? { preset: args.preset } : {}),
+      ...(args.name ? { name: args.name } : {}),
+      ...(args['windows-name'] ? { windowsName: args['windows-name'] } : {}),
+      ...(args.prog ? { prog: args.prog } : {}),
+      ...(args.bin ? { bin: args.bin } : {}),
+      ...(args.version ? { version: args.version } : {}),
+      ...(args.compression ? { compression: args.compression } : {}),
+      ...(args['frame-size'] !== undefined ? { frameSize: args['frame-size'] } : {}),
+      ...(args['cache-dir'] ? { cacheDir: args['cache-dir'] } : {}),
+      env: process.env,
+      layers: args.layers,
+      level: args.level,
+      skipMissing: args['skip-missing'],
+      registry: registryOptions(args),
+      concurrency: args.concurrency,
+      onProgress: reporter.listener,
+    });
+    reporter.done();
+    if (args.json) return printJson(result);
+    if (args.quiet) return;
+    for (const a of result.artifacts) {
+      process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${a.images.length} image(s)  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
+    }
+    for (const file of result.checksumFiles) process.stdout.write(`wrote ${file}\n`);
+  } finally {
+    reporter.done();
+  }
+}

@@ -1,0 +1,38 @@
+/** `airpack find`: which archive under some paths holds an image. */
+import type { Argv } from 'yargs';
+import { ExitCode } from '../errors.js';
+import { findImage } from '../scan/find.js';
+import { printJson } from './output.js';
+
+export const command = 'find <ref> <paths..>';
+export const describe = 'Which archive (file, or any tarball under a directory) holds an image, and for which platforms; exit 1 when none does';
+
+export function builder(y: Argv) {
+  return y
+    .positional('ref', { type: 'string', demandOption: true, describe: 'Image reference: name[:tag] or name@sha256:... (rancher/x:v1 matches docker.io/rancher/x:v1)' })
+    .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'Archives or directories (walked in sorted order)' })
+    .option('first', { type: 'boolean', default: false, describe: 'Stop at the first file that holds the image' })
+    .example('$0 find rancher/mirrored-pause:3.6 /var/lib/rancher/rke2/agent/images', 'which tarball holds the pause image')
+    .example('$0 find busybox@sha256:... bundle.tar.zst --json', 'by digest, machine-readable');
+}
+
+interface FindArgs {
+  ref: string;
+  paths: string[];
+  first: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+export async function handler(args: FindArgs): Promise<void> {
+  const result = await findImage(args.ref, args.paths, { first: args.first });
+  if (args.json) printJson(result);
+  else if (!args.quiet) {
+    for (const m of result.matches) process.stdout.write(`${m.path}  ${m.name ?? args.ref}  ${m.platforms.join(',') || '-'}${m.digest ? `  ${m.digest}` : ''}\n`);
+    if (!result.found) process.stderr.write(`airpack: ${args.ref} not found in ${result.scanned} file(s)\n`);
+  }
+  if (!result.found) {
+    // Not found is an answer, not an error: no message beyond the line above, just the documented code.
+    process.exitCode = ExitCode.notFound;
+  }
+}

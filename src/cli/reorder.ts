@@ -1,0 +1,45 @@
+/** `airpack reorder`: any image tarball -> the same entries, metadata first, byte for byte. */
+import type { Argv } from 'yargs';
+import { reorderArchive } from '../bundle/reorder-output.js';
+import type { ArchiveCompression } from '../archive/image-archive.js';
+import { printJson } from './output.js';
+
+export const command = 'reorder [input]';
+export const describe = 'Rewrite an image tarball so manifest.json, repositories, index.json and oci-layout come first; other entries unchanged, byte for byte';
+
+export function builder(y: Argv) {
+  return y
+    .positional('input', { type: 'string', default: '-', describe: 'Tarball to read (.tar, .tar.gz, .tar.zst, detected by magic bytes); - for stdin' })
+    .option('output', { alias: 'o', type: 'string', default: '-', describe: 'Tarball to write; - for stdout' })
+    .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Output compression (default: from the output name, .tar.zst / .tar.gz; none for stdout)' })
+    .option('level', { type: 'number', describe: 'zstd level (default 16) or gzip level (default 6)' })
+    .example('$0 reorder images.tar -o images.reordered.tar', 'docker save output, metadata moved to the front')
+    .example('docker save busybox | $0 reorder > busybox.tar', 'stdin to stdout')
+    .example('$0 reorder images.tar -o rke2-images.linux-amd64.tar.zst', 'reorder and compress into zstd frames, metadata in frame 0');
+}
+
+interface ReorderArgs {
+  input: string;
+  output: string;
+  compression?: ArchiveCompression;
+  level?: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export async function handler(args: ReorderArgs): Promise<void> {
+  const toStdout = args.output === '-';
+  const result = await reorderArchive(args.input, toStdout ? process.stdout : args.output, {
+    ...(args.compression ? { compression: args.compression } : {}),
+    ...(args.level !== undefined ? { level: args.level } : {}),
+  });
+  // stdout carries the tar when writing there: the summary goes to stderr then.
+  if (args.json) {
+    if (toStdout) process.stderr.write(`${JSON.stringify(result)}\n`);
+    else printJson(result);
+    return;
+  }
+  if (args.quiet) return;
+  const line = `reordered ${args.input === '-' ? 'stdin' : args.input} -> ${result.output}: ${result.entries} entries, front ${result.front.join(', ') || '(none)'}\n`;
+  (toStdout ? process.stderr : process.stdout).write(line);
+}

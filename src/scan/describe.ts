@@ -1,0 +1,139 @@
+/**
+ * From an archive's metadata to the images it holds: names (RepoTags and
+ * the `io.containerd.image.name` annotation), the digest index.json records,
+ * and per platform the manifest, config and sizes. Works from whatever the
+ * metadata read collected; what it did not read is left out, never guessed.
+ */
+import { posix } from 'node:path';
+import { formatPlatform, isAttestation, normalizePlatform, type Platform } from '../platform/platform.js';
+import { parseReference, formatReference } from '../ref/reference.js';
+import { Annotation } from '../spec/media-types.js';
+import type { Descriptor, ImageConfig, ImageManifest } from '../spec/types.js';
+import { type ArchiveMetadata, blobEntryName, isIndexType, parseIndex } from './open.js';
+
+export interface ArchiveImagePlatform {
+  /** `linux/arm64`, `windows/amd64:10.0.20348.2227`. */
+  platform?: string;
+  os?: string;
+  architecture?: string;
+  variant?: string;
+  osVersion?: string;
+  manifestDigest?: string;
+  configDigest?: string;
+  /** Manifest + config + layers, in bytes as stored (known when the manifest was read). */
+  size?: number;
+  layers?: number;
+}
+
+export interface ArchiveImage {
+  /** Fully qualified names: `docker.io/rancher/x:v1`, `host/repo@sha256:...`. */
+  names: string[];
+  /** RepoTags as manifest.json has them. */
+  repoTags: string[];
+  /** The index.json descriptor's digest (a manifest or an index), when there is one. */
+  digest?: string;
+  mediaType?: string;
+  platforms: ArchiveImagePlatform[];
+  /** Sum over platforms of distinct blob sizes, when known. */
+  size?: number;
+}
+
+/** Normalises a RepoTag or annotation to a full reference, or returns it unchanged when it does not parse. */
+export function normalizeName(name: string): string {
+  try {
+    return formatReference(parseReference(name));
+  } catch {
+    return name;
+  }
+}
+
+function json<T>(data: Buffer | undefined): T | undefined {
+  if (!data) return undefined;
+  try {
+    return JSON.parse(data.toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function platformOf(p: Platform | undefined, config: ImageConfig | undefined): ArchiveImagePlatform {
+  const raw: Platform | undefined =
+    p ?? (config?.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined);
+  if (!raw) return {};
+  const osVersion = p?.['os.version'] ?? config?.['os.version'];
+  const n = normalizePlatform({ ...raw, ...(osVersion ? { 'os.version': osVersion } : {}) });
+  const out: ArchiveImagePlatform = { platform: formatPlatform(n), os: n.os, architecture: n.architecture };
+  if (n.variant) out.variant = n.variant;
+  if (osVersion) out.osVersion = osVersion;
+  return out;
+}
+
+function manifestPlatform(meta: ArchiveMetadata, d: Descriptor): ArchiveImagePlatform {
+  const name = blobEntryName(d.digest);
+  const manifest = json<ImageManifest>(name ? meta.files.get(name) : undefined);
+  const cfgName = manifest?.config?.digest ? blobEntryName(manifest.config.digest) : undefined;
+  const config = json<ImageConfig>(cfgName ? meta.files.get(cfgName) : undefined);
+  const out = platformOf(d.platform, config);
+  out.manifestDigest = d.digest;
+  if (manifest?.config?.digest) {
+    out.configDigest = manifest.config.digest;
+    out.layers = manifest.layers.length;
+    out.size = d.size + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0);
+  }
+  return out;
+}
+
+/** The images an archive holds, index.json entries first, then docker-only entries. */
+export function describeArchiveImages(meta: ArchiveMetadata): ArchiveImage[] {
+  const images: ArchiveImage[] = [];
+  const byConfig = new Map<string, ArchiveImage>();
+  for (const d of meta.index?.manifests ?? []) {
+    if (isAttestation(d.platform)) continue;
+    const image: ArchiveImage = { names: [], repoTags: [], digest: d.digest, mediaType: d.mediaType, platforms: [] };
+    const ann = d.annotations ?? {};
+    const full = ann[Annotation.containerdImageName];
+    if (full) image.names.push(normalizeName(full));
+    const refName = ann[Annotation.refName];
+    // ref.name is a full reference in some layouts (skopeo, crane), just a tag in others.
+    if (refName && /[/:@]/.test(refName)) image.names.push(normalizeName(refName));
+    const nestedName = blobEntryName(d.digest);
+    const nested = nestedName ? meta.files.get(nestedName) : undefined;
+    if (isIndexType(d.mediaType) && nested) {
+      try {
+        for (const c of parseIndex(nested, nestedName!).manifests) if (!isAttestation(c.platform)) image.platforms.push(manifestPlatform(meta, c));
+      } catch {
+        /* verify reports it */
+      }
+    } else if (!isIndexType(d.mediaType)) {
+      image.platforms.push(manifestPlatform(meta, d));
+    }
+    for (const p of image.platforms) if (p.configDigest) byConfig.set(p.configDigest, image);
+    images.push(image);
+  }
+  for (const e of meta.dockerManifest ?? []) {
+    const cfgName = posix.normalize(e.Config);
+    const hex = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(cfgName)?.[1];
+    let image = hex ? byConfig.get(`sha256:${hex}`) : undefined;
+    // Manifests not read (shallow open): the same image when index.json names it alike.
+    const tags = (e.RepoTags ?? []).map(normalizeName);
+    image ??= tags.length > 0 ? images.find((i) => i.digest !== undefined && tags.some((t) => i.names.includes(t))) : undefined;
+    if (!image) {
+      const config = json<ImageConfig>(meta.files.get(cfgName));
+      const p = platformOf(undefined, config);
+      if (hex) p.configDigest = `sha256:${hex}`;
+      p.layers = e.Layers.length;
+      image = { names: [], repoTags: [], platforms: [p] };
+      images.push(image);
+    }
+    for (const tag of e.RepoTags ?? []) {
+      if (!image.repoTags.includes(tag)) image.repoTags.push(tag);
+      const full = normalizeName(tag);
+      if (!image.names.includes(full)) image.names.push(full);
+    }
+  }
+  for (const image of images) {
+    const sizes = image.platforms.map((p) => p.size);
+    if (sizes.length > 0 && sizes.every((s) => s !== undefined)) image.size = sizes.reduce<number>((a, b) => a + (b ?? 0), 0);
+  }
+  return images;
+}

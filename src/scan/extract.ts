@@ -1,0 +1,365 @@
+/**
+ * `extract`: one image out of a multi-image archive, written as its own
+ * image archive in the same shape `pull` writes (docker manifest.json + OCI
+ * layout, metadata first), so every loader takes it. Manifests and configs
+ * come from the metadata read; layers are streamed out of the archive into a
+ * scratch directory beside the output (hashed on the way, checked against
+ * their digests) and the walk stops after the last one it needs. The output
+ * goes through a temp file renamed into place; nothing is written anywhere
+ * else, whatever names the archive's entries carry.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
+import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
+import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
+import { TempFile } from '../tar/output-sink.js';
+import { checkDigest } from '../blob/verify.js';
+import { AirpackError } from '../errors.js';
+import { parsePlatform, platformMatches, selectPlatform, type Platform } from '../platform/platform.js';
+import { parseReference } from '../ref/reference.js';
+import { Annotation, Magic, MediaType } from '../spec/media-types.js';
+import type { Descriptor, DockerManifestEntry, ImageManifest } from '../spec/types.js';
+import type { TarEntry } from '../tar/entry.js';
+import { describeArchiveImages, type ArchiveImage, type ArchiveImagePlatform } from './describe.js';
+import { imageMatches } from './find.js';
+import { type ArchiveMetadata, blobEntryName, openArchive, parseManifest, safeEntryPath } from './open.js';
+import { walkArchive } from './walk.js';
+
+export interface ExtractOptions {
+  /** `os/arch[/variant][:osversion]`; without it every platform of the image is kept. */
+  platform?: string;
+  output: string;
+  /** Output compression; default from the output name (`.tar.zst`, `.tgz`, else plain tar). */
+  compression?: WriteArchiveOptions['compression'];
+}
+
+export interface ExtractResult {
+  source: string;
+  output: string;
+  reference: string;
+  digest: string;
+  platforms: string[];
+  blobs: number;
+  /** Uncompressed tar size of the output. */
+  tarBytes: number;
+}
+
+function toPlatform(p: ArchiveImagePlatform): Platform | undefined {
+  if (!p.os || !p.architecture) return undefined;
+  return { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}), ...(p.osVersion ? { 'os.version': p.osVersion } : {}) };
+}
+
+/** Writes the image `reference` (one platform, or all) from `source` to `opts.output`. */
+export async function extractImage(source: string, reference: string, opts: ExtractOptions): Promise<ExtractResult> {
+  const ref = parseReference(reference);
+  const meta = await openArchive(source, { depth: 'config' });
+  const images = describeArchiveImages(meta);
+  const image = images.find((i) => imageMatches(i, ref));
+  if (!image) throw new AirpackError('NOT_FOUND', `${source}: holds no image ${reference}`);
+  if (!image.digest) return extractDockerOnly(source, reference, meta, image, opts);
+  let chosen = image.platforms.filter((p) => p.manifestDigest);
+  if (opts.platform) {
+    const spec = parsePlatform(opts.platform);
+    const pick = selectPlatform(spec, chosen.map((p) => ({ p, platform: toPlatform(p) })).filter((c): c is { p: ArchiveImagePlatform; platform: Platform } => c.platform !== undefined));
+    if (!pick) throw new AirpackError('PLATFORM_NOT_FOUND', `${source}: image ${reference} has no ${opts.platform} (it has ${image.platforms.map((p) => p.platform ?? '?').join(', ')})`);
+    chosen = [pick.p];
+  }
+  if (chosen.length === 0) throw new AirpackError('ARCHIVE_INVALID', `${source}: image ${reference}: its manifests are not in the archive`);
+
+  const indexEntry = meta.index?.manifests.find((d) => d.digest === image.digest);
+  const annotations = indexEntry?.annotations;
+  const metadataBlobs: ArchiveBlob[] = [];
+  const layers: Descriptor[] = [];
+  const docker: DockerManifestEntry[] = [];
+  const small = (digest: string): Buffer => {
+    const name = blobEntryName(digest);
+    const data = name ? meta.files.get(name) : undefined;
+    if (!data) throw new AirpackError('ARCHIVE_INVALID', `${source}: blob ${digest} of ${reference} is missing from the archive`);
+    return data;
+  };
+  for (const p of chosen) {
+    const bytes = small(p.manifestDigest!);
+    const manifest: ImageManifest = parseManifest(bytes, `${source}: manifest ${p.manifestDigest}`);
+    metadataBlobs.push({ digest: p.manifestDigest!, size: bytes.length, data: bytes });
+    const cfg = small(manifest.config.digest);
+    metadataBlobs.push({ digest: manifest.config.digest, size: cfg.length, data: cfg });
+    for (const l of manifest.layers) if (!layers.some((x) => x.digest === l.digest)) layers.push(l);
+    docker.push({ Config: blobEntryName(manifest.config.digest)!, RepoTags: image.repoTags, Layers: manifest.layers.map((l) => blobEntryName(l.digest)!) });
+  }
+  let descriptor: Descriptor;
+  const all = chosen.length === image.platforms.length;
+  if (all && indexEntry && indexEntry.digest !== chosen[0]!.manifestDigest) {
+    // The whole index: keep its bytes so the digest survives.
+    const bytes = small(indexEntry.digest);
+    metadataBlobs.unshift({ digest: indexEntry.digest, size: bytes.length, data: bytes });
+    descriptor = indexEntry;
+  } else {
+    const p = chosen[0]!;
+    const bytes = small(p.manifestDigest!);
+    const mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? 'application/vnd.oci.image.manifest.v1+json';
+    const platform = toPlatform(p);
+    descriptor = { mediaType, digest: p.manifestDigest!, size: bytes.length, ...(platform ? { platform } : {}), ...(annotations ? { annotations } : {}) };
+  }
+
+  const compression = opts.compression ?? compressionForName(opts.output);
+  const result = (tarBytes: number, blobs: number): ExtractResult => ({
+    source,
+    output: opts.output,
+    reference,
+    digest: descriptor.digest,
+    platforms: chosen.map((p) => p.platform ?? '?'),
+    blobs,
+    tarBytes,
+  });
+  if (compression === 'none') {
+    const tarBytes = await writeDirect(source, opts.output, { images: [{ descriptor, docker }], metadataBlobs, layerBlobs: [] }, layers);
+    return result(tarBytes, metadataBlobs.length + layers.length);
+  }
+  const outDir = dirname(opts.output);
+  const scratch = await mkdtemp(join(outDir, `.${basename(opts.output)}.blobs-`));
+  try {
+    const wanted = new Map<string, Wanted>();
+    for (const l of layers) wanted.set(blobEntryName(l.digest)!, { digest: l.digest, size: l.size });
+    const got = await copyToScratch(source, wanted, scratch);
+    const layerBlobs: ArchiveBlob[] = [];
+    for (const l of layers) {
+      const copied = got.get(blobEntryName(l.digest)!);
+      if (!copied) {
+        if (l.urls?.length) continue; // a foreign layer left out of the source: leave it out here too
+        throw new AirpackError('ARCHIVE_INVALID', `${source}: layer ${l.digest} of ${reference} is missing from the archive`);
+      }
+      layerBlobs.push({ digest: l.digest, size: l.size, path: copied.file });
+    }
+    const content: ArchiveContent = { images: [{ descriptor, docker }], metadataBlobs, layerBlobs };
+    const written = await writeImageArchive(opts.output, content, { compression });
+    return result(written.tarBytes, metadataBlobs.length + layerBlobs.length);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+interface Wanted {
+  /** Checked when known; computed otherwise. */
+  digest?: string;
+  size: number;
+}
+
+interface Copied {
+  file: string;
+  digest: string;
+  size: number;
+}
+
+/**
+ * Copies the data of the entries named in `wanted` into `scratch` (files
+ * named by their sha256, never by the entry name), hashing on the way, and
+ * stops after the last one. Random access where the file allows it: only
+ * frames holding a header or a wanted entry are decompressed.
+ */
+/** Where copied entry data goes. */
+interface EntrySink {
+  write(chunk: Buffer): void;
+  /** Called once all data passed and its digest checked. */
+  end(): void;
+  /** Set after `end`: the file holding the data, for scratch sinks. */
+  file?: string;
+}
+
+/** A sink into a scratch file named by sequence (renamed to the digest later), never by the entry's name. */
+function scratchSink(scratch: string, seq: number): EntrySink {
+  const file = join(scratch, `entry-${seq}`);
+  const fd = openSync(file, 'w');
+  return { write: (chunk) => writeAll(fd, chunk), end: () => closeSync(fd), file };
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+async function copyEntries(
+  source: string,
+  wanted: ReadonlyMap<string, Wanted>,
+  sinkFor: (entry: TarEntry, w: Wanted, seq: number) => EntrySink,
+): Promise<Map<string, Copied>> {
+  const got = new Map<string, Copied>();
+  if (wanted.size === 0) return got;
+  let seq = 0;
+  let current: { entry: TarEntry; name: string; sink: EntrySink; hash: Hash; bytes: number; w: Wanted } | undefined;
+  const finishCurrent = (): void => {
+    if (!current) return;
+    const c = current;
+    current = undefined;
+    const digest = `sha256:${c.hash.digest('hex')}`;
+    checkDigest(`${source}: entry ${JSON.stringify(c.entry.name)}`, { digest: c.w.digest ?? digest, size: c.w.size }, { digest, size: c.bytes });
+    c.sink.end();
+    got.set(c.name, { file: c.sink.file ?? '', digest, size: c.bytes });
+  };
+  const walk = await walkArchive(source, {
+    chunks: (e) => current?.entry === e,
+    want: (e) => {
+      finishCurrent();
+      const name = posix.normalize(e.name);
+      const w = wanted.get(name);
+      if (w && e.type !== 'file') {
+        throw new AirpackError('ARCHIVE_INVALID', `${source}: entry ${JSON.stringify(e.name)}: expected a regular file, found a ${e.type}${e.linkname ? ` to ${JSON.stringify(e.linkname)}` : ''}`);
+      }
+      if (w && !got.has(name)) {
+        if (w.size >= 0 && e.size !== w.size) {
+          throw new AirpackError('SIZE_MISMATCH', `${source}: entry ${JSON.stringify(e.name)}: size ${e.size} bytes [expected ${w.size}]`);
+        }
+        current = { entry: e, name, sink: sinkFor(e, w, seq++), hash: createHash('sha256'), bytes: 0, w };
+      }
+      return false;
+    },
+    onChunk: (e, chunk) => {
+      if (current?.entry !== e) return;
+      current.hash.update(chunk);
+      current.bytes += chunk.length;
+      current.sink.write(chunk);
+    },
+  });
+  const it = walk.entries;
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      if (current?.entry === r.value.entry) finishCurrent();
+      if (got.size === wanted.size) break;
+    }
+  } finally {
+    // On error, close a scratch file still open (its directory is removed by the caller).
+    if (current) {
+      try {
+        current.sink.end();
+      } catch {
+        /* the first error is the one to report */
+      }
+    }
+    current = undefined;
+    await it.return(undefined);
+  }
+  return got;
+}
+
+/** Copies into scratch files, renamed to their digests. */
+async function copyToScratch(source: string, wanted: ReadonlyMap<string, Wanted>, scratch: string): Promise<Map<string, Copied>> {
+  const got = await copyEntries(source, wanted, (_e, _w, seq) => scratchSink(scratch, seq));
+  for (const c of got.values()) {
+    const to = join(scratch, c.digest.slice(7));
+    if (!existsSync(to)) await rename(c.file, to);
+    c.file = to;
+  }
+  return got;
+}
+
+/**
+ * Plain tar output in one write: the metadata entries as writeImageArchive
+ * lays them out, then each layer streamed from the source straight into the
+ * output (in source order) with its header in front, checked against its
+ * digest; a temp file renamed into place only when all is well.
+ */
+async function writeDirect(source: string, output: string, content: ArchiveContent, layers: readonly Descriptor[]): Promise<number> {
+  const tmp = await TempFile.create({ target: output });
+  try {
+    const fd = tmp.fh.fd;
+    let bytes = 0;
+    const put = (b: Buffer): void => {
+      writeAll(fd, b);
+      bytes += b.length;
+    };
+    for (const part of archiveParts({ ...content, layerBlobs: [] })) {
+      if (Buffer.isBuffer(part) && part !== END_OF_ARCHIVE) put(part);
+    }
+    const wanted = new Map<string, Wanted>();
+    for (const l of layers) wanted.set(blobEntryName(l.digest)!, { digest: l.digest, size: l.size });
+    const mtime = archiveMtime();
+    const got = await copyEntries(source, wanted, (_e, w) => {
+      put(encodeHeader({ name: blobEntryName(w.digest!)!, size: w.size, type: 'file', mtime }));
+      return { write: put, end: () => put(padding(w.size)) };
+    });
+    for (const l of layers) {
+      if (!got.has(blobEntryName(l.digest)!) && !l.urls?.length) {
+        throw new AirpackError('ARCHIVE_INVALID', `${source}: layer ${l.digest} is missing from the archive`);
+      }
+    }
+    put(END_OF_ARCHIVE);
+    await tmp.commit();
+    return bytes;
+  } catch (err) {
+    await tmp.discard();
+    throw err;
+  }
+}
+
+/**
+ * A docker-save-only archive (manifest.json, `<id>.json` configs, layer
+ * tars, no OCI index): the manifest is rebuilt from the config and the
+ * layer files as docker does on load, layers stored as found.
+ */
+async function extractDockerOnly(source: string, reference: string, meta: ArchiveMetadata, image: ArchiveImage, opts: ExtractOptions): Promise<ExtractResult> {
+  const entry = meta.dockerManifest?.find((e) => (e.RepoTags ?? []).some((t) => image.repoTags.includes(t)));
+  if (!entry) throw new AirpackError('ARCHIVE_INVALID', `${source}: image ${reference}: no manifest.json entry`);
+  const cfgName = safeEntryPath(entry.Config, `${source}: entry "manifest.json" Config`);
+  const config = meta.files.get(cfgName);
+  if (!config) throw new AirpackError('ARCHIVE_INVALID', `${source}: image ${reference}: config ${JSON.stringify(entry.Config)} is missing from the archive`);
+  if (opts.platform) {
+    const p = image.platforms[0];
+    const plat = p ? toPlatform(p) : undefined;
+    if (!plat || !platformMatches(parsePlatform(opts.platform), plat)) {
+      throw new AirpackError('PLATFORM_NOT_FOUND', `${source}: image ${reference} has no ${opts.platform} (it has ${p?.platform ?? 'an unknown platform'})`);
+    }
+  }
+  const layerNames = entry.Layers.map((l, i) => safeEntryPath(l, `${source}: entry "manifest.json" Layers[${i}]`));
+  const scratch = await mkdtemp(join(dirname(opts.output), `.${basename(opts.output)}.blobs-`));
+  try {
+    const wanted = new Map<string, Wanted>();
+    for (const n of layerNames) wanted.set(n, { size: -1 });
+    const got = await copyToScratch(source, wanted, scratch);
+    const layers: Descriptor[] = [];
+    const layerBlobs: ArchiveBlob[] = [];
+    for (const n of layerNames) {
+      const c = got.get(n);
+      if (!c) throw new AirpackError('ARCHIVE_INVALID', `${source}: entry "manifest.json": layer ${JSON.stringify(n)} of ${reference} is not in the archive (or is a link)`);
+      const head = Buffer.alloc(2);
+      const fd = openSync(c.file, 'r');
+      try {
+        readSync(fd, head, 0, 2, 0);
+      } finally {
+        closeSync(fd);
+      }
+      const mediaType = head.equals(Magic.gzip) ? MediaType.dockerLayerGzip : MediaType.dockerLayer;
+      layers.push({ mediaType, digest: c.digest, size: c.size });
+      if (!layerBlobs.some((b) => b.digest === c.digest)) layerBlobs.push({ digest: c.digest, size: c.size, path: c.file });
+    }
+    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, digest: configDigest, size: config.length }, layers };
+    const manifestBytes = Buffer.from(JSON.stringify(manifest));
+    const manifestDigest = `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}`;
+    const p = image.platforms[0];
+    const platform = p ? toPlatform(p) : undefined;
+    const name = image.names[0];
+    const descriptor: Descriptor = {
+      mediaType: MediaType.dockerManifest,
+      digest: manifestDigest,
+      size: manifestBytes.length,
+      ...(platform ? { platform } : {}),
+      ...(name ? { annotations: { [Annotation.containerdImageName]: name } } : {}),
+    };
+    const docker: DockerManifestEntry[] = [{ Config: blobEntryName(configDigest)!, RepoTags: image.repoTags, Layers: layers.map((l) => blobEntryName(l.digest)!) }];
+    const content: ArchiveContent = {
+      images: [{ descriptor, docker }],
+      metadataBlobs: [
+        { digest: manifestDigest, size: manifestBytes.length, data: manifestBytes },
+        { digest: configDigest, size: config.length, data: config },
+      ],
+      layerBlobs,
+    };
+    const written = await writeImageArchive(opts.output, content, { compression: opts.compression ?? compressionForName(opts.output) });
+    return { source, output: opts.output, reference, digest: manifestDigest, platforms: [p?.platform ?? '?'], blobs: 2 + layerBlobs.length, tarBytes: written.tarBytes };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,7 @@
+export * from './walk.js';
+export * from './open.js';
+export * from './describe.js';
+export * from './find.js';
+export * from './list.js';
+export * from './verify.js';
+export * from './extract.js';

@@ -1,0 +1,24 @@
+/** `ls`: the images of one or more archives with names, digests, platforms and sizes. */
+import { stat } from 'node:fs/promises';
+import { describeArchiveImages, type ArchiveImage } from './describe.js';
+import { openArchive } from './open.js';
+
+export interface ArchiveListing {
+  path: string;
+  compression: string;
+  /** True for a zstd bundle with a seek table. */
+  seekTable: boolean;
+  /** Size of the file on disk. */
+  fileSize: number;
+  images: ArchiveImage[];
+}
+
+/** Lists the images of each archive, in the order given. */
+export async function listArchive(paths: readonly string[]): Promise<ArchiveListing[]> {
+  const out: ArchiveListing[] = [];
+  for (const path of paths) {
+    const meta = await openArchive(path, { depth: 'config' });
+    out.push({ path, compression: meta.compression, seekTable: meta.seekTable, fileSize: (await stat(path)).size, images: describeArchiveImages(meta) });
+  }
+  return out;
+}
