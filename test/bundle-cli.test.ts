@@ -7,28 +7,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import type { BundleResult } from '../src/bundle/index.js';
-import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
-import { seedStandardImages, type StandardFixtures } from './support/fixtures.js';
-import { startRegistry, type RegistryHandle } from './support/registry.js';
-import { makeTempDir, removeDir } from './support/util.js';
 
-let registry: RegistryHandle;
-let blobServer: BlobServerHandle;
+import { type StandardFixtures } from './support/fixtures.js';
+import { startWorld, type World } from './helpers/world.js';
+
+let world: World;
 let fx: StandardFixtures;
 let dir: string;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  blobServer = await startBlobServer();
-  fx = await seedStandardImages(registry, blobServer);
-  dir = await makeTempDir('airpack-bundle-cli-');
+  world = await startWorld('airpack-bundle-cli-');
+  ({ fx, dir } = world);
 }, 60_000);
 
-afterAll(async () => {
-  await registry?.stop();
-  await blobServer?.stop();
-  if (dir) await removeDir(dir);
-});
+afterAll(() => world?.stop());
 
 async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];

@@ -11,29 +11,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle, type BundleResult } from '../src/bundle/index.js';
 import { readFirstFrame, readSeekTable } from '../src/zstd/index.js';
 import type { DockerManifestEntry, ImageIndex } from '../src/spec/types.js';
-import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
-import { seedStandardImages, WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
-import { startRegistry, type RegistryHandle } from './support/registry.js';
-import { makeTempDir, removeDir, run, runOk } from './support/util.js';
+import type { BlobServerHandle } from './support/foreign-server.js';
+import { WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
+import { startWorld, type World } from './helpers/world.js';
+import { run, runOk } from './support/util.js';
 import { entryJson, readTar } from './helpers/tar.js';
 
-let registry: RegistryHandle;
+let world: World;
 let blobServer: BlobServerHandle;
 let fx: StandardFixtures;
 let dir: string;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  blobServer = await startBlobServer();
-  fx = await seedStandardImages(registry, blobServer);
-  dir = await makeTempDir('airpack-bundle-');
+  world = await startWorld('airpack-bundle-');
+  ({ blobServer, fx, dir } = world);
 }, 60_000);
 
-afterAll(async () => {
-  await registry?.stop();
-  await blobServer?.stop();
-  if (dir) await removeDir(dir);
-});
+afterAll(() => world?.stop());
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

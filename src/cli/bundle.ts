@@ -6,14 +6,14 @@ import { BUNDLE_PRESETS, type BundlePreset } from '../bundle/naming.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
 import { LAYER_MODES, type LayerMode } from '../pull/fetch.js';
 import { AirpackError } from '../errors.js';
-import { collectReferences, registryOptions, withRegistryOptions } from './common.js';
+import { collectReferences, fetchOptions, withFetchOptions, type FetchArgs } from './common.js';
 import { createReporter, formatBytes, printJson } from './output.js';
 
 export const command = 'bundle [refs..]';
 export const describe = 'Pull images into zstd-framed bundles (metadata first): one file with -o, or a release set (rke2, velero naming) with --output-dir';
 
 export function builder(y: Argv) {
-  return withRegistryOptions(y)
+  return withFetchOptions(y)
     .version(false)
     .positional('refs', { type: 'string', array: true, describe: 'Image references: name[:tag], name@sha256:..., name:tag@sha256:...' })
     .option('release', { type: 'string', describe: 'Build every bundle a release description (JSON) declares; see the library docs for bundleRelease' })
@@ -33,9 +33,6 @@ export function builder(y: Argv) {
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
     .option('level', { type: 'number', default: 16, describe: 'zstd level (as rke2: 16)' })
     .option('frame-size', { type: 'number', describe: 'zstd frame size in bytes (default 16 MiB, at most 32 MiB)' })
-    .option('skip-missing', { type: 'boolean', default: false, describe: 'Warn and go on when an image lacks a requested platform' })
-    .option('cache-dir', { type: 'string', describe: 'Keep verified blobs here between runs' })
-    .option('concurrency', { type: 'number', default: 8, describe: 'Blob downloads in parallel' })
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
     .example('$0 bundle --images images.txt -p linux/amd64 -p windows/amd64:ltsc2022 --output-dir dist/artifacts --preset rke2', 'rke2-images.linux-amd64.tar.zst, rke2-windows-ltsc2022-amd64-images.tar.zst, lists, sha256sum-amd64.txt')
     .example('$0 bundle --images images.txt --set canal=images-canal.txt --output-dir dist/artifacts --preset rke2', 'also rke2-images-canal.linux-amd64.tar.zst')
@@ -43,7 +40,7 @@ export function builder(y: Argv) {
     .example('BUILD_OS="linux windows" BUILD_ARCH=amd64 BUILD_WINDOWS_VERSION=ltsc2022 VERSION=v1.14.0 $0 bundle velero/velero:v1.14.0 --output-dir . --preset velero', 'velero\'s _output/velero-v1.14.0-linux-amd64.tar and ...-windows-ltsc2022-amd64.tar');
 }
 
-interface BundleArgs {
+interface BundleArgs extends FetchArgs {
   release?: string;
   refs?: string[];
   images?: string[];
@@ -62,13 +59,6 @@ interface BundleArgs {
   compression?: ArchiveCompression;
   level: number;
   'frame-size'?: number;
-  'skip-missing': boolean;
-  'cache-dir'?: string;
-  concurrency: number;
-  insecure?: string[];
-  'ca-file'?: string;
-  json: boolean;
-  quiet: boolean;
 }
 
 export async function handler(args: BundleArgs): Promise<void> {
@@ -80,10 +70,8 @@ export async function handler(args: BundleArgs): Promise<void> {
       }
       const release = await bundleRelease(args.release, {
         env: process.env,
-        registry: registryOptions(args),
-        concurrency: args.concurrency,
+        ...fetchOptions(args),
         onProgress: reporter.listener,
-        ...(args['cache-dir'] ? { cacheDir: args['cache-dir'] } : {}),
       });
       reporter.done();
       if (args.json) return printJson(release);
@@ -113,13 +101,10 @@ export async function handler(args: BundleArgs): Promise<void> {
       ...(args.version ? { version: args.version } : {}),
       ...(args.compression ? { compression: args.compression } : {}),
       ...(args['frame-size'] !== undefined ? { frameSize: args['frame-size'] } : {}),
-      ...(args['cache-dir'] ? { cacheDir: args['cache-dir'] } : {}),
       env: process.env,
       layers: args.layers,
       level: args.level,
-      skipMissing: args['skip-missing'],
-      registry: registryOptions(args),
-      concurrency: args.concurrency,
+      ...fetchOptions(args),
       onProgress: reporter.listener,
     });
     reporter.done();

@@ -24,6 +24,32 @@ export function withRegistryOptions<T>(y: Argv<T>) {
     .option('ca-file', { type: 'string', describe: 'PEM file with extra CA certificates to trust' });
 }
 
+/** Options of every command that downloads images (pull, bundle). */
+export interface FetchArgs extends RegistryArgs {
+  'skip-missing': boolean;
+  'cache-dir'?: string;
+  concurrency: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export function withFetchOptions<T>(y: Argv<T>) {
+  return withRegistryOptions(y)
+    .option('skip-missing', { type: 'boolean', default: false, describe: 'Warn and go on when an image lacks a requested platform' })
+    .option('cache-dir', { type: 'string', describe: 'Keep verified blobs here between runs' })
+    .option('concurrency', { type: 'number', default: 8, describe: 'Blob downloads in parallel' });
+}
+
+/** The library options that FetchArgs stand for. */
+export function fetchOptions(args: FetchArgs): { registry: RegistryOptions; concurrency: number; skipMissing: boolean; cacheDir?: string } {
+  return {
+    registry: registryOptions(args),
+    concurrency: args.concurrency,
+    skipMissing: args['skip-missing'],
+    ...(args['cache-dir'] ? { cacheDir: args['cache-dir'] } : {}),
+  };
+}
+
 export function registryOptions(args: RegistryArgs): RegistryOptions {
   const options: RegistryOptions = { insecureHosts: args.insecure ?? [] };
   if (args['ca-file']) {

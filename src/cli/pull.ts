@@ -2,40 +2,30 @@
 import type { Argv } from 'yargs';
 import { pull } from '../pull/pull.js';
 import { LAYER_MODES, type LayerMode } from '../pull/fetch.js';
-import { collectReferences, registryOptions, withRegistryOptions } from './common.js';
+import { collectReferences, fetchOptions, withFetchOptions, type FetchArgs } from './common.js';
 import { createReporter, formatBytes, printJson } from './output.js';
 
 export const command = 'pull [refs..]';
 export const describe = 'Pull images for the given platforms into one image archive (docker-archive + OCI layout, metadata first)';
 
 export function builder(y: Argv) {
-  return withRegistryOptions(y)
+  return withFetchOptions(y)
     .positional('refs', { type: 'string', array: true, describe: 'Image references: name[:tag], name@sha256:..., name:tag@sha256:...' })
     .option('images', { type: 'string', array: true, describe: 'File with one reference per line (# comments, blank lines ignored); - for stdin' })
     .option('platform', { alias: 'p', type: 'string', array: true, default: ['linux/amd64'], describe: 'os/arch[/variant][:osversion], repeatable; e.g. windows/amd64:ltsc2022' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Archive to write (.tar)' })
     .option('layers', { choices: LAYER_MODES, default: 'original' as LayerMode, describe: 'original: registry blobs byte for byte; uncompressed: layer tars as docker save stores them' })
-    .option('skip-missing', { type: 'boolean', default: false, describe: 'Warn and go on when an image lacks a requested platform' })
-    .option('cache-dir', { type: 'string', describe: 'Keep verified blobs here between runs' })
-    .option('concurrency', { type: 'number', default: 8, describe: 'Blob downloads in parallel' })
     .example('$0 pull busybox:1.36 -o busybox.tar', 'linux/amd64 from Docker Hub')
     .example('$0 pull mcr.microsoft.com/windows/nanoserver:ltsc2022 -p windows/amd64:ltsc2022 -o nano.tar', 'a Windows image, foreign layers included')
     .example('$0 pull --images images.txt -p linux/amd64 -p linux/arm64 -o all.tar --json', 'an image list, two platforms, machine-readable result');
 }
 
-interface PullArgs {
+interface PullArgs extends FetchArgs {
   refs?: string[];
   images?: string[];
   platform: string[];
   output: string;
   layers: LayerMode;
-  'skip-missing': boolean;
-  'cache-dir'?: string;
-  concurrency: number;
-  insecure?: string[];
-  'ca-file'?: string;
-  json: boolean;
-  quiet: boolean;
 }
 
 export async function handler(args: PullArgs): Promise<void> {
@@ -46,11 +36,8 @@ export async function handler(args: PullArgs): Promise<void> {
       platforms: args.platform,
       output: args.output,
       layers: args.layers,
-      skipMissing: args['skip-missing'],
-      registry: registryOptions(args),
-      concurrency: args.concurrency,
+      ...fetchOptions(args),
       onProgress: reporter.listener,
-      ...(args['cache-dir'] ? { cacheDir: args['cache-dir'] } : {}),
     });
     reporter.done();
     if (args.json) return printJson(result);
