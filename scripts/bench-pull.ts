@@ -9,7 +9,7 @@
  * use it). airpack: one `pull --layers uncompressed` per architecture, all
  * images in one archive. Each side runs `--rounds` times; medians reported.
  *
- * Usage: npm run bench:pull [-- --images 4 --rounds 3 --layer-mib 12]
+ * Usage: npm run bench:pull [-- --images 4 --rounds 3 --layer-mib 12 --layers uncompressed|original]
  */
 import { rmSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -26,6 +26,7 @@ function arg(name: string, fallback: number): number {
 
 const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
 const ARCHES = ['amd64', 'arm64'] as const;
+const LAYERS = process.argv.includes('--layers') ? String(process.argv[process.argv.indexOf('--layers') + 1]) : 'uncompressed';
 
 async function main(): Promise<void> {
   requireTools(['/usr/bin/time', '/usr/bin/skopeo', '/usr/bin/docker-registry']);
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
       let bytes = 0;
       for (const arch of ARCHES) {
         const out = join(work, `airpack-${arch}.tar`);
-        const m = await measure('node', [AIRPACK, 'pull', ...images.map((i) => i.ref), '-p', `linux/${arch}`, '--layers', 'uncompressed', '-o', out, '--quiet']);
+        const m = await measure('node', [AIRPACK, 'pull', ...images.map((i) => i.ref), '-p', `linux/${arch}`, '--layers', LAYERS, '-o', out, '--quiet']);
         seconds += m.seconds;
         rss = Math.max(rss, m.maxRssMiB);
         bytes += statSync(out).size;
@@ -94,12 +95,13 @@ async function main(): Promise<void> {
       pulledCompressedMiB: Number(fmt(compressed / MiB, 1)),
       archiveUncompressedMiB: Number(fmt(uncompressed / MiB, 1)),
       rounds,
+      layers: LAYERS,
       airpack: { wallSeconds: Number(fmt(a.seconds)), peakRssMiB: Number(fmt(a.rss, 0)), outputMiB: Number(fmt(a.bytes / MiB, 1)) },
       skopeo: { wallSeconds: Number(fmt(s.seconds)), peakRssMiB: Number(fmt(s.rss, 0)), outputMiB: Number(fmt(s.bytes / MiB, 1)) },
       ratio: { wall: Number(fmt(a.seconds / s.seconds, 3)), target: 0.5 },
       peakMemoryTargetMiB: 256,
     };
-    console.log(`airpack pull --layers uncompressed: ${fmt(a.seconds)} s, peak ${fmt(a.rss, 0)} MiB`);
+    console.log(`airpack pull --layers ${LAYERS}: ${fmt(a.seconds)} s, peak ${fmt(a.rss, 0)} MiB`);
     console.log(`skopeo copy docker-archive:          ${fmt(s.seconds)} s, peak ${fmt(s.rss, 0)} MiB`);
     console.log(`ratio airpack/skopeo wall time: ${fmt(a.seconds / s.seconds, 3)} (target <= 0.5); airpack peak RSS ${fmt(a.rss, 0)} MiB (target < 256)`);
     console.log(JSON.stringify(result));
