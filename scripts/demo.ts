@@ -60,6 +60,9 @@ async function main(): Promise<void> {
     await airpack(['pull', fx.windows.ref, '-p', 'windows/amd64:ltsc2022', '-o', join(out, 'windows-ltsc2022.tar'), '--json']);
     await show('bsdtar', ['-tf', join(out, 'windows-ltsc2022.tar')], 5);
     if (existsSync('/usr/bin/skopeo')) await show('skopeo', ['inspect', '--format', '{{.Os}}/{{.Architecture}} {{.Digest}}', `docker-archive:${join(out, 'windows-ltsc2022.tar')}`], 3);
+    await airpack(['bundle', fx.multi.ref, fx.windows.ref, '-p', 'linux/amd64', '-p', 'windows/amd64:ltsc2022', '--skip-missing', '--output-dir', out, '--preset', 'rke2', '--prog', 'demo']);
+    await airpack(['find', `${fx.host}/windows/servercore:ltsc`, out]);
+    await airpack(['verify', join(out, 'demo-windows-ltsc2022-amd64-images.tar.zst')]);
     console.log(`\narchives in ${out}${keep ? '' : ' (removed at exit; --keep keeps them)'}`);
   } finally {
     await registry.stop();
