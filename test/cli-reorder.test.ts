@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytes } from './helpers/bytes.js';
 import { readFirstFrame, readSeekTable } from '../src/zstd/index.js';
 import { readTar } from './helpers/tar.js';
 import { runOk } from './support/util.js';
@@ -25,18 +26,6 @@ let input: string;
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** Deterministic pseudo-random bytes (xorshift). */
-function bytes(n: number, seed: number): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** A tar shaped like `docker save` output: layer dirs, config, then manifest.json and repositories last. */
 async function dockerSaveTar(): Promise<Buffer> {

@@ -14,6 +14,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytes } from './helpers/bytes.js';
 import { reorderTar, scanTarFile, TarError, type TarEntry } from '../src/tar/index.js';
 
 let dir: string;
@@ -25,18 +26,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
-function bytes(n: number, seed: number): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bytes } from './helpers/bytes.js';
 import { listTarStream, reorderTar, withMetadataBoundary } from '../src/tar/index.js';
 import {
   createZstdDecoder,
@@ -34,17 +35,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function bytes(n: number, seed: number): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Mixed content: text, repeats at long distance, random runs. Compressible but not trivially. */
 function mixed(n: number, seed: number): Buffer {
