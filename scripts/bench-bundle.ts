@@ -8,7 +8,7 @@
  * `zstd -T0 -16 --long=25`. Wall time is the sum of the steps; peak memory
  * the largest step's RSS. airpack: one `bundle -o X.tar.zst` (layers
  * uncompressed, level 16). Variants (--variants) add `--layers original`
- * and 8 / 32 MiB frames to show what those choices cost or gain.
+ * and 64 / 256 MiB frames to show what those choices cost or gain.
  *
  * Usage: npx tsc -p tsconfig.scripts.json && node build/scripts/bench-bundle.js
  *          [--images 4] [--layer-mib 25] [--rounds 1] [--variants]
@@ -96,8 +96,8 @@ async function main(): Promise<void> {
     if (variants) {
       for (const [name, flags] of [
         ['layers-original', ['--layers', 'original']],
-        ['frame-8MiB', ['--frame-size', String(8 * MiB)]],
-        ['frame-32MiB', ['--frame-size', String(32 * MiB)]],
+        ['frame-64MiB', ['--frame-size', '64M']],
+        ['frame-256MiB', ['--frame-size', '256M']],
       ] as const) {
         const v = await runAirpack([...flags]);
         extra[name] = { wallSeconds: Number(fmt(v.m.seconds)), peakRssMiB: Number(fmt(v.m.maxRssMiB, 0)), outputMiB: Number(fmt(v.bytes / MiB, 2)) };

@@ -21,7 +21,7 @@ import { createGzip } from 'node:zlib';
 import { ArchiveEntry, MediaType, OCI_LAYOUT_CONTENT } from '../spec/media-types.js';
 import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex } from '../spec/types.js';
 import { FileSink, TempFile } from '../tar/output-sink.js';
-import { FRAME_BOUNDARY, writeZstdFrames, type FrameBoundary, type ZstdFrameIndex } from '../zstd/frame-writer.js';
+import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
 /** A blob the archive holds: small JSON blobs in memory, layers as files. */
@@ -48,7 +48,7 @@ export interface WriteArchiveOptions {
   compression?: ArchiveCompression;
   /** zstd level (default 16) or gzip level (default 6). */
   level?: number;
-  /** zstd frame size in bytes (default 16 MiB, at most 32 MiB). */
+  /** zstd frame size in bytes (default 128 MiB). */
   frameSize?: number;
 }
 
@@ -124,11 +124,11 @@ function isBoundary(part: TarPart): part is FrameBoundary {
   return !Buffer.isBuffer(part) && 'boundary' in part;
 }
 
-/** The parts as a byte stream (files read in large chunks); boundaries kept when asked. */
-async function* partStream(parts: readonly TarPart[], keepBoundaries: boolean): AsyncGenerator<Buffer | FrameBoundary> {
+/** The parts as a byte stream (files read in large chunks), boundaries dropped. */
+async function* partStream(parts: readonly TarPart[]): AsyncGenerator<Buffer> {
   for (const part of parts) {
     if (isBoundary(part)) {
-      if (keepBoundaries) yield part;
+      continue;
     } else if (Buffer.isBuffer(part)) {
       if (part.length > 0) yield part;
     } else {
@@ -168,8 +168,8 @@ export async function writeImageArchive(output: string, content: ArchiveContent,
   const parts = archiveParts(content);
   const tarBytes = tarSize(parts);
   if (compression === 'zstd') {
-    // writeZstdFrames does its own temp file and rename.
-    const frames = await writeZstdFrames(partStream(parts, true), output, {
+    // writeZstdParts does its own temp file and rename; its workers read the blob files.
+    const frames = await writeZstdParts(parts, output, {
       ...(options.level !== undefined ? { level: options.level } : {}),
       ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
     });
@@ -178,7 +178,7 @@ export async function writeImageArchive(output: string, content: ArchiveContent,
   const tmp = await TempFile.create({ target: output });
   try {
     if (compression === 'gzip') {
-      await pipeline(Readable.from(partStream(parts, false)), createGzip({ level: options.level ?? 6 }), createWriteStream('', { fd: tmp.fh.fd, autoClose: false }));
+      await pipeline(Readable.from(partStream(parts)), createGzip({ level: options.level ?? 6 }), createWriteStream('', { fd: tmp.fh.fd, autoClose: false }));
     } else {
       await writePlain(parts, tmp);
     }

@@ -6,7 +6,7 @@ import { BUNDLE_PRESETS, type BundlePreset } from '../bundle/naming.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
 import { LAYER_MODES, type LayerMode } from '../pull/fetch.js';
 import { AirpackError } from '../errors.js';
-import { collectReferences, fetchOptions, withFetchOptions, type FetchArgs } from './common.js';
+import { collectReferences, fetchOptions, frameSizeOption, parseByteSize, withFetchOptions, type FetchArgs } from './common.js';
 import { createReporter, formatBytes, printJson } from './output.js';
 
 export const command = 'bundle [refs..]';
@@ -32,7 +32,7 @@ export function builder(y: Argv) {
     .option('layers', { choices: LAYER_MODES, default: 'uncompressed' as LayerMode, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
     .option('level', { type: 'number', default: 16, describe: 'zstd level (as rke2: 16)' })
-    .option('frame-size', { type: 'number', describe: 'zstd frame size in bytes (default 16 MiB, at most 32 MiB)' })
+    .option('frame-size', frameSizeOption)
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
     .example('$0 bundle --images images.txt -p linux/amd64 -p windows/amd64:ltsc2022 --output-dir dist/artifacts --preset rke2', 'rke2-images.linux-amd64.tar.zst, rke2-windows-ltsc2022-amd64-images.tar.zst, lists, sha256sum-amd64.txt')
     .example('$0 bundle --images images.txt --set canal=images-canal.txt --output-dir dist/artifacts --preset rke2', 'also rke2-images-canal.linux-amd64.tar.zst')
@@ -58,7 +58,7 @@ interface BundleArgs extends FetchArgs {
   layers: LayerMode;
   compression?: ArchiveCompression;
   level: number;
-  'frame-size'?: number;
+  'frame-size'?: string;
 }
 
 export async function handler(args: BundleArgs): Promise<void> {
@@ -100,7 +100,7 @@ export async function handler(args: BundleArgs): Promise<void> {
       ...(args.bin ? { bin: args.bin } : {}),
       ...(args.version ? { version: args.version } : {}),
       ...(args.compression ? { compression: args.compression } : {}),
-      ...(args['frame-size'] !== undefined ? { frameSize: args['frame-size'] } : {}),
+      ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),
       env: process.env,
       layers: args.layers,
       level: args.level,

@@ -77,3 +77,18 @@ export function collectReferences(refs: readonly string[] | undefined, lists: re
   }
   return out;
 }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** `--frame-size`: bytes, or a number with K, M or G (binary; `128M`, `128MiB`, `1g`). */
+export function parseByteSize(value: unknown, flag = 'frame-size'): number {
+  const m = /^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(String(value));
+  if (!m) throw new AirpackError('INVALID_ARGUMENT', `--${flag} expected a size such as 134217728, 128M or 1G, found "${String(value)}"`);
+  return Number(m[1]) * (SIZE_UNITS[m[2]!.toLowerCase()] ?? 1);
+}
+
+/** The zstd frame-size option, shared by bundle and reorder; read it with `parseByteSize`. */
+export const frameSizeOption = {
+  type: 'string',
+  describe: 'zstd frame size: bytes or K/M/G (default 128M; bigger frames compress better, smaller ones make extract read less)',
+} as const;

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { reorderArchive } from '../bundle/reorder-output.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
+import { frameSizeOption, parseByteSize } from './common.js';
 import { printJson } from './output.js';
 
 export const command = 'reorder [input]';
@@ -13,6 +14,7 @@ export function builder(y: Argv) {
     .option('output', { alias: 'o', type: 'string', default: '-', describe: 'Tarball to write; - for stdout' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Output compression (default: from the output name, .tar.zst / .tar.gz; none for stdout)' })
     .option('level', { type: 'number', describe: 'zstd level (default 16) or gzip level (default 6)' })
+    .option('frame-size', frameSizeOption)
     .example('$0 reorder images.tar -o images.reordered.tar', 'docker save output, metadata moved to the front')
     .example('docker save busybox | $0 reorder > busybox.tar', 'stdin to stdout')
     .example('$0 reorder images.tar -o rke2-images.linux-amd64.tar.zst', 'reorder and compress into zstd frames, metadata in frame 0');
@@ -23,6 +25,7 @@ interface ReorderArgs {
   output: string;
   compression?: ArchiveCompression;
   level?: number;
+  'frame-size'?: string;
   json: boolean;
   quiet: boolean;
 }
@@ -32,6 +35,7 @@ export async function handler(args: ReorderArgs): Promise<void> {
   const result = await reorderArchive(args.input, toStdout ? process.stdout : args.output, {
     ...(args.compression ? { compression: args.compression } : {}),
     ...(args.level !== undefined ? { level: args.level } : {}),
+    ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),
   });
   // stdout carries the tar when writing there: the summary goes to stderr then.
   if (args.json) {

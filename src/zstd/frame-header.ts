@@ -1,7 +1,6 @@
 /**
  * zstd frame headers (RFC 8878 section 3.1.1.1) and skippable frames:
- * parse a header, and rewrite one into single-segment form with a recorded
- * content size.
+ * parse a header, build a skippable frame.
  */
 import { ZstdError } from './errors.js';
 
@@ -82,70 +81,6 @@ export function parseFrameHeader(buf: Uint8Array, offset = 0, label = 'input'): 
   else if (fcsSize === 8) contentSize = Number(b.readBigUInt64LE(pos));
   if (singleSegment) windowSize = contentSize ?? 0;
   return { headerSize, windowSize, contentSize, singleSegment, checksum, dictionaryId };
-}
-
-/** Smallest window the descriptor byte can express that is >= `size`, as [descriptor byte, window]. */
-export function windowDescriptorFor(size: number): [number, number] {
-  let exponent = Math.max(10, Math.floor(Math.log2(Math.max(size, 1))));
-  let base = 2 ** exponent;
-  let mantissa = size <= base ? 0 : Math.ceil((size - base) / (base / 8));
-  if (mantissa === 8) {
-    exponent += 1;
-    base *= 2;
-    mantissa = 0;
-  }
-  return [((exponent - 10) << 3) | mantissa, base + (base / 8) * mantissa];
-}
-
-/**
- * Rewrites a complete frame's header to record `contentSize` and to declare
- * a window no larger than needed: the compressor's window, or the content
- * size rounded up to the next expressible window when that is smaller. A
- * frame of at most 32 MiB so declares at most 32 MiB whatever the level
- * (levels 20-22 ask for 2^25-2^27), while a 4 MiB level-16 window stays
- * 4 MiB (a Go klauspost decoder, wharfie's, allocates twice the declared
- * window). The blocks are unchanged: every match offset is bounded by both
- * the compressor's window and the bytes decoded so far. Single-segment
- * frames that already record `contentSize` are returned as they are.
- */
-export function recordContentSize(frame: Buffer, contentSize: number, label = 'frame'): Buffer {
-  const h = parseFrameHeader(frame, 0, label);
-  if (!h) throw new ZstdError('ZSTD_BAD_FRAME_HEADER', `${label}: expected a complete frame header, found ${frame.length} bytes`);
-  if (h.contentSize !== null && h.contentSize !== contentSize) {
-    throw new ZstdError('ZSTD_SIZE_MISMATCH', `${label}: header records content size ${h.contentSize}, expected ${contentSize}`);
-  }
-  if (h.singleSegment && h.contentSize === contentSize) return frame;
-  const [fitted, fittedWindow] = windowDescriptorFor(contentSize);
-  // A single-segment frame has no descriptor; its implied window is its content size.
-  const descriptor = !h.singleSegment && h.windowSize <= fittedWindow ? (frame[5] ?? 0) : fitted;
-  // Without single-segment, FCS flag 0 means "absent": sizes below 256 need the 4-byte field.
-  let fcsFlag: number;
-  let fcs: Buffer;
-  if (contentSize >= 256 && contentSize < 65536 + 256) {
-    fcsFlag = 1;
-    fcs = Buffer.alloc(2);
-    fcs.writeUInt16LE(contentSize - 256);
-  } else if (contentSize <= 0xffffffff) {
-    fcsFlag = 2;
-    fcs = Buffer.alloc(4);
-    fcs.writeUInt32LE(contentSize);
-  } else {
-    fcsFlag = 3;
-    fcs = Buffer.alloc(8);
-    fcs.writeBigUInt64LE(BigInt(contentSize));
-  }
-  const oldFhd = frame[4] ?? 0;
-  const dictFlag = oldFhd & 3;
-  const dictSize = DICT_ID_SIZE[dictFlag] ?? 0;
-  const dictStart = 5 + (h.singleSegment ? 0 : 1);
-  const head = Buffer.alloc(6 + dictSize + fcs.length);
-  frame.copy(head, 0, 0, 4);
-  // Keep the checksum and dictionary flags; single-segment off.
-  head[4] = (fcsFlag << 6) | (oldFhd & 0x04) | dictFlag;
-  head[5] = descriptor;
-  frame.copy(head, 6, dictStart, dictStart + dictSize);
-  fcs.copy(head, 6 + dictSize);
-  return Buffer.concat([head, frame.subarray(h.headerSize)]);
 }
 
 /** Builds a skippable frame holding `payload` (magic nibble `variant`, 0..15). */

@@ -1,20 +1,24 @@
 /**
  * Multi-frame zstd writer for bundles. The input is cut into independent
  * frames: at every boundary the caller marks (the tar's metadata entries end
- * the first frame), and wherever a frame reaches `frameSize` bytes. Each frame
- * is compressed on the libuv thread pool (several at once), its header
- * rewritten to record the content size and to declare a window of at most
- * min(compressor window, frame size) <= 32 MiB (rancher/wharfie's decoder
- * cap), and written in order. A seek table (zstd seekable format) closes
- * the file.
+ * the first frame), and wherever a frame reaches `frameSize` bytes. Frames
+ * are compressed side by side on worker threads (compress-pool.ts), each as
+ * `zstd -16 --long=25` would: long-distance matching, a window of at most
+ * 2^25 (rancher/wharfie's decoder cap), content size in the header. They
+ * are written in order, and a seek table (zstd seekable format) closes the
+ * file. The output bytes depend only on the input, the boundaries, `level`,
+ * `frameSize` and `longDistanceMatching`, never on the parallelism or on how
+ * the input was chunked.
  *
- * Buffering: one frame fills at a time in a reusable `frameSize` buffer; at
- * most `parallelism` frames are being compressed; a frame's compressed bytes
- * are written as soon as every earlier frame is. Peak memory is about
- * (parallelism + 1) x frameSize plus the compressed frames in flight plus
- * libzstd's working memory per thread. The output bytes depend only on the
- * input, the boundaries, `level` and `frameSize`, never on `parallelism` or
- * on how the input was chunked.
+ * Two ways in:
+ * - `writeZstdParts`: the input as parts, bytes or ranges of files (an image
+ *   archive is its blob files). Workers read the files themselves, nothing
+ *   is buffered here: memory is libzstd's per worker plus the compressed
+ *   output of frames that finish ahead of their turn.
+ * - `ZstdFrameWriter` / `writeZstdFrames`: a byte stream pushed in. A frame's
+ *   bytes must be held until it is handed to a worker, so memory grows with
+ *   (parallelism + 1) x frameSize; the default parallelism keeps that
+ *   within PUSH_INPUT_BUDGET.
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -22,9 +26,9 @@ import { rename, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { type CompressedFrame, FrameCompressorPool, type FrameSettings, type FrameSlice } from './compress-pool.js';
 import { ZstdError } from './errors.js';
-import { MAX_BUNDLE_WINDOW, parseFrameHeader, recordContentSize } from './frame-header.js';
-import { nativeZstd, threadPoolSize } from './native.js';
+import { MAX_BUNDLE_WINDOW, MAX_FRAME_HEADER_SIZE, parseFrameHeader } from './frame-header.js';
 import { encodeSeekTable, type FrameInfo } from './seek-table.js';
 
 /** Marks the end of a frame in the input of `writeZstdFrames`. */
@@ -36,23 +40,31 @@ export interface FrameBoundary {
 export const FRAME_BOUNDARY: FrameBoundary = Object.freeze({ boundary: true as const });
 
 export const DEFAULT_LEVEL = 16;
+/** log2 of the window every frame may use: 2^25, as `zstd --long=25` and wharfie's cap. */
+export const BUNDLE_WINDOW_LOG = Math.log2(MAX_BUNDLE_WINDOW);
 /**
- * Default frame size. Measured on 312 MB of /usr/bin + /usr/lib at level 16
- * (scripts/bench-zstd.mjs): 8/16/32 MiB frames take the same time, cost
- * +8.9/+8.1/+7.7% size against `zstd -T0 -16 --long=25` (+1.5/+0.7/+0.3%
- * against `zstd -T0 -16`), and peak at 195/235/289 MiB RSS. 16 MiB keeps
- * random reads cheap and leaves 2x headroom under the 32 MiB cap.
+ * Default frame size. Long-distance matches are lost at every frame
+ * boundary, so bigger frames compress better; smaller ones make random
+ * reads cheaper. Measured on the bench-bundle image set (479 MiB of
+ * layers; `zstd -T0 -16 --long=25` makes 78.8 MiB), level 16 with long
+ * matching: 64 MiB frames 83.6 MiB, 128 MiB 67.7 MiB, 256 MiB 59.7 MiB,
+ * one frame 51.7 MiB. 128 MiB already beats the reference and keeps an
+ * extract to at most one 128 MiB frame of extra decoding per blob end.
  */
-export const DEFAULT_FRAME_SIZE = 16 * 1024 * 1024;
-/** Frames hold at most 32 MiB, so the declared window never exceeds wharfie's cap. */
-export const MAX_FRAME_SIZE = MAX_BUNDLE_WINDOW;
+export const DEFAULT_FRAME_SIZE = 128 * 1024 * 1024;
+/** The seek table records 32-bit sizes; 2 GiB leaves room for incompressible frames. */
+export const MAX_FRAME_SIZE = 2 * 1024 * 1024 * 1024;
+/** Input the push writer may hold by default (frames filling and waiting for a worker). */
+export const PUSH_INPUT_BUDGET = 384 * 1024 * 1024;
 
 export interface ZstdFrameWriterOptions {
   /** zstd level, 1..22. Default 16. */
   level?: number;
-  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..32 MiB. Default 16 MiB. */
+  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..2 GiB. Default 128 MiB. */
   frameSize?: number;
-  /** Frames compressed at once. Default: CPU count, capped at the thread pool size minus one (file I/O needs a thread). */
+  /** Long-distance matching (`zstd --long`). Default true. */
+  longDistanceMatching?: boolean;
+  /** Frames compressed at once (worker threads). Default: the CPU count (push writer: also within PUSH_INPUT_BUDGET). */
   parallelism?: number;
   /** Append the seek table. Default true. */
   seekTable?: boolean;
@@ -72,17 +84,9 @@ export interface ZstdFrameIndex {
   seekTable: { offset: number; size: number } | null;
 }
 
-interface Job {
-  index: number;
-  uncompressedOffset: number;
-  input: Buffer;
-  size: number;
-  result: Promise<Buffer>;
-}
-
-/** Default parallelism: one frame per core, leaving one pool thread for file I/O. */
+/** Default parallelism: one frame per core. */
 export function defaultParallelism(): number {
-  return Math.max(1, Math.min(availableParallelism(), threadPoolSize() - 1));
+  return Math.max(1, availableParallelism());
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {
@@ -92,38 +96,46 @@ function checkInt(name: string, value: number, min: number, max: number): number
   return value;
 }
 
+interface ResolvedOptions {
+  settings: FrameSettings;
+  frameSize: number;
+  parallelism: number;
+  seekTable: boolean;
+  end: boolean;
+  onFrame: ((frame: FrameInfo) => void) | undefined;
+}
+
+function resolveOptions(opts: ZstdFrameWriterOptions, defaultWorkers: (frameSize: number) => number): ResolvedOptions {
+  const level = checkInt('level', opts.level ?? DEFAULT_LEVEL, 1, 22);
+  const frameSize = checkInt('frameSize', opts.frameSize ?? DEFAULT_FRAME_SIZE, 64 * 1024, MAX_FRAME_SIZE);
+  return {
+    settings: { level, windowLog: BUNDLE_WINDOW_LOG, longDistanceMatching: opts.longDistanceMatching ?? true },
+    frameSize,
+    parallelism: checkInt('parallelism', opts.parallelism ?? defaultWorkers(frameSize), 1, 64),
+    seekTable: opts.seekTable ?? true,
+    end: opts.end ?? true,
+    onFrame: opts.onFrame,
+  };
+}
+
 /**
- * Push-style writer: `write()` bytes, `endFrame()` at boundaries,
- * `finish()` once. Await each call: that is the back-pressure.
+ * Frames in order: queued on the pool, written to `out` one after the
+ * other as their bytes arrive (a frame that finishes early waits, held in
+ * memory), recorded for the seek table.
  */
-export class ZstdFrameWriter {
-  private readonly level: number;
-  private readonly frameSize: number;
-  private readonly parallelism: number;
-  private readonly withSeekTable: boolean;
-  private readonly endOutput: boolean;
-  private readonly onFrame: ((frame: FrameInfo) => void) | undefined;
-  private readonly pool: Buffer[] = [];
-  private current: Buffer | undefined;
-  private fill = 0;
-  private readonly queue: Job[] = [];
+class OrderedFrames {
+  private readonly pool: FrameCompressorPool;
+  private readonly inFlight: Array<{ frame: CompressedFrame; uncompressedOffset: number }> = [];
   private readonly frames: FrameInfo[] = [];
-  private nextIndex = 0;
   private uncompressed = 0;
   private compressed = 0;
   private failed: unknown;
-  private finished = false;
 
   constructor(
     private readonly out: Writable,
-    opts: ZstdFrameWriterOptions = {},
+    private readonly opts: ResolvedOptions,
   ) {
-    this.level = checkInt('level', opts.level ?? DEFAULT_LEVEL, 1, 22);
-    this.frameSize = checkInt('frameSize', opts.frameSize ?? DEFAULT_FRAME_SIZE, 64 * 1024, MAX_FRAME_SIZE);
-    this.parallelism = checkInt('parallelism', opts.parallelism ?? defaultParallelism(), 1, 64);
-    this.withSeekTable = opts.seekTable ?? true;
-    this.endOutput = opts.end ?? true;
-    this.onFrame = opts.onFrame;
+    this.pool = new FrameCompressorPool(opts.parallelism);
     // An output error between our writes must fail the next call, not crash the process.
     out.on('error', this.onOutputError);
   }
@@ -132,61 +144,148 @@ export class ZstdFrameWriter {
     this.failed ??= err;
   };
 
-  /** Frames written so far. */
   get written(): readonly FrameInfo[] {
     return this.frames;
+  }
+
+  get count(): number {
+    return this.frames.length + this.inFlight.length;
+  }
+
+  /** Queues a frame; waits first when `parallelism` frames are already in flight. */
+  async submit(slices: FrameSlice[], size: number): Promise<void> {
+    this.check();
+    while (this.inFlight.length >= this.opts.parallelism) await this.writeNext();
+    const index = this.count;
+    const label = `frame ${index} (uncompressed bytes ${this.uncompressed}..${this.uncompressed + size})`;
+    this.inFlight.push({ frame: this.pool.compress(slices, this.opts.settings, label), uncompressedOffset: this.uncompressed });
+    this.uncompressed += size;
+  }
+
+  /** Writes every frame still in flight, then the seek table; ends the output when asked. */
+  async finish(): Promise<ZstdFrameIndex> {
+    try {
+      while (this.inFlight.length > 0) await this.writeNext();
+      let seekTable: ZstdFrameIndex['seekTable'] = null;
+      if (this.opts.seekTable) {
+        const table = encodeSeekTable(this.frames);
+        seekTable = { offset: this.compressed, size: table.length };
+        await this.emit(table);
+      }
+      if (this.opts.end) await endStream(this.out);
+      return { frames: [...this.frames], compressedSize: this.compressed, uncompressedSize: this.uncompressed, seekTable };
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Stops the workers; frames in flight are dropped. */
+  async close(): Promise<void> {
+    this.out.off('error', this.onOutputError);
+    this.inFlight.length = 0;
+    await this.pool.close();
+  }
+
+  private async writeNext(): Promise<void> {
+    const job = this.inFlight[0]!;
+    const { frame } = job;
+    const compressedOffset = this.compressed;
+    let head = Buffer.alloc(0);
+    let checked = false;
+    for await (const chunk of frame.chunks()) {
+      if (!checked) {
+        head = Buffer.concat([head, chunk.subarray(0, MAX_FRAME_HEADER_SIZE)]);
+        checked = checkFrameHeader(head, frame.size, frame.label);
+      }
+      await this.emit(chunk);
+    }
+    if (!checked) checkFrameHeader(head, frame.size, frame.label, true);
+    this.inFlight.shift();
+    const info: FrameInfo = {
+      index: this.frames.length,
+      compressedOffset,
+      compressedSize: this.compressed - compressedOffset,
+      uncompressedOffset: job.uncompressedOffset,
+      uncompressedSize: frame.size,
+    };
+    this.frames.push(info);
+    this.opts.onFrame?.(info);
+  }
+
+  private check(): void {
+    if (this.failed !== undefined) throw this.failed;
+  }
+
+  private async emit(buf: Buffer): Promise<void> {
+    this.check();
+    this.compressed += buf.length;
+    if (!this.out.write(buf)) await waitDrain(this.out);
+  }
+}
+
+/**
+ * Push-style writer: `write()` bytes, `endFrame()` at boundaries,
+ * `finish()` once. Await each call: that is the back-pressure.
+ */
+export class ZstdFrameWriter {
+  private readonly opts: ResolvedOptions;
+  private readonly frames: OrderedFrames;
+  /** The frame being filled, as 4 MiB staging buffers (handed to the worker whole). */
+  private staged: Buffer[] = [];
+  private current: Buffer | undefined;
+  private fill = 0;
+  private frameFill = 0;
+  private failed: unknown;
+  private finished = false;
+
+  constructor(out: Writable, opts: ZstdFrameWriterOptions = {}) {
+    this.opts = resolveOptions(opts, (frameSize) => Math.max(1, Math.min(defaultParallelism(), Math.floor(PUSH_INPUT_BUDGET / frameSize) - 1)));
+    this.frames = new OrderedFrames(out, this.opts);
+  }
+
+  /** Frames written so far. */
+  get written(): readonly FrameInfo[] {
+    return this.frames.written;
   }
 
   async write(chunk: Buffer | Uint8Array): Promise<void> {
     this.check();
     let src = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     while (src.length > 0) {
+      const room = this.opts.frameSize - this.frameFill;
       if (!this.current) {
-        this.current = this.pool.pop() ?? Buffer.allocUnsafe(this.frameSize);
+        this.current = Buffer.allocUnsafeSlow(Math.min(STAGING_SIZE, room));
         this.fill = 0;
       }
-      const n = Math.min(src.length, this.frameSize - this.fill);
+      const n = Math.min(src.length, this.current.length - this.fill);
       src.copy(this.current, this.fill, 0, n);
       this.fill += n;
+      this.frameFill += n;
       src = src.subarray(n);
-      if (this.fill === this.frameSize) await this.submit();
+      if (this.fill === this.current.length) this.stage();
+      if (this.frameFill === this.opts.frameSize) await this.submit();
     }
   }
 
   /** Ends the current frame here (no-op when it is empty). */
   async endFrame(): Promise<void> {
     this.check();
-    if (this.current && this.fill > 0) await this.submit();
+    if (this.frameFill > 0) await this.submit();
   }
 
   /** Flushes the last frame, writes the seek table, ends the output (unless `end: false`). */
   async finish(): Promise<ZstdFrameIndex> {
     this.check();
     this.finished = true;
-    if (this.current && this.fill > 0) await this.submit();
-    if (this.nextIndex === 0) {
-      // Empty input still yields one (empty) frame, so the file is valid zstd for every reader.
-      this.current = Buffer.alloc(0);
-      this.fill = 0;
-      await this.submit(true);
-    }
-    while (this.queue.length > 0) await this.drainOne();
-    let seekTable: ZstdFrameIndex['seekTable'] = null;
-    if (this.withSeekTable) {
-      const table = encodeSeekTable(this.frames);
-      seekTable = { offset: this.compressed, size: table.length };
-      await this.emit(table);
-    }
-    if (this.endOutput) await endStream(this.out);
-    this.out.off('error', this.onOutputError);
-    return { frames: [...this.frames], compressedSize: this.compressed, uncompressedSize: this.uncompressed, seekTable };
+    // Empty input still yields one (empty) frame, so the file is valid zstd for every reader.
+    if (this.frameFill > 0 || this.frames.count === 0) await this.submit();
+    return this.frames.finish();
   }
 
   /** Stops after an error elsewhere; frames in flight are dropped. */
   abort(reason: unknown): void {
     this.failed ??= reason;
-    for (const job of this.queue) job.result.catch(() => {});
-    this.queue.length = 0;
+    void this.frames.close();
   }
 
   private check(): void {
@@ -194,74 +293,97 @@ export class ZstdFrameWriter {
     if (this.finished) throw new Error('ZstdFrameWriter: already finished');
   }
 
-  private async submit(allowEmpty = false): Promise<void> {
-    const input = this.current;
-    if (!input || (this.fill === 0 && !allowEmpty)) return;
-    const size = this.fill;
+  private stage(): void {
+    if (this.current && this.fill > 0) this.staged.push(this.fill === this.current.length ? this.current : this.current.subarray(0, this.fill));
     this.current = undefined;
     this.fill = 0;
-    const index = this.nextIndex++;
-    const uncompressedOffset = this.uncompressed;
-    this.uncompressed += size;
-    const view = input.subarray(0, size);
-    const label = `frame ${index} (uncompressed bytes ${uncompressedOffset}..${uncompressedOffset + size})`;
-    const result = nativeZstd()
-      .compress(view, this.level)
-      .then(
-        (frame) => checkFrame(recordContentSize(frame, size, label), size, label),
-        (err: unknown) => {
-          throw new ZstdError('ZSTD_COMPRESS_FAILED', `${label}: native compress at level ${this.level} failed: ${err instanceof Error ? err.message : String(err)}`, {
-            cause: err,
-          });
-        },
-      );
-    // Handled when drained; this keeps an early failure from being reported as unhandled meanwhile.
-    result.catch(() => {});
-    this.queue.push({ index, uncompressedOffset, input, size, result });
-    if (this.queue.length >= this.parallelism) await this.drainOne();
   }
 
-  private async drainOne(): Promise<void> {
-    const job = this.queue[0];
-    if (!job) return;
-    let frame: Buffer;
+  private async submit(): Promise<void> {
+    this.stage();
+    const slices = this.staged;
+    const size = this.frameFill;
+    this.staged = [];
+    this.frameFill = 0;
     try {
-      frame = await job.result;
+      await this.frames.submit(slices, size);
     } catch (err) {
       this.abort(err);
       throw err;
     }
-    this.queue.shift();
-    if (job.input.length === this.frameSize) this.pool.push(job.input);
-    const info: FrameInfo = {
-      index: job.index,
-      compressedOffset: this.compressed,
-      compressedSize: frame.length,
-      uncompressedOffset: job.uncompressedOffset,
-      uncompressedSize: job.size,
-    };
-    await this.emit(frame);
-    this.frames.push(info);
-    this.onFrame?.(info);
-  }
-
-  private async emit(buf: Buffer): Promise<void> {
-    if (this.failed !== undefined) throw this.failed;
-    this.compressed += buf.length;
-    if (!this.out.write(buf)) await waitDrain(this.out);
   }
 }
 
-/** Verifies what the bundle format promises about every frame header. */
-function checkFrame(frame: Buffer, size: number, label: string): Buffer {
-  const h = parseFrameHeader(frame, 0, label);
+/** Staging buffers are allocated outside Node's shared pool so they can be transferred to a worker. */
+const STAGING_SIZE = 4 * 1024 * 1024;
+
+/** A piece of the input of `writeZstdParts`: bytes, a file range, or the end of a frame. */
+export type ZstdInputPart = Buffer | { path: string; offset?: number; size: number } | FrameBoundary;
+
+function isBoundary(item: unknown): item is FrameBoundary {
+  return !(item instanceof Uint8Array) && (item as FrameBoundary).boundary === true;
+}
+
+/**
+ * Compresses `parts` into frames written to `output` (a Writable, or a path
+ * written to a temp file beside it and renamed when complete). Files are
+ * read by the workers, so their bytes never pass through this thread.
+ */
+export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Writable | string, opts: ZstdFrameWriterOptions = {}): Promise<ZstdFrameIndex> {
+  if (typeof output === 'string') return viaTempFile(output, (out) => writeZstdParts(parts, out, { ...opts, end: true }));
+  const resolved = resolveOptions(opts, defaultParallelism);
+  const frames = new OrderedFrames(output, resolved);
+  try {
+    let slices: FrameSlice[] = [];
+    let fill = 0;
+    const cut = async (): Promise<void> => {
+      if (fill === 0) return;
+      const frame = slices;
+      const size = fill;
+      slices = [];
+      fill = 0;
+      await frames.submit(frame, size);
+    };
+    for (const part of parts) {
+      if (isBoundary(part)) {
+        await cut();
+        continue;
+      }
+      const length = Buffer.isBuffer(part) ? part.length : part.size;
+      let taken = 0;
+      while (taken < length) {
+        const n = Math.min(length - taken, resolved.frameSize - fill);
+        // Bytes are copied into a buffer of their own: the pool transfers it to the worker.
+        slices.push(Buffer.isBuffer(part) ? new Uint8Array(part.subarray(taken, taken + n)) : { path: part.path, offset: (part.offset ?? 0) + taken, length: n });
+        taken += n;
+        fill += n;
+        if (fill === resolved.frameSize) await cut();
+      }
+    }
+    await cut();
+    if (frames.count === 0) await frames.submit([], 0);
+    return await frames.finish();
+  } catch (err) {
+    await frames.close();
+    throw err;
+  }
+}
+
+/**
+ * Checks what the bundle format promises about a frame header: the content
+ * size recorded, a window within wharfie's cap. Returns false while `head`
+ * is too short to hold the header (an error once `final`).
+ */
+function checkFrameHeader(head: Buffer, size: number, label: string, final = false): boolean {
+  const h = parseFrameHeader(head, 0, label);
+  if (!h && !final) return false;
   if (!h || h.contentSize !== size || h.windowSize > MAX_BUNDLE_WINDOW) {
     throw new ZstdError(
       'ZSTD_COMPRESS_FAILED',
       `${label}: frame header expected content size ${size} and window <= ${MAX_BUNDLE_WINDOW}, found ${h ? `${h.contentSize} and ${h.windowSize}` : 'no header'}`,
     );
   }
-  return frame;
+  return true;
 }
 
 function waitDrain(out: Writable): Promise<void> {
@@ -302,7 +424,7 @@ export async function writeZstdFrames(
   output: Writable | string,
   opts: ZstdFrameWriterOptions = {},
 ): Promise<ZstdFrameIndex> {
-  if (typeof output === 'string') return writeToPath(source, output, opts);
+  if (typeof output === 'string') return viaTempFile(output, (out) => writeZstdFrames(source, out, { ...opts, end: true }));
   const writer = new ZstdFrameWriter(output, opts);
   try {
     for await (const item of source) {
@@ -316,21 +438,14 @@ export async function writeZstdFrames(
   }
 }
 
-function isBoundary(item: Buffer | Uint8Array | FrameBoundary): item is FrameBoundary {
-  return !(item instanceof Uint8Array) && (item as FrameBoundary).boundary === true;
-}
-
-async function writeToPath(
-  source: AsyncIterable<Buffer | Uint8Array | FrameBoundary> | Iterable<Buffer | Uint8Array | FrameBoundary>,
-  path: string,
-  opts: ZstdFrameWriterOptions,
-): Promise<ZstdFrameIndex> {
+/** Runs `write` into a temp file beside `path`, renamed into place when it succeeds and removed when it fails. */
+async function viaTempFile<T>(path: string, write: (out: Writable) => Promise<T>): Promise<T> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 });
   try {
-    const index = await writeZstdFrames(source, out, { ...opts, end: true });
+    const result = await write(out);
     await rename(tmp, path);
-    return index;
+    return result;
   } catch (err) {
     // Wait for the stream to close (pending writes included) before removing the file.
     await new Promise<void>((resolve) => {

@@ -3,8 +3,6 @@ export {
   isSkippableMagic,
   MAX_BUNDLE_WINDOW,
   parseFrameHeader,
-  recordContentSize,
-  windowDescriptorFor,
   ZSTD_FRAME_MAGIC,
   type FrameHeader,
 } from './frame-header.js';
@@ -23,10 +21,12 @@ export {
   FRAME_BOUNDARY,
   MAX_FRAME_SIZE,
   writeZstdFrames,
+  writeZstdParts,
   ZstdFrameWriter,
   type FrameBoundary,
   type ZstdFrameIndex,
   type ZstdFrameWriterOptions,
+  type ZstdInputPart,
 } from './frame-writer.js';
 export {
   readFirstFrame,
