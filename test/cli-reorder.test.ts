@@ -120,6 +120,21 @@ describe('airpack reorder', () => {
     expect((await readSeekTable(out))?.frames.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('gives the same .tar.zst bytes from a file (ranges read by the frame workers) and from stdin (streamed)', async () => {
+    const fromFile = join(dir, 'from-file.tar.zst');
+    const fromStdin = join(dir, 'from-stdin.tar.zst');
+    await airpack(['reorder', input, '-o', fromFile, '--frame-size', '64K']);
+    await new Promise<void>((res, rej) => {
+      const child = spawn(process.execPath, [bin, 'reorder', '-', '-o', fromStdin, '--frame-size', '64K'], { cwd: dir, stdio: ['pipe', 'inherit', 'inherit'] });
+      createReadStream(input).pipe(child.stdin);
+      child.on('error', rej);
+      child.on('close', (code) => (code === 0 ? res() : rej(new Error(`exit ${code}`))));
+    });
+    const frames = (await readSeekTable(fromFile))?.frames ?? [];
+    expect(frames.length).toBeGreaterThan(2);
+    expect(sha(await readFile(fromFile))).toBe(sha(await readFile(fromStdin)));
+  });
+
   it('writes .tar.gz by name, and reads compressed input by magic bytes', async () => {
     const gz = join(dir, 'out.tar.gz');
     await airpack(['reorder', input, '-o', gz]);

@@ -12,9 +12,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
-import { reorderTar, type ReorderOptions, type ReorderResult } from '../tar/reorder.js';
+import { planTarFileReorder, reorderTar, type ReorderOptions, type ReorderResult } from '../tar/reorder.js';
+import { END_OF_ARCHIVE } from '../tar/header.js';
 import { withMetadataBoundary } from '../tar/metadata-boundary.js';
-import { writeZstdFrames } from '../zstd/frame-writer.js';
+import { FRAME_BOUNDARY, writeZstdFrames, writeZstdParts, type ZstdFrameWriterOptions } from '../zstd/frame-writer.js';
 import { ZstdError } from '../zstd/errors.js';
 import { TarError } from '../tar/errors.js';
 import { AirpackError } from '../errors.js';
@@ -24,7 +25,7 @@ export interface ReorderArchiveOptions extends ReorderOptions {
   compression?: ArchiveCompression;
   /** zstd level (default 16) or gzip level (default 6). */
   level?: number;
-  /** zstd frame size (default 16 MiB). */
+  /** zstd frame size (default 128 MiB). */
   frameSize?: number;
 }
 
@@ -47,6 +48,13 @@ function asAirpackError(err: unknown, input: string): unknown {
   return err;
 }
 
+function zstdOptions(opts: ReorderArchiveOptions): ZstdFrameWriterOptions {
+  return {
+    ...(opts.level !== undefined ? { level: opts.level } : {}),
+    ...(opts.frameSize !== undefined ? { frameSize: opts.frameSize } : {}),
+  };
+}
+
 /** Reorders `input` (path, "-" for stdin, or Readable) into `output` (path, or Writable), compressing as asked. */
 export async function reorderArchive(input: string | Readable, output: string | Writable, opts: ReorderArchiveOptions = {}): Promise<ReorderArchiveResult> {
   try {
@@ -60,6 +68,15 @@ async function reorderInto(input: string | Readable, output: string | Writable, 
   const outputCompression = opts.compression ?? (typeof output === 'string' ? compressionForName(output) : 'none');
   const label = typeof output === 'string' ? output : 'stdout';
   if (outputCompression === 'none') return { ...(await reorderTar(input, output, opts)), output: label, outputCompression };
+  if (outputCompression === 'zstd' && typeof input === 'string' && input !== '-') {
+    // A plain tar file: the frame workers read its ranges directly, nothing is buffered here.
+    const plan = await planTarFileReorder(input, opts);
+    if (plan) {
+      const range = (r: { start: number; end: number }) => ({ path: input, offset: r.start, size: r.end - r.start });
+      await writeZstdParts([...plan.front.map(range), FRAME_BOUNDARY, ...plan.rest.map(range), END_OF_ARCHIVE], output, zstdOptions(opts));
+      return { ...plan.result, output: label, outputCompression };
+    }
+  }
 
   const tar = new PassThrough({ highWaterMark: 1024 * 1024 });
   const reordering = reorderTar(input, tar, opts).catch((err: unknown) => {
@@ -68,10 +85,7 @@ async function reorderInto(input: string | Readable, output: string | Writable, 
   });
   let sink: Promise<unknown>;
   if (outputCompression === 'zstd') {
-    sink = writeZstdFrames(withMetadataBoundary(tar, { source: label }), output, {
-      ...(opts.level !== undefined ? { level: opts.level } : {}),
-      ...(opts.frameSize !== undefined ? { frameSize: opts.frameSize } : {}),
-    });
+    sink = writeZstdFrames(withMetadataBoundary(tar, { source: label }), output, zstdOptions(opts));
   } else if (typeof output === 'string') {
     const tmp = join(dirname(output), `.${basename(output)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     sink = pipeline(tar, createGzip({ level: opts.level ?? 6 }), createWriteStream(tmp, { flags: 'wx' })).then(

@@ -170,21 +170,52 @@ function missingEnd(source: string, offset: number): TarError {
   );
 }
 
-async function reorderFile(fh: FileHandle, source: string, output: string | Writable, opts: ReorderOptions): Promise<ReorderResult> {
+/** A plain tar file's reordered layout: input byte ranges for the front entries, then for the rest. */
+export interface FileReorderPlan {
+  front: { start: number; end: number }[];
+  rest: { start: number; end: number }[];
+  result: ReorderResult;
+}
+
+async function planFile(fh: FileHandle, source: string, opts: ReorderOptions): Promise<FileReorderPlan> {
   const scan = await scanTarFile(fh, { source });
   if (scan.end.zeroBlocks === 0 && !opts.allowMissingEnd) throw missingEnd(source, scan.end.offset);
   const p = plan(scan.entries, opts.front ?? METADATA_ENTRIES);
+  const front = ranges([...p.leading, ...p.front]);
+  const rest = ranges(p.rest);
+  const size = [...front, ...rest].reduce((n, r) => n + r.end - r.start, END_OF_ARCHIVE.length);
+  return { front, rest, result: { compression: 'none', mode: 'file', entries: scan.entries.length, front: p.front.map((e) => e.name), size } };
+}
+
+/**
+ * The reordered layout of `input` when it is a plain (uncompressed) tar
+ * file, for writers that read the ranges themselves (the zstd frame
+ * workers); null for anything else. The output is the front ranges, the
+ * rest, then END_OF_ARCHIVE.
+ */
+export async function planTarFileReorder(input: string, opts: ReorderOptions = {}): Promise<FileReorderPlan | null> {
+  if (!(await stat(input)).isFile()) return null;
+  const fh = await open(input, 'r');
+  try {
+    const head = Buffer.alloc(MAGIC_PEEK_SIZE);
+    const { bytesRead } = await fh.read(head, 0, MAGIC_PEEK_SIZE, 0);
+    if (detectCompression(head.subarray(0, bytesRead), input) !== 'none') return null;
+    return await planFile(fh, input, opts);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function reorderFile(fh: FileHandle, source: string, output: string | Writable, opts: ReorderOptions): Promise<ReorderResult> {
+  const p = await planFile(fh, source, opts);
   const write = async (sink: OutputSink): Promise<void> => {
-    for (const r of ranges([...p.leading, ...p.front])) {
-      // Front entries are small and scattered; each is one range copy.
-      await sink.copyFrom(fh, r.start, r.end - r.start);
-    }
-    for (const r of ranges(p.rest)) await sink.copyFrom(fh, r.start, r.end - r.start);
+    // Front entries are small and scattered; each is one range copy.
+    for (const r of [...p.front, ...p.rest]) await sink.copyFrom(fh, r.start, r.end - r.start);
     await sink.write(END_OF_ARCHIVE);
     await sink.flush();
   };
-  const size = await toOutput(output, write);
-  return { compression: 'none', mode: 'file', entries: scan.entries.length, front: p.front.map((e) => e.name), size };
+  await toOutput(output, write);
+  return p.result;
 }
 
 /** Runs `write` against the output: a temp file committed on success, or a Writable ended on success. */

@@ -55,7 +55,7 @@ export const DEFAULT_FRAME_SIZE = 128 * 1024 * 1024;
 /** The seek table records 32-bit sizes; 2 GiB leaves room for incompressible frames. */
 export const MAX_FRAME_SIZE = 2 * 1024 * 1024 * 1024;
 /** Input the push writer may hold by default (frames filling and waiting for a worker). */
-export const PUSH_INPUT_BUDGET = 384 * 1024 * 1024;
+export const PUSH_INPUT_BUDGET = 256 * 1024 * 1024;
 
 export interface ZstdFrameWriterOptions {
   /** zstd level, 1..22. Default 16. */
