@@ -12,6 +12,8 @@ import { pull } from '../src/pull/pull.js';
 import { encodeHeader, END_OF_ARCHIVE, padding } from '../src/archive/tar-header.js';
 import { isAirpackError } from '../src/errors.js';
 import { findImage, listArchive, openArchive, verifyArchive, extractImage } from '../src/scan/index.js';
+import { reorderArchive } from '../src/bundle/reorder-output.js';
+import { readSeekTable } from '../src/zstd/index.js';
 import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
 import { seedStandardImages, WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
 import { startRegistry, type RegistryHandle } from './support/registry.js';
@@ -269,6 +271,42 @@ describe('verifyArchive', () => {
     const [r] = await verifyArchive([cut]);
     expect(r!.ok).toBe(false);
     expect(r!.problems[0]).toMatch(/cut\.tar\.zst/);
+  });
+});
+
+describe('bundles of many small frames (the next frame decoded on a worker while this one is read)', () => {
+  let many: string;
+  beforeAll(async () => {
+    const plain = join(dir, 'many.tar');
+    await runOk('sh', ['-c', `zstd -q -d -c '${bundle}' > '${plain}'`]);
+    many = join(dir, 'many.tar.zst');
+    await reorderArchive(plain, many, { frameSize: 64 * 1024, level: 1 });
+    expect((await readSeekTable(many))!.frames.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('verifies, and extracts the same bytes as from the one-frame bundle', async () => {
+    const [v] = await verifyArchive([many]);
+    expect(v!.problems).toEqual([]);
+    expect(v!.blobs).toBeGreaterThan(5);
+    const fromMany = join(dir, 'from-many.tar');
+    const fromOne = join(dir, 'from-one.tar');
+    await extractImage(many, `${fx.host}/library/multi:1.0`, { platform: 'linux/arm64', output: fromMany });
+    await extractImage(bundle, `${fx.host}/library/multi:1.0`, { platform: 'linux/arm64', output: fromOne });
+    expect(sha256hex(await readFile(fromMany))).toBe(sha256hex(await readFile(fromOne)));
+  });
+
+  it('names the frame that does not decode, in a frame decoded ahead on the worker', async () => {
+    const table = (await readSeekTable(many))!;
+    const bad = join(dir, 'many-corrupt.tar.zst');
+    const buf = await readFile(many);
+    // Garble the last frame: frames from the third on are decoded ahead on the worker.
+    const f = table.frames[table.frames.length - 1]!;
+    expect(f.index).toBeGreaterThanOrEqual(3);
+    buf.fill(0x55, f.compressedOffset + 8, f.compressedOffset + Math.min(f.compressedSize - 4, 200));
+    await writeFile(bad, buf);
+    const [r] = await verifyArchive([bad]);
+    expect(r!.ok).toBe(false);
+    expect(r!.problems.join('\n')).toMatch(new RegExp(`many-corrupt\\.tar\\.zst: frame ${f.index} at offset ${f.compressedOffset}`));
   });
 });
 

@@ -6,28 +6,37 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
-import * as pullCommand from './pull.js';
-import * as findCommand from './find.js';
-import * as lsCommand from './ls.js';
-import * as verifyCommand from './verify.js';
-import * as extractCommand from './extract.js';
-import * as reorderCommand from './reorder.js';
-import * as bundleCommand from './bundle.js';
+
+/**
+ * Command modules, loaded on demand: a run loads only the command it names
+ * (each pulls in its part of the library), so `airpack find` starts in a
+ * fraction of the time. Top-level help and unknown commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<object>> = {
+  pull: () => import('./pull.js'),
+  find: () => import('./find.js'),
+  ls: () => import('./ls.js'),
+  verify: () => import('./verify.js'),
+  extract: () => import('./extract.js'),
+  reorder: () => import('./reorder.js'),
+  bundle: () => import('./bundle.js'),
+};
+
+async function loadCommands(argv: readonly string[]): Promise<object[]> {
+  const named = argv.find((a) => !a.startsWith('-'));
+  const wanted = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
+  return Promise.all(wanted.map((name) => COMMANDS[name]!()));
+}
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   let exitCode: number = ExitCode.ok;
+  const commands = await loadCommands(argv);
   const cli = yargs(argv)
     .scriptName('airpack')
     .usage('$0 <command> [options]\n\nPack container images for air-gapped installs.')
     .option('json', { type: 'boolean', default: false, global: true, describe: 'Print the result as JSON on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, global: true, describe: 'Print nothing but errors' })
-    .command(pullCommand as never)
-    .command(findCommand as never)
-    .command(lsCommand as never)
-    .command(verifyCommand as never)
-    .command(extractCommand as never)
-    .command(reorderCommand as never)
-    .command(bundleCommand as never)
+    .command(commands as never)
     .demandCommand(1, 'Name a command; see airpack --help')
     .strict()
     .recommendCommands()

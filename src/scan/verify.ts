@@ -93,7 +93,6 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
   let blobBytes = 0;
   let blobs = 0;
   const walk = await walkArchive(path, {
-    stream: true,
     // Called at each entry's header, before its data: start hashing blobs here.
     want: (e) => {
       if (e.type === 'file' && e.name.startsWith(ArchiveEntry.blobsDir)) {

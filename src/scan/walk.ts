@@ -90,6 +90,8 @@ export function archiveError(path: string, err: unknown): AirpackError {
 interface RandomReader {
   size: number;
   read(position: number, length: number): Promise<Buffer>;
+  /** Like read, but may return a view into a decoded frame, valid only until the next read: for data used at once. */
+  view(position: number, length: number): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -106,14 +108,41 @@ function fileReader(fh: FileHandle, size: number): RandomReader {
       }
       return buf;
     },
+    view(position, length) {
+      return this.read(position, length);
+    },
     close: () => fh.close(),
   };
 }
 
+/** Frames up to this size are decoded into two reused buffers, the next one on a worker while this one is read. */
+const PIPELINED_FRAME_LIMIT = 256 * 1024 * 1024;
+
 function zstdReader(z: SeekableZstdFile): RandomReader {
   let cached: { index: number; data: Buffer } | undefined;
+  // Two frame buffers of our own at most, reused: one holds the cached frame, the other
+  // (spare) takes the next frame, decoded on a worker while this one is read.
+  const bufferSize = z.largestFrame;
+  const pipelined = bufferSize <= PIPELINED_FRAME_LIMIT;
+  let spare: Buffer | undefined;
+  const ours = (b: Buffer | undefined): Buffer | undefined => (b && b.buffer.byteLength === bufferSize ? Buffer.from(b.buffer, 0, bufferSize) : undefined);
   const frame = async (index: number): Promise<Buffer> => {
-    if (cached?.index !== index) cached = { index, data: await z.readFrame(index) };
+    if (cached?.index !== index) {
+      const sequential = cached?.index === index - 1;
+      const previous = cached?.data;
+      cached = undefined;
+      const into = pipelined ? (spare ?? Buffer.allocUnsafeSlow(bufferSize)) : undefined;
+      spare = undefined;
+      const data = await z.readFrame(index, into);
+      cached = { index, data };
+      // The previous frame's memory is free now: views handed out are used at once, never kept.
+      spare = ours(previous);
+      // Walking on from the previous frame: decode the next one on the worker meanwhile.
+      if (sequential && spare && z.frames[index + 1]) {
+        z.prefetch(index + 1, spare);
+        spare = undefined;
+      }
+    }
     return cached.data;
   };
   return {
@@ -130,6 +159,12 @@ function zstdReader(z: SeekableZstdFile): RandomReader {
         filled += n;
       }
       return out;
+    },
+    async view(position, length) {
+      const f = z.frameAt(position);
+      const from = position - f.uncompressedOffset;
+      if (from + length > f.uncompressedSize) return this.read(position, length);
+      return (await frame(f.index)).subarray(from, from + length);
     },
     close: () => z.close(),
   };
@@ -184,7 +219,7 @@ async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptio
         if (item.data) opts.onChunk(entry, item.data);
         else {
           for (let off = 0; off < entry.size; off += CHUNK) {
-            opts.onChunk(entry, await reader.read(entry.dataOffset + off, Math.min(CHUNK, entry.size - off)));
+            opts.onChunk(entry, await reader.view(entry.dataOffset + off, Math.min(CHUNK, entry.size - off)));
           }
         }
       }

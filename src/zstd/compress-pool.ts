@@ -14,13 +14,10 @@
  * blob files is compressed without ever being buffered in this thread. The
  * content size is pledged up front: the header records it and libzstd
  * shrinks the window to fit small frames.
- *
- * The worker's code is a self-contained function started with `eval`, so the
- * same source runs from dist/ and under the test runner's TypeScript loader.
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ZstdError } from './errors.js';
+import { startZstdWorker } from './worker.js';
 
 /** Bytes, or `length` bytes of the file at `path` from `offset`. */
 export type FrameSlice = Uint8Array | { path: string; offset: number; length: number };
@@ -227,8 +224,7 @@ export class FrameCompressorPool {
   }
 
   private spawn(): Slot {
-    const bindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding.js');
-    const worker = new Worker(`(${frameWorkerMain.toString()})()`, { eval: true, workerData: { bindingPath } });
+    const worker = startZstdWorker(frameWorkerMain);
     const slot: Slot = { worker, busy: undefined };
     worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     worker.on('error', (err) => this.onWorkerExit(slot, err));
