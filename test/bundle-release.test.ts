@@ -82,11 +82,16 @@ describe('bundle -o FILE.tar.zst', () => {
     expect(direct.stdout.trim().split('\n')[0]).toBe('manifest.json');
   });
 
-  it('holds manifest.json and index.json in its first frame alone', async () => {
+  it('holds manifest.json, index.json and every manifest and config in its first frame alone', async () => {
     const first = await readFirstFrame(out);
     const names = tarNames(first.data);
     expect(names[0]).toBe('manifest.json');
     expect(names).toContain('index.json');
+    const manifestJson = JSON.parse((await runOk('bsdtar', ['-xOf', out, 'manifest.json'])).stdout) as Array<{ Config: string; Layers: string[] }>;
+    for (const m of manifestJson) {
+      expect(names).toContain(m.Config);
+      for (const layer of m.Layers) expect(names).not.toContain(layer);
+    }
     expect(first.data.length).toBeLessThan(64 * 1024);
     expect(first.compressedSize).toBeLessThan((await readFile(out)).length / 2);
   });

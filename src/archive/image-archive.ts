@@ -93,7 +93,7 @@ export function buildDockerManifestJson(images: readonly ArchiveImageEntry[]): B
 /** A piece of the tar: bytes, a whole file, or the end of the metadata frame. */
 export type TarPart = Buffer | { path: string; size: number } | FrameBoundary;
 
-/** The archive's tar as parts, in order, with a boundary after the metadata entries. */
+/** The archive's tar as parts, in order, with a frame boundary before the first layer. */
 export function archiveParts(content: ArchiveContent): TarPart[] {
   const mtime = archiveMtime();
   const parts: TarPart[] = [];
@@ -103,11 +103,14 @@ export function archiveParts(content: ArchiveContent): TarPart[] {
   file(ArchiveEntry.dockerManifest, buildDockerManifestJson(content.images));
   file(ArchiveEntry.ociIndex, buildIndexJson(content.images));
   file(ArchiveEntry.ociLayout, Buffer.from(OCI_LAYOUT_CONTENT));
-  parts.push(FRAME_BOUNDARY);
   parts.push(encodeHeader({ name: 'blobs/', size: 0, type: 'directory', mtime }));
   parts.push(encodeHeader({ name: ArchiveEntry.blobsDir, size: 0, type: 'directory', mtime }));
   const written = new Set<string>();
-  for (const blob of [...content.metadataBlobs, ...content.layerBlobs]) {
+  const blobs = [...content.metadataBlobs, ...content.layerBlobs];
+  for (const [i, blob] of blobs.entries()) {
+    // The first frame ends before the first layer: manifests, indexes and configs (a few KB
+    // an image) are all a reader needs to name the images, their platforms and os.version.
+    if (i === content.metadataBlobs.length) parts.push(FRAME_BOUNDARY);
     if (written.has(blob.digest)) continue;
     written.add(blob.digest);
     if ('data' in blob) {
@@ -116,6 +119,7 @@ export function archiveParts(content: ArchiveContent): TarPart[] {
       parts.push(encodeHeader({ name: blobPath(blob.digest), size: blob.size, type: 'file', mtime }), { path: blob.path, size: blob.size }, padding(blob.size));
     }
   }
+  if (content.layerBlobs.length === 0) parts.push(FRAME_BOUNDARY);
   parts.push(END_OF_ARCHIVE);
   return parts;
 }

@@ -117,6 +117,7 @@ function fileReader(fh: FileHandle, size: number): RandomReader {
 
 /** Frames up to this size are decoded into two reused buffers, the next one on a worker while this one is read. */
 const PIPELINED_FRAME_LIMIT = 256 * 1024 * 1024;
+const SMALL_FRAME = 1024 * 1024;
 
 function zstdReader(z: SeekableZstdFile): RandomReader {
   let cached: { index: number; data: Buffer } | undefined;
@@ -131,12 +132,14 @@ function zstdReader(z: SeekableZstdFile): RandomReader {
       const sequential = cached?.index === index - 1;
       const previous = cached?.data;
       cached = undefined;
-      const into = pipelined ? (spare ?? Buffer.allocUnsafeSlow(bufferSize)) : undefined;
-      spare = undefined;
+      // Small frames (the metadata frame) decode into fresh memory; big ones into ours.
+      const big = (z.frames[index]?.uncompressedSize ?? 0) > SMALL_FRAME;
+      const into = pipelined && big ? (spare ?? Buffer.allocUnsafeSlow(bufferSize)) : undefined;
+      if (into) spare = undefined;
       const data = await z.readFrame(index, into);
       cached = { index, data };
       // The previous frame's memory is free now: views handed out are used at once, never kept.
-      spare = ours(previous);
+      spare ??= ours(previous);
       // Walking on from the previous frame: decode the next one on the worker meanwhile.
       if (sequential && spare && z.frames[index + 1]) {
         z.prefetch(index + 1, spare);
