@@ -68,9 +68,12 @@ export class RegistryClient {
   private async ping(): Promise<string> {
     const candidates = this.insecure ? [`https://${this.host}`, `http://${this.host}`] : [`https://${this.host}`];
     let lastError: unknown;
-    for (const base of candidates) {
+    for (const [i, base] of candidates.entries()) {
+      // With a fallback left, a failed probe moves on at once: an https probe of a plain-http
+      // registry fails the same way every time, and a retry would only add its delay (200 ms).
+      const attempts = i < candidates.length - 1 ? 1 : 2;
       try {
-        const res = await sendWithRetry({ url: `${base}/v2/`, tls: this.tls, timeoutMs: 15_000 }, { attempts: 2, baseDelayMs: 200, maxDelayMs: 1000 });
+        const res = await sendWithRetry({ url: `${base}/v2/`, tls: this.tls, timeoutMs: 15_000 }, { attempts, baseDelayMs: 200, maxDelayMs: 1000 });
         res.body.resume();
         if (res.status === 401) this.auth.challenged(firstHeader(res.headers['www-authenticate']), '');
         return base;
