@@ -132,9 +132,10 @@ function zstdReader(z: SeekableZstdFile): RandomReader {
       const sequential = cached?.index === index - 1;
       const previous = cached?.data;
       cached = undefined;
-      // Small frames (the metadata frame) decode into fresh memory; big ones into ours.
+      // Small frames (the metadata frame) decode into fresh memory; big ones into ours,
+      // unless the worker already decoded this one.
       const big = (z.frames[index]?.uncompressedSize ?? 0) > SMALL_FRAME;
-      const into = pipelined && big ? (spare ?? Buffer.allocUnsafeSlow(bufferSize)) : undefined;
+      const into = pipelined && big && !z.isPrefetched(index) ? (spare ?? Buffer.allocUnsafeSlow(bufferSize)) : undefined;
       if (into) spare = undefined;
       const data = await z.readFrame(index, into);
       cached = { index, data };

@@ -193,6 +193,11 @@ export class SeekableZstdFile {
     return decompressFrame(this.dctx, src, f.uncompressedSize, this.frameLabel(f), into && into.length >= f.uncompressedSize ? into : undefined);
   }
 
+  /** True when `readFrame(index)` will take a frame `prefetch` started. */
+  isPrefetched(index: number): boolean {
+    return this.ahead?.index === index;
+  }
+
   /**
    * Starts decoding frame `index` on a worker thread into `target` (handed
    * over: do not touch it or views of it again), for a reader that walks
