@@ -123,6 +123,34 @@ describe('airpack bundle (CLI)', () => {
     expect((await fs.readFile(join(out, 'sha256sum-amd64.txt'), 'utf8')).trim().split('\n')).toHaveLength(6);
     const { runOk } = await import('./support/util.js');
     await runOk('sha256sum', ['-c', 'sha256sum-amd64.txt', 'sha256sum-arm64.txt'], { cwd: out });
+    // The same release as YAML gives the same artifacts, byte for byte.
+    await fs.writeFile(
+      join(rel, 'airpack.yaml'),
+      [
+        '# rke2-style release',
+        'outputDir: dist/yaml',
+        'preset: rke2',
+        'prog: rke2',
+        'bundles:',
+        '  - imagesFile: images.txt',
+        '    platforms: [linux/amd64, linux/arm64]',
+        '  - set: canal',
+        '    imagesFile: images-canal.txt',
+        '    platforms: [linux/amd64]',
+        '  - imagesFile: windows-images.txt',
+        '    platforms: ["windows/amd64:ltsc2022"]',
+        '',
+      ].join('\n'),
+    );
+    const yamlRes = await cli(['bundle', '--release', join(rel, 'airpack.yaml'), '-q']);
+    expect(yamlRes.code, yamlRes.stderr).toBe(0);
+    for (const name of ['sha256sum-amd64.txt', 'sha256sum-arm64.txt']) {
+      expect(await fs.readFile(join(rel, 'dist/yaml', name), 'utf8')).toBe(await fs.readFile(join(out, name), 'utf8'));
+    }
+    await fs.writeFile(join(rel, 'bad.yaml'), 'bundles:\n  - imagesFile: images.txt\n   platforms: [linux/amd64\n');
+    const badYaml = await cli(['bundle', '--release', join(rel, 'bad.yaml')]);
+    expect(badYaml.code).toBe(2);
+    expect(badYaml.stderr).toMatch(/release description .*bad\.yaml: .*line/);
     await fs.writeFile(join(rel, 'bad.json'), JSON.stringify({ bundles: [{ imagesFile: 'images.txt', colour: 'red' }] }));
     const bad = await cli(['bundle', '--release', join(rel, 'bad.json')]);
     expect(bad.code).toBe(2);

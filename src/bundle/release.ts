@@ -1,6 +1,7 @@
 /**
- * A release description (JSON) declaring every bundle of a release, built by
- * one call with one blob cache, so blobs shared between bundles download once:
+ * A release description (YAML, or JSON by its .json name) declaring every
+ * bundle of a release, built by one call with one blob cache, so blobs
+ * shared between bundles download once:
  *
  *   { "outputDir": "dist/artifacts", "preset": "rke2", "prog": "rke2",
  *     "bundles": [
@@ -15,6 +16,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { AirpackError } from '../errors.js';
 import { formatReference, parseImageList } from '../ref/reference.js';
 import { bundle, writeChecksumFiles, type BundleOptions, type BundleResult } from './bundle.js';
@@ -68,7 +70,9 @@ export async function bundleRelease(
   const base = path.dirname(path.resolve(file));
   let desc: ReleaseDescription;
   try {
-    desc = JSON.parse(await readFile(file, 'utf8')) as ReleaseDescription;
+    const text = await readFile(file, 'utf8');
+    // YAML is a superset of JSON, but a .json file gets JSON's stricter parse and messages.
+    desc = (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as ReleaseDescription;
   } catch (err) {
     throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: ${(err as Error).message}`, { cause: err });
   }
