@@ -14,7 +14,7 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
-import { TempFile } from '../tar/output-sink.js';
+import { QueuedFileWriter, TempFile } from '../tar/output-sink.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
 import { parsePlatform, platformMatches, selectPlatform, type Platform } from '../platform/platform.js';
@@ -160,7 +160,8 @@ interface Copied {
  */
 /** Where copied entry data goes. */
 interface EntrySink {
-  write(chunk: Buffer): void;
+  /** May return a promise: the walk waits for it before it reads on (back-pressure). */
+  write(chunk: Buffer): void | Promise<void>;
   /** Called once all data passed and its digest checked. */
   end(): void;
   /** Set after `end`: the file holding the data, for scratch sinks. */
@@ -218,7 +219,7 @@ async function copyEntries(
       if (current?.entry !== e) return;
       current.hash.update(chunk);
       current.bytes += chunk.length;
-      current.sink.write(chunk);
+      return current.sink.write(chunk);
     },
   });
   const it = walk.entries;
@@ -263,32 +264,37 @@ async function copyToScratch(source: string, wanted: ReadonlyMap<string, Wanted>
  */
 async function writeDirect(source: string, output: string, content: ArchiveContent, layers: readonly Descriptor[]): Promise<number> {
   const tmp = await TempFile.create({ target: output });
+  // Writes run in the background while the next frame decodes and the layer hashes.
+  const out = new QueuedFileWriter(tmp.fh);
   try {
-    const fd = tmp.fh.fd;
-    let bytes = 0;
-    const put = (b: Buffer): void => {
-      writeAll(fd, b);
-      bytes += b.length;
+    // Headers and padding queue behind the data; a failure surfaces at the next write or at finish().
+    const put = (b: Buffer): Promise<void> => {
+      const queued = out.write(b);
+      queued.catch(() => {});
+      return queued;
     };
     for (const part of archiveParts({ ...content, layerBlobs: [] })) {
-      if (Buffer.isBuffer(part) && part !== END_OF_ARCHIVE) put(part);
+      if (Buffer.isBuffer(part) && part !== END_OF_ARCHIVE) void put(part);
     }
     const wanted = new Map<string, Wanted>();
     for (const l of layers) wanted.set(blobEntryName(l.digest)!, { digest: l.digest, size: l.size });
     const mtime = archiveMtime();
     const got = await copyEntries(source, wanted, (_e, w) => {
-      put(encodeHeader({ name: blobEntryName(w.digest!)!, size: w.size, type: 'file', mtime }));
-      return { write: put, end: () => put(padding(w.size)) };
+      void put(encodeHeader({ name: blobEntryName(w.digest!)!, size: w.size, type: 'file', mtime }));
+      return { write: put, end: () => void put(padding(w.size)) };
     });
     for (const l of layers) {
       if (!got.has(blobEntryName(l.digest)!) && !l.urls?.length) {
         throw new AirpackError('ARCHIVE_INVALID', `${source}: layer ${l.digest} is missing from the archive`);
       }
     }
-    put(END_OF_ARCHIVE);
+    void put(END_OF_ARCHIVE);
+    await out.finish();
     await tmp.commit();
-    return bytes;
+    return out.position;
   } catch (err) {
+    // No write may still be running when the temp file goes.
+    await out.finish().catch(() => {});
     await tmp.discard();
     throw err;
   }

@@ -45,7 +45,7 @@ export interface WalkOptions {
    * only entries `chunks` accepts (default all), read in pieces, so entries
    * not asked for are never decompressed.
    */
-  onChunk?: (entry: TarEntry, chunk: Buffer) => void;
+  onChunk?: (entry: TarEntry, chunk: Buffer) => void | Promise<void>;
   /** Random access only: which entries' data `onChunk` gets (default all). Called after `want`. */
   chunks?: (entry: TarEntry) => boolean;
   /** Force one streaming pass even when random access is possible. */
@@ -220,10 +220,11 @@ async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptio
         item.data = await reader.read(entry.dataOffset, entry.size);
       }
       if (opts.onChunk && entry.size > 0 && (opts.chunks?.(entry) ?? true)) {
-        if (item.data) opts.onChunk(entry, item.data);
+        if (item.data) await opts.onChunk(entry, item.data);
         else {
           for (let off = 0; off < entry.size; off += CHUNK) {
-            opts.onChunk(entry, await reader.view(entry.dataOffset + off, Math.min(CHUNK, entry.size - off)));
+            // The view stays valid until onChunk's promise settles: the walk reads nothing meanwhile.
+            await opts.onChunk(entry, await reader.view(entry.dataOffset + off, Math.min(CHUNK, entry.size - off)));
           }
         }
       }
@@ -245,6 +246,7 @@ async function* walkStream(path: string, opts: WalkOptions, external?: ExternalD
   const max = opts.maxEntrySize ?? DEFAULT_MAX_ENTRY_SIZE;
   const stream = external ? spawnDecoder(path, external) : (await openArchiveStream(path, opts.windowLogMax !== undefined ? { windowLogMax: opts.windowLogMax } : {})).stream;
   const parser = new TarStreamParser({ source: path });
+  const waits: Array<Promise<void>> = [];
   let current: { entry: TarEntry; parts: Buffer[] | undefined } | undefined;
   const flush = (): WalkItem | undefined => {
     if (!current) return undefined;
@@ -263,7 +265,8 @@ async function* walkStream(path: string, opts: WalkOptions, external?: ExternalD
           if (wanted) tooLarge(path, ev.entry, max);
           current = { entry: ev.entry, parts: wanted ? [] : undefined };
         } else if (ev.kind === 'data') {
-          opts.onChunk?.(ev.entry, ev.chunk);
+          const pending = opts.onChunk?.(ev.entry, ev.chunk);
+          if (pending) waits.push(pending);
           // Copy: the chunk is a view into the decompressor's buffer.
           current?.parts?.push(Buffer.from(ev.chunk));
         } else if (ev.kind === 'end') {
@@ -276,9 +279,12 @@ async function* walkStream(path: string, opts: WalkOptions, external?: ExternalD
     };
     for await (const chunk of stream) {
       const r = yield* handle(parser.push(chunk as Buffer));
+      // onChunk's promises settle before the next chunk is taken: the views it got stay valid.
+      await Promise.all(waits.splice(0));
       if (r !== null) return r;
     }
     const r = yield* handle(parser.finish());
+    await Promise.all(waits.splice(0));
     return r ?? undefined;
   } finally {
     stream.destroy();
