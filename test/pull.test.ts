@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../src/pull/pull.js';
 import { isAirpackError } from '../src/errors.js';
@@ -183,6 +183,27 @@ describe('pull: uncompressed layers', () => {
     const docker = await run('skopeo', ['inspect', `docker-archive:${out}`]);
     expect(docker.code, docker.stderr).toBe(0);
   });
+
+  it('writes the same bytes straight into the output as through a kept blob store', async () => {
+    const direct = join(dir, 'uncompressed.tar');
+    const viaStore = join(dir, 'uncompressed-store.tar');
+    await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:1809'], output: viaStore, layers: 'uncompressed', cacheDir: join(dir, 'store-cache') });
+    expect((await readdir(join(dir, 'store-cache'))).length).toBeGreaterThan(0);
+    expect(sha256(await readFile(direct))).toBe(sha256(await readFile(viaStore)));
+  });
+
+  it('falls back to the blob store when a layer is several gzip members (its trailer predicts the wrong size)', async () => {
+    const { makeImage, makeLayer, pushImage } = await import('./support/fixtures.js');
+    const base = await makeLayer({ 'etc/motd': Buffer.from('hello\n'.repeat(5000)), 'bin/tool': Buffer.alloc(70_000, 7) });
+    const half = 20 * 1024;
+    const blob = Buffer.concat([gzipSync(base.tar.subarray(0, half)), gzipSync(base.tar.subarray(half))]);
+    const image = makeImage({ os: 'linux', architecture: 'amd64', layers: [{ ...base, blob, digest: sha256(blob), size: blob.length }], manifestMediaType: 'oci' });
+    await pushImage(registry.url, 'test/multimember', image, 'v1');
+    const out = join(dir, 'multimember.tar');
+    await pull({ images: [`${fx.host}/test/multimember:v1`], output: out, layers: 'uncompressed' });
+    expect(blobEntry(await readTar(out), base.diffId)!.equals(base.tar)).toBe(true);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.multimember'))).toEqual([]);
+  });
 });
 
 describe('pull: integrity', () => {
@@ -221,17 +242,33 @@ describe('pull: integrity', () => {
     expect(sha256(blobEntry(await readTar(out), foreign.digest)!)).toBe(foreign.digest);
   });
 
-  it('resumes mid-body while decompressing on the fly (uncompressed mode), diff_id checked', async () => {
+  it('resumes mid-body while decompressing straight into the output (uncompressed mode), diff_id checked', async () => {
     const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2019]!;
     const foreign = want.layers.find((l) => l.foreign)!;
     const path = fx.windows.foreignPaths[foreign.digest]!;
+    // The first request reads the gzip trailer (the size prediction); the second, the body, breaks.
+    blobServer.failNext(path, 'pass');
     blobServer.failNext(path, 'drop-mid-body');
     const before = blobServer.requests.length;
     const out = join(dir, 'resume-uncompressed.tar');
     await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:1809'], output: out, layers: 'uncompressed' });
     const mine = blobServer.requests.slice(before).filter((r) => r.path === path);
-    expect(mine.map((r) => r.range !== undefined)).toEqual([false, true]);
+    expect(mine.map((r) => r.range)).toEqual([`bytes=${foreign.size - 4}-`, undefined, expect.stringMatching(/^bytes=[1-9]\d*-$/)]);
     expect(blobEntry(await readTar(out), foreign.diffId)!.equals(gunzipSync(foreign.blob))).toBe(true);
+  });
+
+  it('resumes mid-body through the blob store too (uncompressed mode with a cache dir)', async () => {
+    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2019]!;
+    const foreign = want.layers.find((l) => l.foreign)!;
+    const path = fx.windows.foreignPaths[foreign.digest]!;
+    blobServer.failNext(path, 'drop-mid-body');
+    const before = blobServer.requests.length;
+    const out = join(dir, 'resume-uncompressed-store.tar');
+    await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:1809'], output: out, layers: 'uncompressed', cacheDir: join(dir, 'resume-cache') });
+    const mine = blobServer.requests.slice(before).filter((r) => r.path === path);
+    expect(mine.map((r) => r.range !== undefined)).toEqual([false, true]);
+    // Both paths write the same archive.
+    expect(sha256(await readFile(out))).toBe(sha256(await readFile(join(dir, 'resume-uncompressed.tar'))));
   });
 
   it('retries a 500 and a 429 from the foreign layer server', async () => {

@@ -14,12 +14,13 @@
  * or zstd frames, always through a temp file renamed when complete.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { ArchiveEntry, MediaType, OCI_LAYOUT_CONTENT } from '../spec/media-types.js';
 import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex } from '../spec/types.js';
+import { writeExactly } from '../tar/file-copy.js';
 import { FileSink, TempFile } from '../tar/output-sink.js';
 import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
@@ -161,6 +162,37 @@ async function writePlain(parts: readonly TarPart[], tmp: TempFile): Promise<voi
     }
   }
   await sink.flush();
+}
+
+/**
+ * Writes the in-memory parts of a plain tar at their offsets in `fh`,
+ * leaving a hole for each file part; returns where each file part (by its
+ * path) starts, for a writer that fills them in itself.
+ */
+export async function writeTarParts(parts: readonly TarPart[], fh: FileHandle): Promise<Map<string, number>> {
+  const offsets = new Map<string, number>();
+  let pos = 0;
+  let run: Buffer[] = [];
+  let runStart = 0;
+  const flush = async (): Promise<void> => {
+    const buf = Buffer.concat(run);
+    if (buf.length > 0) await writeExactly(fh, buf, buf.length, runStart);
+    run = [];
+  };
+  for (const part of parts) {
+    if (isBoundary(part)) continue;
+    if (Buffer.isBuffer(part)) {
+      if (run.length === 0) runStart = pos;
+      run.push(part);
+      pos += part.length;
+      continue;
+    }
+    await flush();
+    offsets.set(part.path, pos);
+    pos += part.size;
+  }
+  await flush();
+  return offsets;
 }
 
 /**

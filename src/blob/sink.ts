@@ -10,7 +10,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AirpackError } from '../errors.js';
+import { AirpackError, isAirpackError } from '../errors.js';
 import { decompressor, detectCompression } from './decompress.js';
 import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
@@ -69,6 +69,16 @@ export function fileSink(path: string): BlobSink {
  * `diffId` at the end. `what` names the layer in errors.
  */
 export function decompressingSink(path: string, diffId: string, what: string): BlobSink {
+  return decompressingSinkTo(() => createWriteStream(path, { flags: 'w', highWaterMark: 1024 * 1024 }), diffId, what);
+}
+
+/**
+ * `decompressingSink` into any Writable that `open` makes (anew on restart),
+ * e.g. a positional stream into a shared output file. With `exactSize`, the
+ * uncompressed layer must be exactly that long: a byte more fails at once
+ * (it would overwrite what follows it), fewer fail at the end.
+ */
+export function decompressingSinkTo(open: () => Writable, diffId: string, what: string, exactSize?: number): BlobSink {
   let counter = new DigestCounter();
   let input: Transform | undefined;
   let done: Promise<void> | undefined;
@@ -78,10 +88,11 @@ export function decompressingSink(path: string, diffId: string, what: string): B
   // The compression is known once the first 4 bytes are in; then the pipeline starts.
   const start = (first: Buffer): Promise<void> => {
     const kind = detectCompression(first);
-    const counting = new CountingStream(counter);
+    const counting = new CountingStream(counter, exactSize);
     const stages = [decompressor(kind), counting].filter((s): s is Transform => s !== undefined);
     input = stages[0] as Transform;
-    done = pipeline([...stages, createWriteStream(path, { flags: 'w', highWaterMark: 1024 * 1024 })]).catch((err: unknown) => {
+    done = pipeline([...stages, open()]).catch((err: unknown) => {
+      if (isAirpackError(err, 'SIZE_MISMATCH')) throw new AirpackError('SIZE_MISMATCH', `${what} (uncompressed): ${err.message}`, { cause: err });
       throw new AirpackError('DIGEST_MISMATCH', `${what}: cannot be decompressed (${(err as Error).message})`, { cause: err });
     });
     done.catch(() => undefined);
@@ -112,7 +123,7 @@ export function decompressingSink(path: string, diffId: string, what: string): B
       if (!input) await start(Buffer.concat(head));
       (input as Transform).end();
       await done;
-      checkDigest(`${what} (uncompressed)`, { digest: diffId }, { digest: counter.digest(), size: counter.bytes });
+      checkDigest(`${what} (uncompressed)`, { digest: diffId, ...(exactSize !== undefined ? { size: exactSize } : {}) }, { digest: counter.digest(), size: counter.bytes });
     },
     async abort() {
       input?.destroy();

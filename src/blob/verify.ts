@@ -36,13 +36,20 @@ export function checkDigest(what: string, expected: { digest: string; size?: num
   }
 }
 
-/** A pass-through stream that feeds every chunk to a DigestCounter. */
+/** A pass-through stream that feeds every chunk to a DigestCounter; with `limit`, more bytes than that are an error before they pass. */
 export class CountingStream extends Transform {
-  constructor(private readonly counter: DigestCounter) {
+  constructor(
+    private readonly counter: DigestCounter,
+    private readonly limit?: number,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.counter.update(chunk);
+    if (this.limit !== undefined && this.counter.bytes > this.limit) {
+      cb(new AirpackError('SIZE_MISMATCH', `more than the ${this.limit} bytes expected`));
+      return;
+    }
     cb(null, chunk);
   }
 }

@@ -59,7 +59,7 @@ export async function fetchSmallBlob(ctx: FetchContext, client: RegistryClient, 
   return readFile(await ensureBlob(ctx, client, repository, desc, what));
 }
 
-const UNCOMPRESSED_LAYER_TYPE: Readonly<Record<string, string>> = {
+export const UNCOMPRESSED_LAYER_TYPE: Readonly<Record<string, string>> = {
   [MediaType.dockerManifest]: MediaType.dockerLayer,
   [MediaType.ociManifest]: MediaType.ociLayer,
 };
@@ -112,7 +112,7 @@ export async function fetchImages(ctx: FetchContext, images: readonly ResolvedIm
  * The manifest of an image whose layers are stored uncompressed: same
  * document, layer descriptors replaced (foreign URLs dropped: the bytes are here).
  */
-function rewriteManifest(image: ResolvedImage, layers: readonly StoredLayer[]): FetchedImage['manifest'] {
+export function rewriteManifest(image: ResolvedImage, layers: readonly StoredLayer[]): FetchedImage['manifest'] {
   const manifest: ImageManifest = { ...image.parsedManifest, layers: layers.map((l, i) => {
     const { urls: _urls, ...original } = image.parsedManifest.layers[i] as Descriptor;
     return { ...original, ...l.descriptor };

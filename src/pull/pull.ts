@@ -9,7 +9,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { writeImageArchive } from '../archive/image-archive.js';
+import { compressionForName, writeImageArchive } from '../archive/image-archive.js';
 import { BlobStore } from '../blob/store.js';
 import { AirpackError } from '../errors.js';
 import { formatPlatform, parsePlatform, type PlatformSpec } from '../platform/platform.js';
@@ -17,6 +17,7 @@ import type { ProgressListener } from '../progress.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
 import { RegistryPool, type RegistryOptions } from '../registry/client.js';
 import { assembleArchive } from './assemble.js';
+import { pullDirect } from './direct.js';
 import { fetchImages, fetchSmallBlob, type FetchContext, type FetchedImage, type LayerMode } from './fetch.js';
 import { missingPlatformError, resolveImage, type MissingPlatform, type ResolvedImage } from './resolve.js';
 
@@ -150,9 +151,15 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     const totalBytes = images.reduce((n, i) => n + i.parsedManifest.layers.reduce((m, l) => m + l.size, 0), 0);
     options.onProgress?.({ type: 'resolved', images: images.length, totalBytes });
 
-    const fetched = await fetchImages(session.ctx, images, layers);
-    options.onProgress?.({ type: 'writing', output });
-    await writeImageArchive(output, assembleArchive(fetched));
+    // Uncompressed layers into a plain tar go straight to their place in it when their sizes
+    // can be predicted (no --cache-dir to keep blobs in); otherwise through the blob store.
+    const direct = layers === 'uncompressed' && !options.cacheDir && compressionForName(output) === 'none';
+    let fetched = direct ? await pullDirect(session.ctx, images, output) : undefined;
+    if (!fetched) {
+      fetched = await fetchImages(session.ctx, images, layers);
+      options.onProgress?.({ type: 'writing', output });
+      await writeImageArchive(output, assembleArchive(fetched));
+    }
     return {
       output,
       bytes: (await stat(output)).size,

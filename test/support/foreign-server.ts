@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FailMode = 'drop-mid-body' | '500' | '429';
+/** How the next request fails; 'pass' serves it normally (to target the one after). */
+export type FailMode = 'drop-mid-body' | '500' | '429' | 'pass';
 
 export interface BlobRequestRecord {
   method: string;
