@@ -65,24 +65,43 @@ async function gzipTrailerSize(ctx: FetchContext, image: ResolvedImage, desc: De
   return undefined;
 }
 
-/** Every distinct layer with its predicted size; undefined when any cannot be predicted. */
-async function predictLayers(ctx: FetchContext, images: readonly ResolvedImage[]): Promise<Map<string, Layer> | undefined> {
-  const layers = new Map<string, Layer>();
-  for (const image of images) {
+/**
+ * Starts the trailer reads as images resolve (`add`), so they overlap the
+ * rest of resolving; `layers()` then has every distinct layer with its
+ * predicted size, or undefined when any cannot be predicted.
+ */
+export class LayerSizePredictor {
+  private readonly pending = new Map<string, { layer: Layer; size: Promise<number | undefined> }>();
+  private readonly limit: ReturnType<typeof pLimit>;
+
+  constructor(private readonly ctx: FetchContext) {
+    this.limit = pLimit(ctx.concurrency);
+  }
+
+  add(image: ResolvedImage): void {
     image.parsedManifest.layers.forEach((desc, i) => {
       const diffId = image.config.parsed.rootfs?.diff_ids?.[i];
-      if (diffId && !layers.has(diffId)) layers.set(diffId, { image, desc, diffId, size: -1 });
+      if (!diffId || this.pending.has(diffId)) return;
+      const size = this.limit(() => gzipTrailerSize(this.ctx, image, desc));
+      this.pending.set(diffId, { layer: { image, desc, diffId, size: -1 }, size });
     });
   }
-  const limit = pLimit(ctx.concurrency);
-  const sizes = await Promise.all([...layers.values()].map((l) => limit(() => gzipTrailerSize(ctx, l.image, l.desc))));
-  let i = 0;
-  for (const layer of layers.values()) {
-    const size = sizes[i++];
-    if (size === undefined) return undefined;
-    layer.size = size;
+
+  async layers(images: readonly ResolvedImage[]): Promise<Map<string, Layer> | undefined> {
+    for (const image of images) this.add(image);
+    const layers = new Map<string, Layer>();
+    // In archive order: the images as given, each one's layers in manifest order.
+    for (const image of images) {
+      for (const diffId of image.config.parsed.rootfs?.diff_ids ?? []) {
+        const entry = this.pending.get(diffId);
+        if (!entry || layers.has(diffId)) continue;
+        const size = await entry.size;
+        if (size === undefined) return undefined;
+        layers.set(diffId, { ...entry.layer, size });
+      }
+    }
+    return layers;
   }
-  return layers;
 }
 
 /**
@@ -90,8 +109,13 @@ async function predictLayers(ctx: FetchContext, images: readonly ResolvedImage[]
  * Returns undefined, having written nothing, when the sizes cannot be
  * predicted or a prediction was wrong; throws on any other failure.
  */
-export async function pullDirect(ctx: FetchContext, images: readonly ResolvedImage[], output: string): Promise<FetchedImage[] | undefined> {
-  const layers = await predictLayers(ctx, images);
+export async function pullDirect(
+  ctx: FetchContext,
+  images: readonly ResolvedImage[],
+  output: string,
+  predictor: LayerSizePredictor = new LayerSizePredictor(ctx),
+): Promise<FetchedImage[] | undefined> {
+  const layers = await predictor.layers(images);
   if (!layers) return undefined;
   const fetched: FetchedImage[] = images.map((image) => {
     const stored: StoredLayer[] = image.parsedManifest.layers.map((_d, i) => {

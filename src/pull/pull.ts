@@ -17,7 +17,7 @@ import type { ProgressListener } from '../progress.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
 import { RegistryPool, type RegistryOptions } from '../registry/client.js';
 import { assembleArchive } from './assemble.js';
-import { pullDirect } from './direct.js';
+import { LayerSizePredictor, pullDirect } from './direct.js';
 import { fetchImages, fetchSmallBlob, type FetchContext, type FetchedImage, type LayerMode } from './fetch.js';
 import { missingPlatformError, resolveImage, type MissingPlatform, type ResolvedImage } from './resolve.js';
 
@@ -95,13 +95,17 @@ export async function resolveAll(
   refs: readonly Reference[],
   specs: readonly PlatformSpec[],
   skipMissing: boolean,
+  onResolved?: (image: ResolvedImage) => void,
 ): Promise<{ images: ResolvedImage[]; missing: MissingPlatform[] }> {
   const limit = pLimit(4);
   const results = await Promise.all(
     refs.map((ref) =>
       limit(() => {
         const client = ctx.clientFor(ref.registry);
-        return resolveImage(client, ref, specs, (repo, desc, what) => fetchSmallBlob(ctx, client, repo, desc, what));
+        return resolveImage(client, ref, specs, (repo, desc, what) => fetchSmallBlob(ctx, client, repo, desc, what)).then((r) => {
+          if (onResolved) for (const image of r.images) onResolved(image);
+          return r;
+        });
       }),
     ),
   );
@@ -146,15 +150,16 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const output = path.resolve(options.output);
   const session = await openSession(options);
   try {
-    const { images, missing } = await resolveAll(session.ctx, refs, specs, options.skipMissing ?? false);
+    // Uncompressed layers into a plain tar go straight to their place in it when their sizes
+    // can be predicted (no --cache-dir to keep blobs in); otherwise through the blob store.
+    const direct = layers === 'uncompressed' && !options.cacheDir && compressionForName(output) === 'none';
+    const predictor = direct ? new LayerSizePredictor(session.ctx) : undefined;
+    const { images, missing } = await resolveAll(session.ctx, refs, specs, options.skipMissing ?? false, predictor && ((image) => predictor.add(image)));
     if (images.length === 0) throw new AirpackError('PLATFORM_NOT_FOUND', 'nothing to write: no image has any of the requested platforms');
     const totalBytes = images.reduce((n, i) => n + i.parsedManifest.layers.reduce((m, l) => m + l.size, 0), 0);
     options.onProgress?.({ type: 'resolved', images: images.length, totalBytes });
 
-    // Uncompressed layers into a plain tar go straight to their place in it when their sizes
-    // can be predicted (no --cache-dir to keep blobs in); otherwise through the blob store.
-    const direct = layers === 'uncompressed' && !options.cacheDir && compressionForName(output) === 'none';
-    let fetched = direct ? await pullDirect(session.ctx, images, output) : undefined;
+    let fetched = predictor ? await pullDirect(session.ctx, images, output, predictor) : undefined;
     if (!fetched) {
       fetched = await fetchImages(session.ctx, images, layers);
       options.onProgress?.({ type: 'writing', output });
