@@ -26,7 +26,7 @@ import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type ZstdFrameIndex
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
 /** A blob the archive holds: small JSON blobs in memory, layers as files. */
-export type ArchiveBlob = { digest: string; size: number } & ({ data: Buffer } | { path: string });
+export type ArchiveBlob = { digest: string; size: number } & ({ data: Buffer } | { path: string; ready?: Promise<unknown> });
 
 export interface ArchiveImageEntry {
   /** The index.json entry: a manifest or an index descriptor, with name annotations and platform. */
@@ -91,8 +91,11 @@ export function buildDockerManifestJson(images: readonly ArchiveImageEntry[]): B
   return Buffer.from(JSON.stringify([...byConfig.values()]));
 }
 
-/** A piece of the tar: bytes, a whole file, or the end of the metadata frame. */
-export type TarPart = Buffer | { path: string; size: number } | FrameBoundary;
+/**
+ * A piece of the tar: bytes, a whole file, or the end of the metadata frame.
+ * A file may still be on its way: writers wait for `ready` before reading it.
+ */
+export type TarPart = Buffer | { path: string; size: number; ready?: Promise<unknown> } | FrameBoundary;
 
 /** The archive's tar as parts, in order, with a frame boundary before the first layer. */
 export function archiveParts(content: ArchiveContent): TarPart[] {
@@ -117,7 +120,7 @@ export function archiveParts(content: ArchiveContent): TarPart[] {
     if ('data' in blob) {
       file(blobPath(blob.digest), blob.data);
     } else {
-      parts.push(encodeHeader({ name: blobPath(blob.digest), size: blob.size, type: 'file', mtime }), { path: blob.path, size: blob.size }, padding(blob.size));
+      parts.push(encodeHeader({ name: blobPath(blob.digest), size: blob.size, type: 'file', mtime }), { path: blob.path, size: blob.size, ...(blob.ready ? { ready: blob.ready } : {}) }, padding(blob.size));
     }
   }
   if (content.layerBlobs.length === 0) parts.push(FRAME_BOUNDARY);
@@ -137,6 +140,7 @@ async function* partStream(parts: readonly TarPart[]): AsyncGenerator<Buffer> {
     } else if (Buffer.isBuffer(part)) {
       if (part.length > 0) yield part;
     } else {
+      await part.ready;
       for await (const chunk of createReadStream(part.path, { highWaterMark: 4 * 1024 * 1024 })) yield chunk as Buffer;
     }
   }
@@ -154,6 +158,7 @@ async function writePlain(parts: readonly TarPart[], tmp: TempFile): Promise<voi
       await sink.write(part);
       continue;
     }
+    await part.ready;
     const src = await open(part.path, 'r');
     try {
       await sink.copyFrom(src, 0, part.size);

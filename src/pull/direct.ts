@@ -30,7 +30,7 @@ import { MediaType } from '../spec/media-types.js';
 
 const GZIP_LAYER_TYPES = new Set<string>([MediaType.dockerLayerGzip, MediaType.ociLayerGzip, MediaType.dockerForeignLayerGzip, MediaType.ociLayerNondistributableGzip]);
 
-interface Layer {
+export interface Layer {
   image: ResolvedImage;
   desc: Descriptor;
   diffId: string;
@@ -39,6 +39,34 @@ interface Layer {
 
 /** Why the direct path stepped aside: the caller then pulls through the blob store. */
 class NotPredictable extends Error {}
+
+/** True for the error that says a predicted layer size was wrong (take the other path). */
+export function isMisprediction(err: unknown): boolean {
+  return err instanceof NotPredictable;
+}
+
+/** A layer whose size was predicted; the promise rejects with a misprediction when the stored layer differs. */
+export function checkPrediction(layer: Layer, stored: Promise<StoredLayer>): Promise<StoredLayer> {
+  return stored.then((s) => {
+    if (s.descriptor.size !== layer.size) throw new NotPredictable(`${layer.diffId}: ${s.descriptor.size} bytes, predicted ${layer.size}`);
+    return s;
+  });
+}
+
+/**
+ * The images as they will be written, from predicted layer sizes: manifests
+ * rewritten for uncompressed layers, each layer at `pathFor(diffId)`.
+ */
+export function predictedImages(images: readonly ResolvedImage[], layers: ReadonlyMap<string, Layer>, pathFor: (diffId: string) => string): FetchedImage[] {
+  return images.map((image) => {
+    const stored: StoredLayer[] = image.parsedManifest.layers.map((_d, i) => {
+      const layer = layers.get(image.config.parsed.rootfs!.diff_ids![i]!)!;
+      const mediaType = UNCOMPRESSED_LAYER_TYPE[image.manifest.mediaType] ?? MediaType.ociLayer;
+      return { descriptor: { mediaType, digest: layer.diffId, size: layer.size }, path: pathFor(layer.diffId) };
+    });
+    return { source: image, manifest: rewriteManifest(image, stored), layers: stored };
+  });
+}
 
 /** The uncompressed size from the gzip trailer (ISIZE), or undefined when it cannot be read. */
 async function gzipTrailerSize(ctx: FetchContext, image: ResolvedImage, desc: Descriptor): Promise<number | undefined> {
@@ -82,7 +110,8 @@ export class LayerSizePredictor {
     image.parsedManifest.layers.forEach((desc, i) => {
       const diffId = image.config.parsed.rootfs?.diff_ids?.[i];
       if (!diffId || this.pending.has(diffId)) return;
-      const size = this.limit(() => gzipTrailerSize(this.ctx, image, desc));
+      // A layer already stored (an earlier artifact of the same run, a kept cache) has its size on disk.
+      const size = this.limit(async () => ((await this.ctx.store.has(diffId)) ? this.ctx.store.size(diffId) : gzipTrailerSize(this.ctx, image, desc)));
       this.pending.set(diffId, { layer: { image, desc, diffId, size: -1 }, size });
     });
   }
@@ -117,15 +146,8 @@ export async function pullDirect(
 ): Promise<FetchedImage[] | undefined> {
   const layers = await predictor.layers(images);
   if (!layers) return undefined;
-  const fetched: FetchedImage[] = images.map((image) => {
-    const stored: StoredLayer[] = image.parsedManifest.layers.map((_d, i) => {
-      const layer = layers.get(image.config.parsed.rootfs!.diff_ids![i]!)!;
-      const mediaType = UNCOMPRESSED_LAYER_TYPE[image.manifest.mediaType] ?? MediaType.ociLayer;
-      // The path names the layer for the layout below; nothing is read from it.
-      return { descriptor: { mediaType, digest: layer.diffId, size: layer.size }, path: layer.diffId };
-    });
-    return { source: image, manifest: rewriteManifest(image, stored), layers: stored };
-  });
+  // The paths name the layers for the layout below; nothing is read from them.
+  const fetched = predictedImages(images, layers, (diffId) => diffId);
   const parts = archiveParts(assembleArchive(fetched));
   const tmp = await TempFile.create({ target: output });
   try {

@@ -64,9 +64,19 @@ export const UNCOMPRESSED_LAYER_TYPE: Readonly<Record<string, string>> = {
   [MediaType.ociManifest]: MediaType.ociLayer,
 };
 
-export async function fetchImages(ctx: FetchContext, images: readonly ResolvedImage[], mode: LayerMode): Promise<FetchedImage[]> {
+/**
+ * Fetches every blob of `images`. In uncompressed mode `uncompressedOnce`
+ * (pass your own to watch it) holds each distinct layer's promise by
+ * diff_id, filled before this returns its promise, so a caller can start
+ * on each layer as soon as it is stored.
+ */
+export async function fetchImages(
+  ctx: FetchContext,
+  images: readonly ResolvedImage[],
+  mode: LayerMode,
+  uncompressedOnce = new Map<string, Promise<StoredLayer>>(),
+): Promise<FetchedImage[]> {
   const limit = pLimit(ctx.concurrency);
-  const uncompressedOnce = new Map<string, Promise<StoredLayer>>();
 
   const fetchLayer = async (image: ResolvedImage, desc: Descriptor, index: number): Promise<StoredLayer> => {
     const client = ctx.clientFor(image.ref.registry);

@@ -317,8 +317,12 @@ export class ZstdFrameWriter {
 /** Staging buffers are allocated outside Node's shared pool so they can be transferred to a worker. */
 const STAGING_SIZE = 4 * 1024 * 1024;
 
-/** A piece of the input of `writeZstdParts`: bytes, a file range, or the end of a frame. */
-export type ZstdInputPart = Buffer | { path: string; offset?: number; size: number } | FrameBoundary;
+/**
+ * A piece of the input of `writeZstdParts`: bytes, a file range, or the end
+ * of a frame. A file may still be on its way: its frame is handed to a
+ * worker only once `ready` resolves (and the write fails if it rejects).
+ */
+export type ZstdInputPart = Buffer | { path: string; offset?: number; size: number; ready?: Promise<unknown> } | FrameBoundary;
 
 function isBoundary(item: unknown): item is FrameBoundary {
   return !(item instanceof Uint8Array) && (item as FrameBoundary).boundary === true;
@@ -335,13 +339,17 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
   const frames = new OrderedFrames(output, resolved);
   try {
     let slices: FrameSlice[] = [];
+    let waits: Array<Promise<unknown>> = [];
     let fill = 0;
     const cut = async (): Promise<void> => {
       if (fill === 0) return;
       const frame = slices;
       const size = fill;
+      const ready = waits;
       slices = [];
+      waits = [];
       fill = 0;
+      await Promise.all(ready);
       await frames.submit(frame, size);
     };
     for (const part of parts) {
@@ -350,6 +358,7 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
         continue;
       }
       const length = Buffer.isBuffer(part) ? part.length : part.size;
+      if (!Buffer.isBuffer(part) && part.ready && !waits.includes(part.ready)) waits.push(part.ready);
       let taken = 0;
       while (taken < length) {
         const n = Math.min(length - taken, resolved.frameSize - fill);
@@ -357,7 +366,11 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
         slices.push(Buffer.isBuffer(part) ? new Uint8Array(part.subarray(taken, taken + n)) : { path: part.path, offset: (part.offset ?? 0) + taken, length: n });
         taken += n;
         fill += n;
-        if (fill === resolved.frameSize) await cut();
+        if (fill === resolved.frameSize) {
+          await cut();
+          // The rest of this file belongs to the next frames: they wait for it too.
+          if (!Buffer.isBuffer(part) && part.ready && taken < length) waits.push(part.ready);
+        }
       }
     }
     await cut();
