@@ -267,6 +267,24 @@ describe('writeZstdFrames', () => {
     expect((await readFile(p)).equals(file)).toBe(true);
   }, 120_000);
 
+  it('compresses and decodes ahead on workers in a program run with --input-type=module', async () => {
+    // Eval'd workers inherit the flag; their code then has no require of its own.
+    const lib = join(import.meta.dirname, '..', 'dist', 'zstd', 'index.js');
+    const out = join(dir, 'esm.zst');
+    const program = `
+      import { SeekableZstdFile, writeZstdFrames } from ${JSON.stringify(lib)};
+      const data = Buffer.alloc(200000, 'esm ');
+      await writeZstdFrames([data], ${JSON.stringify(out)}, { level: 3, frameSize: 65536 });
+      const z = await SeekableZstdFile.open(${JSON.stringify(out)});
+      z.prefetch(1, Buffer.allocUnsafeSlow(65536));
+      const frame = await z.readFrame(1);
+      await z.close();
+      process.stdout.write(String(frame.equals(data.subarray(65536, 131072))));
+    `;
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8' })).toBe('true');
+    expect(zstdCli(['-d', '-c', out]).equals(Buffer.alloc(200000, 'esm '))).toBe(true);
+  });
+
   it('fails naming the file when a part file is shorter than promised, and leaves nothing behind', async () => {
     const short = join(dir, 'short.bin');
     await writeFile(short, bytes(1000, 5));

@@ -95,8 +95,7 @@ export class CompressedFrame {
  * Runs inside each worker (started from its source text): compress every
  * frame request with one reused context, posting output in 1 MiB chunks.
  */
-function frameWorkerMain(): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
+function frameWorkerMain(require: NodeJS.Require): void {
   const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
   const fs = require('node:fs') as typeof import('node:fs');
   const zstd = require(workerData.bindingPath as string) as typeof import('zstd-napi/binding.js');

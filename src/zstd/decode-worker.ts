@@ -20,8 +20,7 @@ interface DecodeRequest {
 
 type DecodeReply = { id: number; data: Uint8Array; n: number } | { id: number; error: string; data: Uint8Array };
 
-function decodeWorkerMain(): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
+function decodeWorkerMain(require: NodeJS.Require): void {
   const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
   const zstd = require(workerData.bindingPath as string) as typeof import('zstd-napi/binding.js');
   const port = parentPort!;
