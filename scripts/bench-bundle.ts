@@ -19,26 +19,16 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../test/support/registry.js';
-import { fmt, measure, median, MiB, requireTools, type Measurement } from './lib/measure.js';
+import { figures, fmt, measure, MiB, numberArg, requireTools, summarize, type Measurement, type Run } from './lib/measure.js';
 import { pushRealisticImages } from './lib/sample-images.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
 
-interface Run {
-  m: Measurement;
-  bytes: number;
-}
-
 async function main(): Promise<void> {
   requireTools(['/usr/bin/time', '/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/bsdtar', '/usr/bin/zstd']);
-  const count = arg('images', 4);
-  const rounds = arg('rounds', 1);
-  const layerBytes = arg('layer-mib', 25) * MiB;
+  const count = numberArg('images', 4);
+  const rounds = numberArg('rounds', 1);
+  const layerBytes = numberArg('layer-mib', 25) * MiB;
   const variants = process.argv.includes('--variants');
   const work = await mkdtemp(join(tmpdir(), 'airpack-bench-bundle-'));
   const registry = await startRegistry();
@@ -89,10 +79,9 @@ async function main(): Promise<void> {
       }
       process.stderr.write(`round ${r + 1}: airpack ${fmt(airpack.at(-1)!.m.seconds)} s, reference ${fmt(reference.at(-1)!.m.seconds)} s\n`);
     }
-    const sum = (runs: Run[]) => ({ seconds: median(runs.map((x) => x.m.seconds)), rss: Math.max(...runs.map((x) => x.m.maxRssMiB)), bytes: runs[0]!.bytes });
-    const a = sum(airpack);
-    const s = sum(reference);
-    const extra: Record<string, { wallSeconds: number; peakRssMiB: number; outputMiB: number }> = {};
+    const a = summarize(airpack);
+    const s = summarize(reference);
+    const extra: Record<string, ReturnType<typeof figures>> = {};
     if (variants) {
       for (const [name, flags] of [
         ['layers-original', ['--layers', 'original']],
@@ -100,7 +89,7 @@ async function main(): Promise<void> {
         ['frame-256MiB', ['--frame-size', '256M']],
       ] as const) {
         const v = await runAirpack([...flags]);
-        extra[name] = { wallSeconds: Number(fmt(v.m.seconds)), peakRssMiB: Number(fmt(v.m.maxRssMiB, 0)), outputMiB: Number(fmt(v.bytes / MiB, 2)) };
+        extra[name] = figures(summarize([v]));
         process.stderr.write(`variant ${name}: ${fmt(v.m.seconds)} s, ${fmt(v.bytes / MiB, 2)} MiB\n`);
       }
     }
@@ -108,8 +97,8 @@ async function main(): Promise<void> {
       images: count,
       tarUncompressedMiB: Number(fmt(uncompressed / MiB, 1)),
       rounds,
-      airpack: { wallSeconds: Number(fmt(a.seconds)), peakRssMiB: Number(fmt(a.rss, 0)), outputMiB: Number(fmt(a.bytes / MiB, 2)) },
-      reference: { wallSeconds: Number(fmt(s.seconds)), peakRssMiB: Number(fmt(s.rss, 0)), outputMiB: Number(fmt(s.bytes / MiB, 2)) },
+      airpack: figures(a),
+      reference: figures(s),
       ratio: { wall: Number(fmt(a.seconds / s.seconds, 3)), size: Number(fmt(a.bytes / s.bytes, 4)), targets: { wall: 0.8, size: 1.02, peakRssMiB: 512 } },
       variants: extra,
     };

@@ -19,12 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
 import { findImage } from '../src/scan/find.js';
-import { fmt, measure, median, MiB, requireTools } from './lib/measure.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { fmt, measure, median, MiB, numberArg, requireTools } from './lib/measure.js';
 
 const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -80,10 +75,10 @@ async function timeFind(ref: string, dir: string, rounds: number): Promise<{ cli
 
 async function main(): Promise<void> {
   requireTools(['/usr/bin/time', '/usr/bin/zstd', '/usr/bin/bsdtar']);
-  const files = arg('files', 4);
-  const mib = arg('mib', 100);
-  const bigMib = arg('big-mib', 1000);
-  const rounds = arg('rounds', 5);
+  const files = numberArg('files', 4);
+  const mib = numberArg('mib', 100);
+  const bigMib = numberArg('big-mib', 1000);
+  const rounds = numberArg('rounds', 5);
   const work = await mkdtemp(join(tmpdir(), 'airpack-bench-find-'));
   try {
     const dirs = { airpack: join(work, 'airpack'), rke2: join(work, 'rke2'), dockerSave: join(work, 'docker-save') };

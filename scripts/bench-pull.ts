@@ -16,13 +16,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../test/support/registry.js';
-import { fmt, measure, median, MiB, requireTools, type Measurement } from './lib/measure.js';
+import { figures, fmt, measure, MiB, numberArg, requireTools, summarize, type Run } from './lib/measure.js';
 import { pushRealisticImages } from './lib/sample-images.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
 const ARCHES = ['amd64', 'arm64'] as const;
@@ -30,9 +25,9 @@ const LAYERS = process.argv.includes('--layers') ? String(process.argv[process.a
 
 async function main(): Promise<void> {
   requireTools(['/usr/bin/time', '/usr/bin/skopeo', '/usr/bin/docker-registry']);
-  const count = arg('images', 4);
-  const rounds = arg('rounds', 3);
-  const layerBytes = arg('layer-mib', 12) * MiB;
+  const count = numberArg('images', 4);
+  const rounds = numberArg('rounds', 3);
+  const layerBytes = numberArg('layer-mib', 12) * MiB;
   const work = await mkdtemp(join(tmpdir(), 'airpack-bench-pull-'));
   const registry = await startRegistry();
   try {
@@ -42,7 +37,7 @@ async function main(): Promise<void> {
     const uncompressed = images.reduce((n, i) => n + i.uncompressed, 0);
     process.stderr.write(`pushed: ${fmt(compressed / MiB, 1)} MiB compressed, ${fmt(uncompressed / MiB, 1)} MiB uncompressed\n`);
 
-    const runAirpack = async (): Promise<{ m: Measurement; bytes: number }> => {
+    const runAirpack = async (): Promise<Run> => {
       let seconds = 0;
       let rss = 0;
       let bytes = 0;
@@ -57,7 +52,7 @@ async function main(): Promise<void> {
       return { m: { seconds, maxRssMiB: rss }, bytes };
     };
 
-    const runSkopeo = async (): Promise<{ m: Measurement; bytes: number }> => {
+    const runSkopeo = async (): Promise<Run> => {
       let seconds = 0;
       let rss = 0;
       let bytes = 0;
@@ -74,8 +69,8 @@ async function main(): Promise<void> {
       return { m: { seconds, maxRssMiB: rss }, bytes };
     };
 
-    const airpack: Array<{ m: Measurement; bytes: number }> = [];
-    const skopeo: Array<{ m: Measurement; bytes: number }> = [];
+    const airpack: Run[] = [];
+    const skopeo: Run[] = [];
     for (let r = 0; r < rounds; r++) {
       // Alternate the order so page-cache warmth favours neither side.
       if (r % 2 === 0) {
@@ -87,8 +82,8 @@ async function main(): Promise<void> {
       }
       process.stderr.write(`round ${r + 1}: airpack ${fmt(airpack.at(-1)!.m.seconds)} s, skopeo ${fmt(skopeo.at(-1)!.m.seconds)} s\n`);
     }
-    const a = { seconds: median(airpack.map((x) => x.m.seconds)), rss: Math.max(...airpack.map((x) => x.m.maxRssMiB)), bytes: airpack[0]!.bytes };
-    const s = { seconds: median(skopeo.map((x) => x.m.seconds)), rss: Math.max(...skopeo.map((x) => x.m.maxRssMiB)), bytes: skopeo[0]!.bytes };
+    const a = summarize(airpack);
+    const s = summarize(skopeo);
     const result = {
       images: count,
       architectures: ARCHES,
@@ -96,8 +91,8 @@ async function main(): Promise<void> {
       archiveUncompressedMiB: Number(fmt(uncompressed / MiB, 1)),
       rounds,
       layers: LAYERS,
-      airpack: { wallSeconds: Number(fmt(a.seconds)), peakRssMiB: Number(fmt(a.rss, 0)), outputMiB: Number(fmt(a.bytes / MiB, 1)) },
-      skopeo: { wallSeconds: Number(fmt(s.seconds)), peakRssMiB: Number(fmt(s.rss, 0)), outputMiB: Number(fmt(s.bytes / MiB, 1)) },
+      airpack: figures(a, 1),
+      skopeo: figures(s, 1),
       ratio: { wall: Number(fmt(a.seconds / s.seconds, 3)), target: 0.5 },
       peakMemoryTargetMiB: 256,
     };

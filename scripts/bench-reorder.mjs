@@ -13,25 +13,16 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { dist, flag, opt, timeBin } from './lib/bench-options.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? dflt : args[i + 1];
-};
 const sizeMb = Number(opt('size-mb', '300'));
 const runs = Number(opt('runs', '5'));
-const dist = resolve(here, '..', opt('dist', 'dist'));
-const keep = args.includes('--keep');
+const keep = flag('keep');
 // --dir /dev/shm runs on tmpfs: no disk write-back noise, just CPU and memory bandwidth.
 const baseDir = opt('dir', tmpdir());
-const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 const work = await mkdtemp(join(baseDir, 'airpack-bench-reorder-'));
 const tree = join(work, 'tree');

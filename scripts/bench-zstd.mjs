@@ -13,25 +13,17 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { dist, flag, opt, timeBin } from './lib/bench-options.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? dflt : args[i + 1];
-};
 const sizeMb = Number(opt('size-mb', '300'));
 const frameSizes = opt('frames', '32,64,128,256').split(',').map(Number);
 const level = Number(opt('level', '16'));
-const dist = resolve(here, '..', opt('dist', 'dist'));
-const keep = args.includes('--keep');
-const withNoLong = args.includes('--no-long-too');
-const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const keep = flag('keep');
+const withNoLong = flag('no-long-too');
 
 const work = await mkdtemp(join(tmpdir(), 'airpack-bench-zstd-'));
 const input = join(work, 'binaries.tar');

@@ -48,3 +48,31 @@ export function median(values: readonly number[]): number {
 
 export const MiB = 1024 * 1024;
 export const fmt = (n: number, digits = 2): string => n.toFixed(digits);
+
+/** `--name N` from the command line, or `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** One timed run of one side, with the size of what it wrote. */
+export interface Run {
+  m: Measurement;
+  bytes: number;
+}
+
+export interface Summary {
+  seconds: number;
+  rss: number;
+  bytes: number;
+}
+
+/** Several rounds of one side: median wall time, largest peak memory, output size. */
+export function summarize(runs: readonly Run[]): Summary {
+  return { seconds: median(runs.map((r) => r.m.seconds)), rss: Math.max(...runs.map((r) => r.m.maxRssMiB)), bytes: runs[0]!.bytes };
+}
+
+/** A summary as the JSON line reports it. */
+export function figures(s: Summary, outputDigits = 2): { wallSeconds: number; peakRssMiB: number; outputMiB: number } {
+  return { wallSeconds: Number(fmt(s.seconds)), peakRssMiB: Number(fmt(s.rss, 0)), outputMiB: Number(fmt(s.bytes / MiB, outputDigits)) };
+}
