@@ -13,7 +13,7 @@
  * blob file) and then written as plain tar (large positional copies), gzip,
  * or zstd frames, always through a temp file renamed when complete.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +21,7 @@ import { createGzip } from 'node:zlib';
 import { ArchiveEntry, MediaType, OCI_LAYOUT_CONTENT } from '../spec/media-types.js';
 import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex } from '../spec/types.js';
 import { writeExactly } from '../tar/file-copy.js';
-import { FileSink, TempFile } from '../tar/output-sink.js';
+import { FileSink, TempFile, writeViaTempFile } from '../tar/output-sink.js';
 import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
@@ -216,13 +216,13 @@ export async function writeImageArchive(output: string, content: ArchiveContent,
     });
     return { tarBytes, frames };
   }
+  if (compression === 'gzip') {
+    await writeViaTempFile(output, (out) => pipeline(Readable.from(partStream(parts)), createGzip({ level: options.level ?? 6 }), out));
+    return { tarBytes };
+  }
   const tmp = await TempFile.create({ target: output });
   try {
-    if (compression === 'gzip') {
-      await pipeline(Readable.from(partStream(parts)), createGzip({ level: options.level ?? 6 }), createWriteStream('', { fd: tmp.fh.fd, autoClose: false }));
-    } else {
-      await writePlain(parts, tmp);
-    }
+    await writePlain(parts, tmp);
     await tmp.commit();
     return { tarBytes };
   } catch (err) {

@@ -4,17 +4,14 @@
  * end) or gzip, into a file (temp file beside it, renamed when complete) or
  * a Writable such as stdout. A plain tar goes straight to reorderTar.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { randomBytes } from 'node:crypto';
 import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
 import { planTarFileReorder, reorderTar, type ReorderOptions, type ReorderResult } from '../tar/reorder.js';
 import { END_OF_ARCHIVE } from '../tar/header.js';
 import { withMetadataBoundary } from '../tar/metadata-boundary.js';
+import { writeViaTempFile } from '../tar/output-sink.js';
 import { FRAME_BOUNDARY, writeZstdFrames, writeZstdParts, type ZstdFrameWriterOptions } from '../zstd/frame-writer.js';
 import { ZstdError } from '../zstd/errors.js';
 import { TarError } from '../tar/errors.js';
@@ -87,14 +84,7 @@ async function reorderInto(input: string | Readable, output: string | Writable, 
   if (outputCompression === 'zstd') {
     sink = writeZstdFrames(withMetadataBoundary(tar, { source: label }), output, zstdOptions(opts));
   } else if (typeof output === 'string') {
-    const tmp = join(dirname(output), `.${basename(output)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    sink = pipeline(tar, createGzip({ level: opts.level ?? 6 }), createWriteStream(tmp, { flags: 'wx' })).then(
-      () => rename(tmp, output),
-      async (err: unknown) => {
-        await rm(tmp, { force: true });
-        throw err;
-      },
-    );
+    sink = writeViaTempFile(output, (out) => pipeline(tar, createGzip({ level: opts.level ?? 6 }), out));
   } else {
     sink = pipeline(tar, createGzip({ level: opts.level ?? 6 }), output);
   }

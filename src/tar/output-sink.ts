@@ -4,6 +4,7 @@
  * whole byte ranges of another file so copies stay large and sequential.
  */
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -250,5 +251,31 @@ export class QueuedFileWriter {
     await this.chain;
     this.inFlight.length = 0;
     if (this.failed !== undefined) throw this.failed;
+  }
+}
+
+/**
+ * Runs `write` into a Writable on a temp file beside `target`, renamed into
+ * place when `write` succeeds (it must end the stream) and removed when it
+ * fails, after every pending write has settled.
+ */
+export async function writeViaTempFile<T>(target: string, write: (out: Writable) => Promise<T>): Promise<T> {
+  const tmp = await TempFile.create({ target });
+  const out = createWriteStream('', { fd: tmp.fh.fd, autoClose: false, highWaterMark: 1024 * 1024 });
+  try {
+    const result = await write(out);
+    await tmp.commit();
+    return result;
+  } catch (err) {
+    await new Promise<void>((resolve) => {
+      out.on('error', () => {});
+      if (out.closed || out.destroyed) resolve();
+      else {
+        out.once('close', () => resolve());
+        out.destroy();
+      }
+    });
+    await tmp.discard();
+    throw err;
   }
 }

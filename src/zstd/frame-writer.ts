@@ -20,13 +20,10 @@
  *   (parallelism + 1) x frameSize; the default parallelism keeps that
  *   within PUSH_INPUT_BUDGET.
  */
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { type CompressedFrame, FrameCompressorPool, type FrameSettings, type FrameSlice } from './compress-pool.js';
+import { writeViaTempFile } from '../tar/output-sink.js';
 import { ZstdError } from './errors.js';
 import { MAX_BUNDLE_WINDOW, MAX_FRAME_HEADER_SIZE, parseFrameHeader } from './frame-header.js';
 import { encodeSeekTable, type FrameInfo } from './seek-table.js';
@@ -334,7 +331,7 @@ function isBoundary(item: unknown): item is FrameBoundary {
  * read by the workers, so their bytes never pass through this thread.
  */
 export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Writable | string, opts: ZstdFrameWriterOptions = {}): Promise<ZstdFrameIndex> {
-  if (typeof output === 'string') return viaTempFile(output, (out) => writeZstdParts(parts, out, { ...opts, end: true }));
+  if (typeof output === 'string') return writeViaTempFile(output, (out) => writeZstdParts(parts, out, { ...opts, end: true }));
   const resolved = resolveOptions(opts, defaultParallelism);
   const frames = new OrderedFrames(output, resolved);
   try {
@@ -437,7 +434,7 @@ export async function writeZstdFrames(
   output: Writable | string,
   opts: ZstdFrameWriterOptions = {},
 ): Promise<ZstdFrameIndex> {
-  if (typeof output === 'string') return viaTempFile(output, (out) => writeZstdFrames(source, out, { ...opts, end: true }));
+  if (typeof output === 'string') return writeViaTempFile(output, (out) => writeZstdFrames(source, out, { ...opts, end: true }));
   const writer = new ZstdFrameWriter(output, opts);
   try {
     for await (const item of source) {
@@ -447,29 +444,6 @@ export async function writeZstdFrames(
     return await writer.finish();
   } catch (err) {
     writer.abort(err);
-    throw err;
-  }
-}
-
-/** Runs `write` into a temp file beside `path`, renamed into place when it succeeds and removed when it fails. */
-async function viaTempFile<T>(path: string, write: (out: Writable) => Promise<T>): Promise<T> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 });
-  try {
-    const result = await write(out);
-    await rename(tmp, path);
-    return result;
-  } catch (err) {
-    // Wait for the stream to close (pending writes included) before removing the file.
-    await new Promise<void>((resolve) => {
-      out.on('error', () => {});
-      if (out.closed) resolve();
-      else {
-        out.once('close', () => resolve());
-        out.destroy();
-      }
-    });
-    await unlink(tmp).catch(() => {});
     throw err;
   }
 }
