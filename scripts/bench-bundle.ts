@@ -19,7 +19,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../test/support/registry.js';
-import { figures, fmt, measure, MiB, numberArg, requireTools, summarize, type Measurement, type Run } from './lib/measure.js';
+import { alternateRounds, figures, fmt, measure, MiB, numberArg, requireTools, summarize, type Measurement, type Run } from './lib/measure.js';
 import { pushRealisticImages } from './lib/sample-images.js';
 
 const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
@@ -67,20 +67,7 @@ async function main(): Promise<void> {
       return { m: { seconds: steps.reduce((n, s) => n + s.seconds, 0), maxRssMiB: Math.max(...steps.map((s) => s.maxRssMiB)) }, bytes };
     };
 
-    const airpack: Run[] = [];
-    const reference: Run[] = [];
-    for (let r = 0; r < rounds; r++) {
-      if (r % 2 === 0) {
-        airpack.push(await runAirpack());
-        reference.push(await runReference());
-      } else {
-        reference.push(await runReference());
-        airpack.push(await runAirpack());
-      }
-      process.stderr.write(`round ${r + 1}: airpack ${fmt(airpack.at(-1)!.m.seconds)} s, reference ${fmt(reference.at(-1)!.m.seconds)} s\n`);
-    }
-    const a = summarize(airpack);
-    const s = summarize(reference);
+    const { airpack: a, reference: s } = await alternateRounds(rounds, { airpack: () => runAirpack(), reference: runReference, referenceName: 'reference' });
     const extra: Record<string, ReturnType<typeof figures>> = {};
     if (variants) {
       for (const [name, flags] of [

@@ -16,7 +16,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../test/support/registry.js';
-import { figures, fmt, measure, MiB, numberArg, requireTools, summarize, type Run } from './lib/measure.js';
+import { alternateRounds, figures, fmt, measure, MiB, numberArg, requireTools, type Run } from './lib/measure.js';
 import { pushRealisticImages } from './lib/sample-images.js';
 
 const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
@@ -69,21 +69,7 @@ async function main(): Promise<void> {
       return { m: { seconds, maxRssMiB: rss }, bytes };
     };
 
-    const airpack: Run[] = [];
-    const skopeo: Run[] = [];
-    for (let r = 0; r < rounds; r++) {
-      // Alternate the order so page-cache warmth favours neither side.
-      if (r % 2 === 0) {
-        airpack.push(await runAirpack());
-        skopeo.push(await runSkopeo());
-      } else {
-        skopeo.push(await runSkopeo());
-        airpack.push(await runAirpack());
-      }
-      process.stderr.write(`round ${r + 1}: airpack ${fmt(airpack.at(-1)!.m.seconds)} s, skopeo ${fmt(skopeo.at(-1)!.m.seconds)} s\n`);
-    }
-    const a = summarize(airpack);
-    const s = summarize(skopeo);
+    const { airpack: a, reference: s } = await alternateRounds(rounds, { airpack: runAirpack, reference: runSkopeo, referenceName: 'skopeo' });
     const result = {
       images: count,
       architectures: ARCHES,

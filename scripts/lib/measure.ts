@@ -76,3 +76,26 @@ export function summarize(runs: readonly Run[]): Summary {
 export function figures(s: Summary, outputDigits = 2): { wallSeconds: number; peakRssMiB: number; outputMiB: number } {
   return { wallSeconds: Number(fmt(s.seconds)), peakRssMiB: Number(fmt(s.rss, 0)), outputMiB: Number(fmt(s.bytes / MiB, outputDigits)) };
 }
+
+/**
+ * `rounds` rounds of both sides, alternating which goes first so page-cache
+ * warmth favours neither; prints each round; returns both sides' summaries.
+ */
+export async function alternateRounds(
+  rounds: number,
+  sides: { airpack: () => Promise<Run>; reference: () => Promise<Run>; referenceName: string },
+): Promise<{ airpack: Summary; reference: Summary }> {
+  const airpack: Run[] = [];
+  const reference: Run[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      airpack.push(await sides.airpack());
+      reference.push(await sides.reference());
+    } else {
+      reference.push(await sides.reference());
+      airpack.push(await sides.airpack());
+    }
+    process.stderr.write(`round ${r + 1}: airpack ${fmt(airpack.at(-1)!.m.seconds)} s, ${sides.referenceName} ${fmt(reference.at(-1)!.m.seconds)} s\n`);
+  }
+  return { airpack: summarize(airpack), reference: summarize(reference) };
+}
