@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { familiarName, formatReference, parseImageList, parseReference } from '../src/ref/reference.js';
+import { familiarName, formatReference, parseReference } from '../src/ref/reference.js';
+import { formatImageInput, isArchiveInput, parseImageInput, parseImageList } from '../src/ref/input.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -59,10 +60,38 @@ describe('parseReference', () => {
 describe('parseImageList', () => {
   it('reads rke2-style lists with comments and blank lines', () => {
     const refs = parseImageList('# rke2 images\n\ndocker.io/rancher/a:v1\n  rancher/b:v2   # trailing comment\r\n\n');
-    expect(refs.map(formatReference)).toEqual(['docker.io/rancher/a:v1', 'docker.io/rancher/b:v2']);
+    expect(refs.map(formatImageInput)).toEqual(['docker.io/rancher/a:v1', 'docker.io/rancher/b:v2']);
   });
 
   it('names the file and line of a bad entry', () => {
     expect(() => parseImageList('ok:1\nBAD REF\n', 'images.txt')).toThrow(/images\.txt line 2: image reference "BAD REF"/);
+  });
+});
+
+describe('parseImageInput', () => {
+  it('reads skopeo-style archive inputs, with and without a NAME', () => {
+    expect(parseImageInput('docker-archive:app.tar')).toEqual({ archive: 'app.tar' });
+    expect(parseImageInput('oci-archive:/x/app-oci.tar:example.com/app:1.2')).toEqual({ archive: '/x/app-oci.tar', name: parseReference('example.com/app:1.2') });
+    expect(parseImageInput('oci:layout:app@sha256:' + 'a'.repeat(64))).toEqual({ archive: 'layout', name: parseReference('app@sha256:' + 'a'.repeat(64)) });
+    expect(parseImageInput('./bundles/x.tar.zst')).toEqual({ archive: './bundles/x.tar.zst' });
+    expect(parseImageInput('/abs/x.tar:rancher/x:v1')).toEqual({ archive: '/abs/x.tar', name: parseReference('rancher/x:v1') });
+  });
+
+  it('keeps registry references as references (a host with a port is not a path)', () => {
+    const ref = parseImageInput('localhost:5000/oci:dir');
+    expect(isArchiveInput(ref)).toBe(false);
+    expect(formatImageInput(ref)).toBe('localhost:5000/oci:dir');
+    expect(isArchiveInput(parseImageInput('busybox'))).toBe(false);
+  });
+
+  it('resolves relative archive paths against a base directory, and round-trips through formatImageInput', () => {
+    const input = parseImageInput('docker-archive:../saved.tar:app:1', '/work/lists');
+    expect(input).toEqual({ archive: '/work/saved.tar', name: parseReference('app:1') });
+    expect(parseImageInput(formatImageInput(input))).toEqual(input);
+  });
+
+  it('names the input when the path or NAME is bad', () => {
+    expect(() => parseImageInput('oci:')).toThrow(/image input "oci:": no path/);
+    expect(() => parseImageInput('docker-archive:x.tar:BAD NAME')).toThrow(/image input "docker-archive:x.tar:BAD NAME"/);
   });
 });

@@ -20,7 +20,8 @@ import { writeImageArchive, compressionForName, type ArchiveCompression, type Wr
 import { AirpackError } from '../errors.js';
 import { formatPlatform, parsePlatform, type PlatformSpec } from '../platform/platform.js';
 import type { ProgressListener } from '../progress.js';
-import { formatReference, type Reference } from '../ref/reference.js';
+import type { ImageInput } from '../ref/input.js';
+import { formatReference } from '../ref/reference.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { assembleArchive } from '../pull/assemble.js';
 import { checkPrediction, isMisprediction, LayerSizePredictor, predictedImages } from '../pull/direct.js';
@@ -42,16 +43,16 @@ import {
 export interface ImageSet {
   /** "" (or absent) for the default set. */
   name?: string;
-  images: ReadonlyArray<string | Reference>;
+  images: ReadonlyArray<string | ImageInput>;
   /** Images for Windows platforms instead of `images` (release lists differ per os). */
-  windowsImages?: ReadonlyArray<string | Reference>;
+  windowsImages?: ReadonlyArray<string | ImageInput>;
 }
 
 export interface BundleOptions {
   /** Image references for every platform (the default set). */
-  images?: ReadonlyArray<string | Reference>;
+  images?: ReadonlyArray<string | ImageInput>;
   /** Images for Windows platforms instead of `images`. */
-  windowsImages?: ReadonlyArray<string | Reference>;
+  windowsImages?: ReadonlyArray<string | ImageInput>;
   /** Further named sets (release-set mode only). */
   sets?: readonly ImageSet[];
   /** `os/arch[/variant][:osversion]`; default from env BUILD_OS x BUILD_ARCH (+ BUILD_WINDOWS_VERSION), else linux/amd64. */
@@ -124,7 +125,7 @@ export interface BundleResult {
 interface PlannedArtifact {
   name: string;
   set: string;
-  refs: Reference[];
+  refs: ImageInput[];
   specs: PlatformSpec[];
 }
 
@@ -153,7 +154,7 @@ export function bundlePlatforms(options: Pick<BundleOptions, 'platforms' | 'env'
   return specs;
 }
 
-function toRefs(images: ReadonlyArray<string | Reference>): Reference[] {
+function toRefs(images: ReadonlyArray<string | ImageInput>): ImageInput[] {
   return parseInputs({ images, platforms: [] }).refs;
 }
 
@@ -200,7 +201,7 @@ async function writeArtifact(
   session: Session,
   options: BundleOptions,
   layers: LayerMode,
-  target: { path: string; name: string; set: string; refs: Reference[]; specs: PlatformSpec[] },
+  target: { path: string; name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] },
   skipped: BundleResult['skipped'],
 ): Promise<BundleArtifact> {
   const compression = options.compression ?? compressionForName(target.path);
@@ -295,7 +296,7 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
   const specs = bundlePlatforms(options);
   const skipped: BundleResult['skipped'] = [];
 
-  let targets: Array<{ path: string; name: string; set: string; refs: Reference[]; specs: PlatformSpec[] }>;
+  let targets: Array<{ path: string; name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] }>;
   if (options.output) {
     if (options.preset || options.name || (options.sets && options.sets.length > 0)) {
       throw new AirpackError('INVALID_ARGUMENT', '--preset, --name and image sets need --output-dir, not -o');

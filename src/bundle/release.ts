@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AirpackError } from '../errors.js';
-import { formatReference, parseImageList } from '../ref/reference.js';
+import { formatImageInput, parseImageInput, parseImageList } from '../ref/input.js';
 import { bundle, writeChecksumFiles, type BundleOptions, type BundleResult } from './bundle.js';
 
 type Shared = Omit<BundleOptions, 'images' | 'windowsImages' | 'sets' | 'onProgress' | 'registry' | 'env'>;
@@ -57,7 +57,7 @@ async function readLists(files: string | string[] | undefined, base: string): Pr
     } catch (err) {
       throw new AirpackError('INVALID_ARGUMENT', `imagesFile ${full}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
     }
-    out.push(...parseImageList(text, full).map(formatReference));
+    out.push(...parseImageList(text, full, path.dirname(full)).map(formatImageInput));
   }
   return out;
 }
@@ -86,8 +86,10 @@ export async function bundleRelease(
   try {
     for (const entry of entries) {
       const { imagesFile, windowsImagesFile, set, images, windowsImages, ...rest } = { ...defaults, ...entry } as ReleaseBundle;
-      const list = [...(images ?? []), ...(await readLists(imagesFile, base))];
-      const winList = windowsImages || windowsImagesFile ? [...(windowsImages ?? []), ...(await readLists(windowsImagesFile, base))] : undefined;
+      // Archive paths in the description, like its other paths, are relative to it.
+      const inline = (refs: string[] | undefined): string[] => (refs ?? []).map((r) => formatImageInput(parseImageInput(r, base)));
+      const list = [...inline(images), ...(await readLists(imagesFile, base))];
+      const winList = windowsImages || windowsImagesFile ? [...inline(windowsImages), ...(await readLists(windowsImagesFile, base))] : undefined;
       const options: BundleOptions = {
         ...rest,
         ...overrides,

@@ -15,7 +15,7 @@ export const describe = 'Pull images into zstd-framed bundles (metadata first): 
 export function builder(y: Argv) {
   return withFetchOptions(y)
     .version(false)
-    .positional('refs', { type: 'string', array: true, describe: 'Image references: name[:tag], name@sha256:..., name:tag@sha256:...' })
+    .positional('refs', { type: 'string', array: true, describe: 'Image references (name[:tag], name@sha256:..., name:tag@sha256:...) or archives on disk (docker-archive:PATH[:NAME], oci-archive:PATH[:NAME], oci:DIR[:NAME], ./PATH)' })
     .option('release', { type: 'string', describe: 'Build every bundle a release description (airpack.yaml, or .json) declares; see the README' })
     .option('images', { type: 'string', array: true, describe: 'File with one reference per line (# comments, blank lines ignored); - for stdin' })
     .option('set', { type: 'string', array: true, describe: 'A named image set NAME=LIST (repeatable; release sets only): rke2\'s images-NAME.txt -> <prog>-images-NAME.<os>-<arch>.tar.zst' })
@@ -36,6 +36,7 @@ export function builder(y: Argv) {
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
     .example('$0 bundle --images images.txt -p linux/amd64 -p windows/amd64:ltsc2022 --output-dir dist/artifacts --preset rke2', 'rke2-images.linux-amd64.tar.zst, rke2-windows-ltsc2022-amd64-images.tar.zst, lists, sha256sum-amd64.txt')
     .example('$0 bundle --images images.txt --set canal=images-canal.txt --output-dir dist/artifacts --preset rke2', 'also rke2-images-canal.linux-amd64.tar.zst')
+    .example('$0 bundle oci:out/app-oci docker-archive:saved.tar:example.com/app:1.2 -p linux/amd64 -o app.tar.zst', 'images from a buildx OCI layout and a docker save tar')
     .example('$0 bundle --release airpack.yaml', 'every bundle a release declares, one blob cache, one sha256sum file per arch')
     .example('BUILD_OS="linux windows" BUILD_ARCH=amd64 BUILD_WINDOWS_VERSION=ltsc2022 VERSION=v1.14.0 $0 bundle velero/velero:v1.14.0 --output-dir . --preset velero', 'velero\'s _output/velero-v1.14.0-linux-amd64.tar and ...-windows-ltsc2022-amd64.tar');
 }

@@ -4,9 +4,10 @@
  * docker/podman credential files and helpers.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { AirpackError } from '../errors.js';
-import { parseImageList } from '../ref/reference.js';
+import { formatImageInput, parseImageList } from '../ref/input.js';
 import type { RegistryOptions } from '../registry/client.js';
 
 export interface RegistryArgs {
@@ -73,7 +74,7 @@ export function collectReferences(refs: readonly string[] | undefined, lists: re
       throw new AirpackError('INVALID_ARGUMENT', `--images ${file}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
     }
     // Parse here so a bad line is reported with its file and line number.
-    out.push(...parseImageList(text, file).map((r) => `${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`));
+    out.push(...parseImageList(text, file, file === '-' ? undefined : path.dirname(path.resolve(file))).map(formatImageInput));
   }
   return out;
 }

@@ -10,7 +10,7 @@ export const describe = 'Pull images for the given platforms into one image arch
 
 export function builder(y: Argv) {
   return withFetchOptions(y)
-    .positional('refs', { type: 'string', array: true, describe: 'Image references: name[:tag], name@sha256:..., name:tag@sha256:...' })
+    .positional('refs', { type: 'string', array: true, describe: 'Image references (name[:tag], name@sha256:..., name:tag@sha256:...) or archives on disk (docker-archive:PATH[:NAME], oci-archive:PATH[:NAME], oci:DIR[:NAME], ./PATH)' })
     .option('images', { type: 'string', array: true, describe: 'File with one reference per line (# comments, blank lines ignored); - for stdin' })
     .option('platform', { alias: 'p', type: 'string', array: true, default: ['linux/amd64'], describe: 'os/arch[/variant][:osversion], repeatable; e.g. windows/amd64:ltsc2022' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Archive to write (.tar)' })

@@ -8,7 +8,8 @@
  * The tar's layout needs each layer's uncompressed size before any byte is
  * written. A gzip member ends with ISIZE, the uncompressed size mod 2^32:
  * one 4-byte Range request per layer predicts it. The prediction is then
- * checked like everything else (size and diff_id). When it cannot be made
+ * checked like everything else (size and diff_id). A layer stored as a
+ * plain tar needs no request: its size is the blob's. When it cannot be made
  * (not gzip, no Range support, a blob of 4 GiB or more) or turns out wrong
  * (several gzip members, a layer of 4 GiB or more), this gives up and the
  * caller takes the blob-store path; nothing is left behind.
@@ -25,10 +26,12 @@ import { TempFile } from '../tar/output-sink.js';
 import { assembleArchive } from './assemble.js';
 import { rewriteManifest, UNCOMPRESSED_LAYER_TYPE, type FetchContext, type FetchedImage, type StoredLayer } from './fetch.js';
 import type { ResolvedImage } from './resolve.js';
-import { blobSources } from './sources.js';
+import { imageBlobSources } from './sources.js';
 import { MediaType } from '../spec/media-types.js';
 
 const GZIP_LAYER_TYPES = new Set<string>([MediaType.dockerLayerGzip, MediaType.ociLayerGzip, MediaType.dockerForeignLayerGzip, MediaType.ociLayerNondistributableGzip]);
+/** Layers stored as plain tars (docker save's, or an uncompressed archive's): their size is the blob's. */
+const PLAIN_LAYER_TYPES = new Set<string>([MediaType.dockerLayer, MediaType.ociLayer, MediaType.ociLayerNondistributable]);
 
 export interface Layer {
   image: ResolvedImage;
@@ -71,7 +74,7 @@ export function predictedImages(images: readonly ResolvedImage[], layers: Readon
 /** The uncompressed size from the gzip trailer (ISIZE), or undefined when it cannot be read. */
 async function gzipTrailerSize(ctx: FetchContext, image: ResolvedImage, desc: Descriptor): Promise<number | undefined> {
   if (desc.size < 18 || desc.size >= 2 ** 32 || !GZIP_LAYER_TYPES.has(desc.mediaType)) return undefined;
-  for (const source of blobSources(ctx.clientFor(image.ref.registry), image.ref.repository, desc)) {
+  for (const source of imageBlobSources(image, desc, ctx.clientFor)) {
     try {
       const { body, resumed } = await source.open(desc.size - 4);
       const chunks: Buffer[] = [];
@@ -111,7 +114,10 @@ export class LayerSizePredictor {
       const diffId = image.config.parsed.rootfs?.diff_ids?.[i];
       if (!diffId || this.pending.has(diffId)) return;
       // A layer already stored (an earlier artifact of the same run, a kept cache) has its size on disk.
-      const size = this.limit(async () => ((await this.ctx.store.has(diffId)) ? this.ctx.store.size(diffId) : gzipTrailerSize(this.ctx, image, desc)));
+      const size = this.limit(async () => {
+        if (await this.ctx.store.has(diffId)) return this.ctx.store.size(diffId);
+        return PLAIN_LAYER_TYPES.has(desc.mediaType) ? desc.size : gzipTrailerSize(this.ctx, image, desc);
+      });
       this.pending.set(diffId, { layer: { image, desc, diffId, size: -1 }, size });
     });
   }
@@ -161,8 +167,7 @@ export async function pullDirect(
         limit(() => {
           const at = offsets.get(layer.diffId)!;
           const what = `layer ${layer.desc.digest} of ${formatReference(layer.image.ref)}`;
-          const client = ctx.clientFor(layer.image.ref.registry);
-          return downloadBlob(blobSources(client, layer.image.ref.repository, layer.desc), layer.desc, output, {
+          return downloadBlob(imageBlobSources(layer.image, layer.desc, ctx.clientFor), layer.desc, output, {
             what,
             onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
             sink: () => decompressingSinkTo(() => createWriteStream('', { fd: tmp.fh.fd, start: at, autoClose: false, highWaterMark: 1024 * 1024 }), layer.diffId, what, layer.size),

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { decompressLayer } from '../blob/decompress.js';
-import { downloadBlob } from '../blob/download.js';
+import { downloadBlob, type BlobSource } from '../blob/download.js';
 import { decompressingSink } from '../blob/sink.js';
 import type { BlobStore } from '../blob/store.js';
 import { AirpackError } from '../errors.js';
@@ -17,7 +17,8 @@ import type { RegistryClient } from '../registry/client.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 import { sha256Digest } from '../registry/client.js';
-import { blobSources } from './sources.js';
+import type { LocalArchives } from './local-archive.js';
+import { blobSources, imageBlobSources } from './sources.js';
 import type { ResolvedImage } from './resolve.js';
 
 export type LayerMode = 'original' | 'uncompressed';
@@ -38,15 +39,17 @@ export interface FetchedImage {
 
 export interface FetchContext {
   store: BlobStore;
+  /** Archives on disk named as image inputs, each opened once. */
+  archives: LocalArchives;
   clientFor: (registry: string) => RegistryClient;
   concurrency: number;
   onProgress?: ProgressListener | undefined;
 }
 
 /** Download a blob into the store (once), returning its path. */
-export function ensureBlob(ctx: FetchContext, client: RegistryClient, repository: string, desc: Descriptor, what: string): Promise<string> {
+export function ensureBlob(ctx: FetchContext, sources: readonly BlobSource[], desc: Descriptor, what: string): Promise<string> {
   return ctx.store.ensure(desc.digest, (tmp) =>
-    downloadBlob(blobSources(client, repository, desc), desc, tmp, {
+    downloadBlob(sources, desc, tmp, {
       what,
       onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
     }),
@@ -56,7 +59,7 @@ export function ensureBlob(ctx: FetchContext, client: RegistryClient, repository
 /** Fetch a small blob (a config) through the store and return its bytes. */
 export async function fetchSmallBlob(ctx: FetchContext, client: RegistryClient, repository: string, desc: Descriptor, what: string): Promise<Buffer> {
   if (desc.size > 64 * 1024 * 1024) throw new AirpackError('MANIFEST_INVALID', `${what}: ${desc.size} bytes is too large for a config`);
-  return readFile(await ensureBlob(ctx, client, repository, desc, what));
+  return readFile(await ensureBlob(ctx, blobSources(client, repository, desc), desc, what));
 }
 
 export const UNCOMPRESSED_LAYER_TYPE: Readonly<Record<string, string>> = {
@@ -79,9 +82,9 @@ export async function fetchImages(
   const limit = pLimit(ctx.concurrency);
 
   const fetchLayer = async (image: ResolvedImage, desc: Descriptor, index: number): Promise<StoredLayer> => {
-    const client = ctx.clientFor(image.ref.registry);
     const what = `layer ${desc.digest} of ${formatReference(image.ref)}`;
-    if (mode === 'original') return { descriptor: desc, path: await limit(() => ensureBlob(ctx, client, image.ref.repository, desc, what)) };
+    const sources = imageBlobSources(image, desc, ctx.clientFor);
+    if (mode === 'original') return { descriptor: desc, path: await limit(() => ensureBlob(ctx, sources, desc, what)) };
 
     const diffId = image.config.parsed.rootfs?.diff_ids?.[index];
     if (!diffId) throw new AirpackError('MANIFEST_INVALID', `config of ${formatReference(image.ref)}: no rootfs.diff_ids[${index}] for ${what}`);
@@ -95,7 +98,7 @@ export async function fetchImages(
             await decompressLayer(ctx.store.path(desc.digest), tmp, diffId, what);
             return;
           }
-          await downloadBlob(blobSources(client, image.ref.repository, desc), desc, tmp, {
+          await downloadBlob(sources, desc, tmp, {
             what,
             onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
             sink: (file) => decompressingSink(file, diffId, what),

@@ -14,16 +14,18 @@ import { BlobStore } from '../blob/store.js';
 import { AirpackError } from '../errors.js';
 import { formatPlatform, parsePlatform, type PlatformSpec } from '../platform/platform.js';
 import type { ProgressListener } from '../progress.js';
-import { formatReference, parseReference, type Reference } from '../ref/reference.js';
+import { isArchiveInput, parseImageInput, type ImageInput } from '../ref/input.js';
+import { formatReference } from '../ref/reference.js';
 import { RegistryPool, type RegistryOptions } from '../registry/client.js';
 import { assembleArchive } from './assemble.js';
 import { LayerSizePredictor, pullDirect } from './direct.js';
 import { fetchImages, fetchSmallBlob, type FetchContext, type FetchedImage, type LayerMode } from './fetch.js';
-import { missingPlatformError, resolveImage, type MissingPlatform, type ResolvedImage } from './resolve.js';
+import { resolveArchiveInput, LocalArchives } from './local-archive.js';
+import { missingPlatformError, resolveImage, type MissingPlatform, type Resolution, type ResolvedImage } from './resolve.js';
 
 export interface PullOptions {
-  /** Image references (`busybox`, `host:5000/x:1`, `x@sha256:…`), strings or parsed. */
-  images: ReadonlyArray<string | Reference>;
+  /** Image references (`busybox`, `host:5000/x:1`, `x@sha256:…`) or archives on disk (`docker-archive:app.tar`, `oci:dir`), strings or parsed. */
+  images: ReadonlyArray<string | ImageInput>;
   /** Requested platforms: `linux/amd64`, `windows/amd64:ltsc2022`, … (default linux/amd64). */
   platforms?: ReadonlyArray<string | PlatformSpec>;
   /** The archive to write. */
@@ -76,33 +78,41 @@ export interface Session {
 export async function openSession(options: Pick<PullOptions, 'registry' | 'cacheDir' | 'concurrency' | 'onProgress'>): Promise<Session> {
   const dir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'airpack-blobs-')));
   const pool = new RegistryPool(options.registry);
+  const archives = new LocalArchives();
   return {
     ctx: {
       store: new BlobStore(dir),
+      archives,
       clientFor: (r) => pool.get(r),
       concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
       onProgress: options.onProgress,
     },
     cleanup: async () => {
+      await archives.cleanup();
       if (!options.cacheDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Resolve every reference for every platform; missing platforms fail unless skipMissing. */
+/** Resolve every input for every platform; missing platforms fail unless skipMissing. */
 export async function resolveAll(
   ctx: FetchContext,
-  refs: readonly Reference[],
+  inputs: readonly ImageInput[],
   specs: readonly PlatformSpec[],
   skipMissing: boolean,
   onResolved?: (image: ResolvedImage) => void,
 ): Promise<{ images: ResolvedImage[]; missing: MissingPlatform[] }> {
   const limit = pLimit(4);
   const results = await Promise.all(
-    refs.map((ref) =>
+    inputs.map((input) =>
       limit(() => {
-        const client = ctx.clientFor(ref.registry);
-        return resolveImage(client, ref, specs, (repo, desc, what) => fetchSmallBlob(ctx, client, repo, desc, what)).then((r) => {
+        let resolving: Promise<Resolution>;
+        if (isArchiveInput(input)) resolving = resolveArchiveInput(ctx.archives, input, specs);
+        else {
+          const client = ctx.clientFor(input.registry);
+          resolving = resolveImage(client, input, specs, (repo, desc, what) => fetchSmallBlob(ctx, client, repo, desc, what));
+        }
+        return resolving.then((r) => {
           if (onResolved) for (const image of r.images) onResolved(image);
           return r;
         });
@@ -120,8 +130,8 @@ export async function resolveAll(
   return { images, missing };
 }
 
-export function parseInputs(options: Pick<PullOptions, 'images' | 'platforms'>): { refs: Reference[]; specs: PlatformSpec[] } {
-  const refs = options.images.map((r) => (typeof r === 'string' ? parseReference(r) : r));
+export function parseInputs(options: Pick<PullOptions, 'images' | 'platforms'>): { refs: ImageInput[]; specs: PlatformSpec[] } {
+  const refs = options.images.map((r) => (typeof r === 'string' ? parseImageInput(r) : r));
   if (refs.length === 0) throw new AirpackError('INVALID_ARGUMENT', 'no images given; expected at least one reference or an --images list');
   const specs = (options.platforms && options.platforms.length > 0 ? options.platforms : [DEFAULT_PLATFORM]).map((p) => (typeof p === 'string' ? parsePlatform(p) : p));
   return { refs, specs };

@@ -5,6 +5,7 @@
  * only the platform its config declares. A request no child serves is
  * reported as missing, with the platforms the image does offer.
  */
+import type { BlobSource } from '../blob/download.js';
 import { AirpackError } from '../errors.js';
 import { formatPlatform, isAttestation, normalizePlatform, platformMatches, selectPlatform, type Platform, type PlatformSpec } from '../platform/platform.js';
 import { formatReference, manifestReference, type Reference } from '../ref/reference.js';
@@ -23,6 +24,8 @@ export interface ResolvedImage {
   manifest: FetchedManifest;
   parsedManifest: ImageManifest;
   config: { digest: string; bytes: Buffer; parsed: ImageConfig };
+  /** Where the blobs come from when not from `ref`'s registry: an archive on disk. */
+  sources?: (desc: Descriptor) => BlobSource[];
 }
 
 export interface MissingPlatform {
@@ -61,9 +64,28 @@ function platformFromConfig(config: ImageConfig): Platform {
 /** Fetch a small blob (a config) and check it against its descriptor. */
 export type FetchSmallBlob = (repository: string, desc: Descriptor, what: string) => Promise<Buffer>;
 
-export async function resolveImage(client: RegistryClient, ref: Reference, specs: readonly PlatformSpec[], fetchSmallBlob: FetchSmallBlob): Promise<Resolution> {
+/** Where an image's manifests and configs come from: a registry, or an archive on disk. */
+export interface ManifestSource {
+  /** The manifest or index the reference names. */
+  top(): Promise<FetchedManifest>;
+  /** A manifest an index points at. */
+  child(digest: string): Promise<FetchedManifest>;
+  /** A config, checked against its descriptor. */
+  config(desc: Descriptor, what: string): Promise<Buffer>;
+}
+
+export function resolveImage(client: RegistryClient, ref: Reference, specs: readonly PlatformSpec[], fetchSmallBlob: FetchSmallBlob): Promise<Resolution> {
+  return resolveFrom(ref, specs, {
+    top: () => client.getManifest(ref.repository, manifestReference(ref)),
+    child: (digest) => client.getManifest(ref.repository, digest),
+    config: (desc, what) => fetchSmallBlob(ref.repository, desc, what),
+  });
+}
+
+/** The images `ref` names for each requested platform: an index's children, or the one manifest. */
+export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[], source: ManifestSource): Promise<Resolution> {
   const name = formatReference(ref);
-  const top = await client.getManifest(ref.repository, manifestReference(ref));
+  const top = await source.top();
   const images: ResolvedImage[] = [];
   const missing: MissingPlatform[] = [];
 
@@ -74,7 +96,7 @@ export async function resolveImage(client: RegistryClient, ref: Reference, specs
     }
     const parsedManifest = parseJson<ImageManifest>(manifest.bytes, `manifest of ${what}`);
     checkManifest(parsedManifest, `manifest of ${what}`);
-    const configBytes = await fetchSmallBlob(ref.repository, parsedManifest.config, `config of ${what}`);
+    const configBytes = await source.config(parsedManifest.config, `config of ${what}`);
     const parsed = parseJson<ImageConfig>(configBytes, `config of ${what}`);
     const image: ResolvedImage = {
       ref,
@@ -103,7 +125,7 @@ export async function resolveImage(client: RegistryClient, ref: Reference, specs
         if (INDEX_MEDIA_TYPES.has(child.mediaType)) {
           throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `image ${name}: nested index ${child.digest} for ${formatPlatform(spec)} is not supported`);
         }
-        const manifest = await client.getManifest(ref.repository, child.digest);
+        const manifest = await source.child(child.digest);
         image = await load(manifest, child.platform, top.digest);
         byDigest.set(child.digest, image);
         images.push(image);

@@ -8,6 +8,7 @@ import { AirpackError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
 import { redactUrl, sendWithRetry, type TlsOptions } from '../registry/http.js';
 import type { Descriptor } from '../spec/types.js';
+import type { ResolvedImage } from './resolve.js';
 
 export function registrySource(client: RegistryClient, repository: string, digest: string): BlobSource {
   return {
@@ -38,4 +39,9 @@ export function urlSource(url: string, tls?: TlsOptions): BlobSource {
 export function blobSources(client: RegistryClient, repository: string, desc: Descriptor): BlobSource[] {
   const urls = (desc.urls ?? []).filter((u) => /^https?:\/\//i.test(u));
   return [...urls.map((u) => urlSource(u)), registrySource(client, repository, desc.digest)];
+}
+
+/** Sources for a blob of `image`: its archive on disk when it came from one, else its registry (and foreign URLs). */
+export function imageBlobSources(image: ResolvedImage, desc: Descriptor, clientFor: (registry: string) => RegistryClient): BlobSource[] {
+  return image.sources ? image.sources(desc) : blobSources(clientFor(image.ref.registry), image.ref.repository, desc);
 }

@@ -109,21 +109,3 @@ export function manifestReference(ref: Reference): string {
 export function apiHost(registry: string): string {
   return registry === DEFAULT_REGISTRY ? DOCKER_HUB_API_HOST : registry;
 }
-
-/**
- * Read an image list as rke2's images*.txt: one reference per line,
- * `#` starts a comment, blank lines are ignored. Errors name the line.
- */
-export function parseImageList(text: string, source = 'image list'): Reference[] {
-  const refs: Reference[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.replace(/#.*$/, '').trim();
-    if (line === '') return;
-    try {
-      refs.push(parseReference(line));
-    } catch (err) {
-      throw new AirpackError('IMAGE_LIST_INVALID', `${source} line ${i + 1}: ${(err as Error).message}`, { cause: err });
-    }
-  });
-  return refs;
-}

@@ -36,6 +36,8 @@ export interface ArchiveImage {
   platforms: ArchiveImagePlatform[];
   /** Sum over platforms of distinct blob sizes, when known. */
   size?: number;
+  /** For an image index.json does not list: its item in manifest.json. */
+  dockerEntry?: number;
 }
 
 /** Normalises a RepoTag or annotation to a full reference, or returns it unchanged when it does not parse. */
@@ -68,7 +70,7 @@ function platformOf(p: Platform | undefined, config: ImageConfig | undefined): A
   return out;
 }
 
-function manifestPlatform(meta: ArchiveMetadata, d: Descriptor): ArchiveImagePlatform {
+function manifestPlatform(meta: Pick<ArchiveMetadata, 'files'>, d: Descriptor): ArchiveImagePlatform {
   const name = blobEntryName(d.digest);
   const manifest = json<ImageManifest>(name ? meta.files.get(name) : undefined);
   const cfgName = manifest?.config?.digest ? blobEntryName(manifest.config.digest) : undefined;
@@ -84,7 +86,7 @@ function manifestPlatform(meta: ArchiveMetadata, d: Descriptor): ArchiveImagePla
 }
 
 /** The images an archive holds, index.json entries first, then docker-only entries. */
-export function describeArchiveImages(meta: ArchiveMetadata): ArchiveImage[] {
+export function describeArchiveImages(meta: Pick<ArchiveMetadata, 'index' | 'dockerManifest' | 'files'>): ArchiveImage[] {
   const images: ArchiveImage[] = [];
   const byConfig = new Map<string, ArchiveImage>();
   for (const d of meta.index?.manifests ?? []) {
@@ -110,7 +112,7 @@ export function describeArchiveImages(meta: ArchiveMetadata): ArchiveImage[] {
     for (const p of image.platforms) if (p.configDigest) byConfig.set(p.configDigest, image);
     images.push(image);
   }
-  for (const e of meta.dockerManifest ?? []) {
+  for (const [entryIndex, e] of (meta.dockerManifest ?? []).entries()) {
     const cfgName = posix.normalize(e.Config);
     const hex = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(cfgName)?.[1];
     let image = hex ? byConfig.get(`sha256:${hex}`) : undefined;
@@ -122,7 +124,7 @@ export function describeArchiveImages(meta: ArchiveMetadata): ArchiveImage[] {
       const p = platformOf(undefined, config);
       if (hex) p.configDigest = `sha256:${hex}`;
       p.layers = e.Layers.length;
-      image = { names: [], repoTags: [], platforms: [p] };
+      image = { names: [], repoTags: [], platforms: [p], dockerEntry: entryIndex };
       images.push(image);
     }
     for (const tag of e.RepoTags ?? []) {

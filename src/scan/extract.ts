@@ -14,6 +14,8 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
+import { dockerManifestFor } from '../archive/docker-manifest.js';
+import { sha256Digest } from '../registry/client.js';
 import { QueuedFileWriter, TempFile } from '../tar/output-sink.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
@@ -306,7 +308,7 @@ async function writeDirect(source: string, output: string, content: ArchiveConte
  * layer files as docker does on load, layers stored as found.
  */
 async function extractDockerOnly(source: string, reference: string, meta: ArchiveMetadata, image: ArchiveImage, opts: ExtractOptions): Promise<ExtractResult> {
-  const entry = meta.dockerManifest?.find((e) => (e.RepoTags ?? []).some((t) => image.repoTags.includes(t)));
+  const entry = image.dockerEntry !== undefined ? meta.dockerManifest?.[image.dockerEntry] : undefined;
   if (!entry) throw new AirpackError('ARCHIVE_INVALID', `${source}: image ${reference}: no manifest.json entry`);
   const cfgName = safeEntryPath(entry.Config, `${source}: entry "manifest.json" Config`);
   const config = meta.files.get(cfgName);
@@ -340,10 +342,8 @@ async function extractDockerOnly(source: string, reference: string, meta: Archiv
       layers.push({ mediaType, digest: c.digest, size: c.size });
       if (!layerBlobs.some((b) => b.digest === c.digest)) layerBlobs.push({ digest: c.digest, size: c.size, path: c.file });
     }
-    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, digest: configDigest, size: config.length }, layers };
-    const manifestBytes = Buffer.from(JSON.stringify(manifest));
-    const manifestDigest = `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}`;
+    const { digest: manifestDigest, bytes: manifestBytes } = dockerManifestFor(config, layers);
+    const configDigest = sha256Digest(config);
     const p = image.platforms[0];
     const platform = p ? toPlatform(p) : undefined;
     const name = image.names[0];

@@ -1,0 +1,209 @@
+/**
+ * Archives on disk as image inputs (`docker-archive:`, `oci-archive:`,
+ * `oci:`, bare paths), made by real tools: skopeo copies of the registry's
+ * images as a docker-archive (no index.json: the manifest is rebuilt), an
+ * OCI layout directory and an OCI archive, gzip'd docker archives, and
+ * airpack's own zstd bundles. What comes out is checked against what the
+ * registry path writes for the same images, byte for byte where the
+ * manifests are the same, and by containerd's import where they cannot be.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundle } from '../src/bundle/index.js';
+import { isAirpackError } from '../src/errors.js';
+import { pull } from '../src/pull/index.js';
+import { listArchive, verifyArchive } from '../src/scan/index.js';
+import { readTar, entryJson } from './helpers/tar.js';
+import { startWorld, type World } from './helpers/world.js';
+import { startContainerd, type ContainerdHandle } from './support/containerd.js';
+import { runOk } from './support/util.js';
+
+let world: World;
+let containerd: ContainerdHandle;
+let dir: string;
+/** skopeo's copies of the registry's images. */
+let ociDir: string;
+let ociArchive: string;
+let dockerArchive: string;
+
+beforeAll(async () => {
+  [world, containerd] = await Promise.all([startWorld('airpack-local-'), startContainerd()]);
+  dir = world.dir;
+  const { fx } = world;
+  ociDir = join(dir, 'multi-oci');
+  ociArchive = join(dir, 'windows-oci.tar');
+  dockerArchive = join(dir, 'single-docker.tar');
+  const src = (ref: string): string => `docker://${ref}`;
+  await runOk('skopeo', ['copy', '--quiet', '--all', '--src-tls-verify=false', src(fx.multi.ref), `oci:${ociDir}:${fx.multi.ref}`]);
+  await runOk('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--override-os', 'windows', src(fx.windows.byOsVersion['10.0.20348.2227']!.ref), `oci-archive:${ociArchive}:${fx.windows.ref}`]);
+  // A docker-archive has no index.json: its manifest is rebuilt from the config and layer files.
+  await runOk('skopeo', ['copy', '--quiet', '--src-tls-verify=false', src(fx.single.ref), `docker-archive:${dockerArchive}:${fx.single.ref}`]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([world?.stop(), containerd?.stop()]);
+});
+
+describe('bundle from archives on disk', () => {
+  it('gives the same bytes from an OCI layout directory as from the registry', async () => {
+    const platforms = ['linux/amd64', 'linux/arm64'];
+    const fromRegistry = join(dir, 'registry.tar.zst');
+    const fromLayout = join(dir, 'layout.tar.zst');
+    await bundle({ images: [world.fx.multi.ref], platforms, output: fromRegistry });
+    const result = await bundle({ images: [`oci:${ociDir}`], platforms, output: fromLayout });
+    expect(result.artifacts[0]!.images.map((i) => i.reference)).toEqual([world.fx.multi.ref, world.fx.multi.ref]);
+    expect(await readFile(fromLayout)).toEqual(await readFile(fromRegistry));
+  });
+
+  it('re-bundles one platform out of an airpack zstd bundle, byte-identical to bundling it from the registry', async () => {
+    const both = join(dir, 'both.tar.zst');
+    await bundle({ images: [world.fx.multi.ref, world.fx.sharedA.ref], platforms: ['linux/amd64', 'linux/arm64'], output: both, skipMissing: true });
+    const fromBundle = join(dir, 'from-bundle.tar.zst');
+    const fromRegistry = join(dir, 'amd64-registry.tar.zst');
+    // A bare path (absolute here) is an archive input too.
+    await bundle({ images: [both], platforms: ['linux/amd64'], output: fromBundle });
+    await bundle({ images: [world.fx.multi.ref, world.fx.sharedA.ref], platforms: ['linux/amd64'], output: fromRegistry });
+    expect(await readFile(fromBundle)).toEqual(await readFile(fromRegistry));
+  });
+
+  it('takes a Windows image from an OCI archive (skopeo oci-archive), foreign layers included', async () => {
+    const out = join(dir, 'windows-local.tar.zst');
+    // skopeo leaves foreign layers out of its archive; they come from their URLs, as from the registry.
+    const foreign = world.fx.windows.byOsVersion['10.0.20348.2227']!.layers[0]!;
+    expect(foreign.urls?.length).toBeGreaterThan(0);
+    expect((await readTar(ociArchive)).map((e) => e.name)).not.toContain(`blobs/sha256/${foreign.digest.slice(7)}`);
+    const result = await bundle({ images: [`oci-archive:${ociArchive}`], platforms: ['windows/amd64:ltsc2022'], output: out });
+    const image = result.artifacts[0]!.images[0]!;
+    expect(image.reference).toBe(world.fx.windows.ref);
+    expect(image.osVersion).toBe('10.0.20348.2227');
+    const [verified] = await verifyArchive([out]);
+    expect(verified!.ok, JSON.stringify(verified!.problems)).toBe(true);
+    // The same layer tars as from the registry: the diff_ids of the config, every one present.
+    const config = world.fx.windows.byOsVersion['10.0.20348.2227']!.config;
+    const diffIds = (JSON.parse(config.body.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+    const tar = join(dir, 'windows-local.tar');
+    await runOk('zstd', ['-q', '-d', '-f', out, '-o', tar]);
+    const names = (await readTar(tar)).map((e) => e.name);
+    for (const d of diffIds) expect(names).toContain(`blobs/sha256/${d.slice(7)}`);
+  });
+
+  it('rebuilds the manifest of a docker-archive (skopeo) and containerd imports the result', async () => {
+    expect((await readTar(dockerArchive)).map((e) => e.name)).not.toContain('index.json');
+    const out = join(dir, 'from-docker-archive.tar');
+    const result = await pull({ images: [`docker-archive:${dockerArchive}`], output: out, layers: 'original' });
+    expect(result.images.map((i) => i.reference)).toEqual([world.fx.single.ref]);
+    const entries = await readTar(out);
+    const manifest = entryJson<Array<{ Config: string; RepoTags: string[] }>>(entries, 'manifest.json');
+    expect(manifest[0]!.RepoTags).toEqual([world.fx.single.ref.replace(/^[^/]+\//, `${world.fx.host}/`)]);
+    // The config is the registry's, byte for byte.
+    expect(entries.find((e) => e.name === manifest[0]!.Config)!.data).toEqual(world.fx.single.config.body);
+    const res = await containerd.importArchive(out);
+    expect(res.code, res.stderr).toBe(0);
+    expect((await containerd.listImages()).map((i) => i.name)).toContain(world.fx.single.ref);
+  });
+
+  it('reads a gzip-compressed docker archive the same as the plain one', async () => {
+    const gz = join(dir, 'single-docker.tar.gz');
+    await runOk('sh', ['-c', `gzip -c '${dockerArchive}' > '${gz}'`]);
+    const plain = join(dir, 'plain.tar');
+    const zipped = join(dir, 'zipped.tar');
+    await pull({ images: [`docker-archive:${dockerArchive}`], output: plain, layers: 'uncompressed' });
+    await pull({ images: [`docker-archive:${gz}`], output: zipped, layers: 'uncompressed' });
+    expect(await readFile(zipped)).toEqual(await readFile(plain));
+  });
+
+  it('follows docker save\'s layer links (<id>/layer.tar -> ../blobs/sha256/<hex>), manifest.json last', async () => {
+    // Docker 25's save keeps the legacy <id>/layer.tar paths as symlinks to the blobs; older tools used hard links.
+    const entries = await readTar(dockerArchive);
+    const manifest = entryJson<Array<{ Config: string; RepoTags: string[]; Layers: string[] }>>(entries, 'manifest.json');
+    const pack = tar.pack();
+    const layers: string[] = [];
+    for (const [i, layer] of manifest[0]!.Layers.entries()) {
+      const data = entries.find((e) => e.name === layer)!.data;
+      const blob = `blobs/sha256/${createHash('sha256').update(data).digest('hex')}`;
+      pack.entry({ name: blob, size: data.length }, data);
+      pack.entry({ name: `layer${i}/`, type: 'directory' });
+      if (i % 2 === 0) pack.entry({ name: `layer${i}/layer.tar`, type: 'symlink', linkname: `../${blob}` });
+      else pack.entry({ name: `layer${i}/layer.tar`, type: 'link', linkname: blob });
+      layers.push(`layer${i}/layer.tar`);
+    }
+    const config = entries.find((e) => e.name === manifest[0]!.Config)!.data;
+    pack.entry({ name: manifest[0]!.Config, size: config.length }, config);
+    const legacyManifest = Buffer.from(JSON.stringify([{ ...manifest[0], Layers: layers }]));
+    pack.entry({ name: 'manifest.json', size: legacyManifest.length }, legacyManifest);
+    pack.finalize();
+    const legacy = join(dir, 'legacy-save.tar');
+    await pipeline(pack, createWriteStream(legacy));
+
+    const plain = join(dir, 'plain-for-legacy.tar');
+    const fromLegacy = join(dir, 'from-legacy.tar');
+    await pull({ images: [`docker-archive:${dockerArchive}`], output: plain, layers: 'uncompressed' });
+    await pull({ images: [`./${relative(process.cwd(), legacy)}`], output: fromLegacy, layers: 'uncompressed' });
+    expect(await readFile(fromLegacy)).toEqual(await readFile(plain));
+  });
+
+  it('takes relative archive paths in an image list against the list\'s directory, through the CLI', async () => {
+    const list = join(dir, 'local-images.txt');
+    await writeFile(list, `# archives beside this list\ndocker-archive:./single-docker.tar\n${world.fx.sharedB.ref}\n`);
+    const out = join(dir, 'cli-local.tar.zst');
+    const res = await runOk('node', [join(import.meta.dirname, '..', 'bin', 'airpack.js'), 'bundle', '--images', list, '-o', out, '--json'], { cwd: '/' });
+    const result = JSON.parse(res.stdout) as { artifacts: Array<{ images: Array<{ reference: string }> }> };
+    expect(result.artifacts[0]!.images.map((i) => i.reference)).toEqual([world.fx.single.ref, world.fx.sharedB.ref]);
+    const [listed] = await listArchive([out]);
+    expect(listed!.images.flatMap((i) => i.names)).toEqual([world.fx.single.ref, world.fx.sharedB.ref]);
+  });
+});
+
+describe('bad archive inputs', () => {
+  it('names an image by NAME when the archive leaves it unnamed, and asks for one otherwise', async () => {
+    const unnamed = join(dir, 'unnamed-oci');
+    await runOk('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${world.fx.single.ref}`, `oci:${unnamed}`]);
+    const out = join(dir, 'unnamed.tar');
+    const err = await pull({ images: [`oci:${unnamed}`], output: out }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect((err as Error).message).toContain(`${unnamed}:`);
+    expect((err as Error).message).toContain(`docker-archive:${unnamed}:NAME`);
+    expect(existsSync(out)).toBe(false);
+    const named = await pull({ images: [`oci:${unnamed}:example.com/app:1.0`], output: out });
+    expect(named.images.map((i) => i.reference)).toEqual(['example.com/app:1.0']);
+  });
+
+  it('says which images an archive holds when NAME is not one of them', async () => {
+    const err = await pull({ images: [`docker-archive:${dockerArchive}:nothere:1`], output: join(dir, 'x.tar') }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toMatch(/holds no image docker\.io\/library\/nothere:1 \[it holds: .*single/);
+  });
+
+  it('fails on a missing path, naming it', async () => {
+    const err = await pull({ images: [`oci:${join(dir, 'no-such-dir')}`], output: join(dir, 'y.tar') }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toContain('no-such-dir: no such archive file or OCI layout directory');
+  });
+
+  it('refuses a layer whose bytes do not match its digest, leaving no output', async () => {
+    const broken = join(dir, 'broken-oci');
+    await runOk('cp', ['-r', ociDir, broken]);
+    const blobs = join(broken, 'blobs', 'sha256');
+    // The largest blob is a layer; flip one byte in the middle.
+    let largest = '';
+    let size = 0;
+    for (const name of await readdir(blobs)) {
+      const data = await readFile(join(blobs, name));
+      if (data.length > size) [largest, size] = [name, data.length];
+    }
+    const data = await readFile(join(blobs, largest));
+    data[data.length >> 1] = data[data.length >> 1]! ^ 0xff;
+    await writeFile(join(blobs, largest), data);
+    const out = join(dir, 'broken.tar.zst');
+    const err = await bundle({ images: [`oci:${broken}`], platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'], output: out, layers: 'original' }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'DIGEST_MISMATCH')).toBe(true);
+    expect((err as Error).message).toContain(`sha256:${largest}`);
+    expect(existsSync(out)).toBe(false);
+    expect((await readdir(dir)).filter((n) => n.startsWith('broken.tar.zst'))).toEqual([]);
+  });
+});
