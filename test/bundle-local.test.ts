@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -21,6 +21,7 @@ import { listArchive, verifyArchive } from '../src/scan/index.js';
 import { readTar, entryJson } from './helpers/tar.js';
 import { startWorld, type World } from './helpers/world.js';
 import { startContainerd, type ContainerdHandle } from './support/containerd.js';
+import { makeLayer } from './support/fixtures.js';
 import { runOk } from './support/util.js';
 
 let world: World;
@@ -167,7 +168,7 @@ describe('bad archive inputs', () => {
     const err = await pull({ images: [`oci:${unnamed}`], output: out }).catch((e: unknown) => e);
     expect(isAirpackError(err, 'INVALID_ARGUMENT')).toBe(true);
     expect((err as Error).message).toContain(`${unnamed}:`);
-    expect((err as Error).message).toContain(`docker-archive:${unnamed}:NAME`);
+    expect((err as Error).message).toContain(`give it one: oci:${unnamed}:NAME`);
     expect(existsSync(out)).toBe(false);
     const named = await pull({ images: [`oci:${unnamed}:example.com/app:1.0`], output: out });
     expect(named.images.map((i) => i.reference)).toEqual(['example.com/app:1.0']);
@@ -205,5 +206,67 @@ describe('bad archive inputs', () => {
     expect((err as Error).message).toContain(`sha256:${largest}`);
     expect(existsSync(out)).toBe(false);
     expect((await readdir(dir)).filter((n) => n.startsWith('broken.tar.zst'))).toEqual([]);
+  });
+
+  /** A copy of skopeo's OCI layout of `multi` (index.json -> index -> one manifest per platform) to damage. */
+  async function layoutCopy(name: string): Promise<{ root: string; index: { manifests: Array<{ digest: string; annotations?: Record<string, string> }> }; nested: { manifests: Array<{ digest: string; platform: { architecture: string } }> } }> {
+    const root = join(dir, name);
+    await runOk('cp', ['-r', ociDir, root]);
+    const index = JSON.parse(await readFile(join(root, 'index.json'), 'utf8'));
+    const nested = JSON.parse(await readFile(join(root, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    return { root, index, nested };
+  }
+
+  it('takes what a partial layout holds (docker save from containerd keeps the whole index, one platform\'s blobs)', async () => {
+    const { root, nested } = await layoutCopy('partial-oci');
+    const arm64 = nested.manifests.find((m) => m.platform.architecture === 'arm64')!;
+    await rm(join(root, 'blobs', 'sha256', arm64.digest.slice(7)));
+    const out = join(dir, 'partial.tar');
+    const err = await pull({ images: [`oci:${root}`], platforms: ['linux/amd64', 'linux/arm64'], output: out }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'PLATFORM_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toMatch(/no image for platform linux\/arm64 \[available: linux\/amd64, linux\/arm\/v7\]/);
+    const result = await pull({ images: [`oci:${root}`], platforms: ['linux/amd64', 'linux/arm64'], output: out, skipMissing: true });
+    expect(result.images.map((i) => i.platform)).toEqual(['linux/amd64']);
+    expect(result.skipped.map((s) => s.platform)).toEqual(['linux/arm64']);
+  });
+
+  it('answers platforms together when index.json lists one manifest per platform under one name', async () => {
+    const { root, index, nested } = await layoutCopy('flat-oci');
+    const annotations = index.manifests[0]!.annotations;
+    await writeFile(join(root, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: nested.manifests.map((m) => ({ ...m, annotations })) }));
+    const result = await pull({ images: [`oci:${root}`], platforms: ['linux/amd64', 'linux/arm64'], output: join(dir, 'flat.tar') });
+    expect(result.images.map((i) => `${i.reference} ${i.platform}`)).toEqual([`${world.fx.multi.ref} linux/amd64`, `${world.fx.multi.ref} linux/arm64`]);
+  });
+
+  it('reports a truncated blob as damage at once, not as a transfer to retry', async () => {
+    const { root, nested } = await layoutCopy('truncated-oci');
+    const manifest = JSON.parse(await readFile(join(root, 'blobs', 'sha256', nested.manifests[0]!.digest.slice(7)), 'utf8'));
+    const layer = manifest.layers[0].digest as string;
+    await truncate(join(root, 'blobs', 'sha256', layer.slice(7)), 10);
+    const started = performance.now();
+    const err = await pull({ images: [`oci:${root}`], output: join(dir, 'truncated.tar') }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'SIZE_MISMATCH')).toBe(true);
+    expect((err as Error).message).toContain(`blob ${layer} is 10 bytes in the archive`);
+    // Retrying with backoff would take seconds.
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('never reads a file outside an OCI layout directory through a symlink (security)', async () => {
+    // A well-formed layer tar outside the layout, and a config that names its diff_id: only the
+    // containment check stands between it and the output.
+    const secretLayer = await makeLayer({ 'etc/shadow': Buffer.from('root:$6$secret:19000:0:99999:7:::\n') }, { gzip: false });
+    const outside = join(dir, 'outside-secret.tar');
+    await writeFile(outside, secretLayer.tar);
+    const root = join(dir, 'evil-layout');
+    await mkdir(root);
+    const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [secretLayer.diffId] } }));
+    await writeFile(join(root, 'config.json'), config);
+    await writeFile(join(root, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: ['evil/x:1'], Layers: ['layer.tar'] }]));
+    await symlink(outside, join(root, 'layer.tar'));
+    const out = join(dir, 'evil.tar');
+    const err = await pull({ images: [`oci:${root}`], output: out }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'ARCHIVE_INVALID')).toBe(true);
+    expect((err as Error).message).toContain('layer "layer.tar" is not in the archive');
+    expect(existsSync(out)).toBe(false);
   });
 });

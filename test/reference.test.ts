@@ -70,9 +70,9 @@ describe('parseImageList', () => {
 
 describe('parseImageInput', () => {
   it('reads skopeo-style archive inputs, with and without a NAME', () => {
-    expect(parseImageInput('docker-archive:app.tar')).toEqual({ archive: 'app.tar' });
-    expect(parseImageInput('oci-archive:/x/app-oci.tar:example.com/app:1.2')).toEqual({ archive: '/x/app-oci.tar', name: parseReference('example.com/app:1.2') });
-    expect(parseImageInput('oci:layout:app@sha256:' + 'a'.repeat(64))).toEqual({ archive: 'layout', name: parseReference('app@sha256:' + 'a'.repeat(64)) });
+    expect(parseImageInput('docker-archive:app.tar')).toEqual({ archive: 'app.tar', transport: 'docker-archive' });
+    expect(parseImageInput('oci-archive:/x/app-oci.tar:example.com/app:1.2')).toEqual({ archive: '/x/app-oci.tar', name: parseReference('example.com/app:1.2'), transport: 'oci-archive' });
+    expect(parseImageInput('oci:layout:app@sha256:' + 'a'.repeat(64))).toEqual({ archive: 'layout', name: parseReference('app@sha256:' + 'a'.repeat(64)), transport: 'oci' });
     expect(parseImageInput('./bundles/x.tar.zst')).toEqual({ archive: './bundles/x.tar.zst' });
     expect(parseImageInput('/abs/x.tar:rancher/x:v1')).toEqual({ archive: '/abs/x.tar', name: parseReference('rancher/x:v1') });
   });
@@ -84,10 +84,10 @@ describe('parseImageInput', () => {
     expect(isArchiveInput(parseImageInput('busybox'))).toBe(false);
   });
 
-  it('resolves relative archive paths against a base directory, and round-trips through formatImageInput', () => {
-    const input = parseImageInput('docker-archive:../saved.tar:app:1', '/work/lists');
-    expect(input).toEqual({ archive: '/work/saved.tar', name: parseReference('app:1') });
-    expect(parseImageInput(formatImageInput(input))).toEqual(input);
+  it('resolves relative archive paths against a base directory, and formats them back as written', () => {
+    const input = parseImageInput('oci:../layout:app:1', '/work/lists');
+    expect(input).toEqual({ archive: '/work/layout', name: parseReference('app:1'), transport: 'oci' });
+    expect(formatImageInput(input)).toBe('oci:/work/layout:docker.io/library/app:1');
   });
 
   it('names the input when the path or NAME is bad', () => {

@@ -10,6 +10,9 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childDescriptor, makeImage, makeIndex, makeLayer, pushBlob, pushImage, pushManifest, type Layer } from '../../test/support/fixtures.js';
 
+/** Where the sample content comes from: big real binaries and libraries. */
+export const SAMPLE_ROOTS: readonly string[] = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/jvm', '/usr/lib/gcc', '/usr/bin', '/usr/lib/llvm-14', '/usr/libexec'];
+
 /** Regular files under the given roots, sorted, skipping unreadable ones and symlinks. */
 export function listFiles(roots: readonly string[], minSize = 4096): Array<{ path: string; size: number }> {
   const out: Array<{ path: string; size: number }> = [];
@@ -38,7 +41,7 @@ export function listFiles(roots: readonly string[], minSize = 4096): Array<{ pat
 }
 
 /** Consume files from `pool` until `bytes` are gathered; returns them as a layer's file map. */
-function takeFiles(pool: Array<{ path: string; size: number }>, bytes: number): Record<string, Buffer> {
+export function takeFiles(pool: Array<{ path: string; size: number }>, bytes: number): Record<string, Buffer> {
   const files: Record<string, Buffer> = {};
   let total = 0;
   while (total < bytes && pool.length > 0) {
@@ -70,7 +73,7 @@ export async function pushRealisticImages(
   registry: { url: string; host: string },
   opts: { count: number; architectures: readonly string[]; layersPerImage: number; layerBytes: number; roots?: readonly string[] },
 ): Promise<SampleImage[]> {
-  const pool = listFiles(opts.roots ?? ['/usr/lib/x86_64-linux-gnu', '/usr/lib/jvm', '/usr/lib/gcc', '/usr/bin', '/usr/lib/llvm-14', '/usr/libexec']);
+  const pool = listFiles(opts.roots ?? SAMPLE_ROOTS);
   const images: SampleImage[] = [];
   for (let i = 0; i < opts.count; i++) {
     const repo = `bench/app-${i}`;

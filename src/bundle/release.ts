@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AirpackError } from '../errors.js';
-import { formatImageInput, parseImageInput, parseImageList } from '../ref/input.js';
+import { parseImageInput, parseImageList, type ImageInput } from '../ref/input.js';
 import { bundle, writeChecksumFiles, type BundleOptions, type BundleResult } from './bundle.js';
 
 type Shared = Omit<BundleOptions, 'images' | 'windowsImages' | 'sets' | 'onProgress' | 'registry' | 'env'>;
@@ -47,8 +47,8 @@ const KEYS = new Set([
   'prog', 'bin', 'version', 'layers', 'compression', 'level', 'frameSize', 'sideFiles', 'checksums', 'skipMissing', 'cacheDir', 'concurrency',
 ]);
 
-async function readLists(files: string | string[] | undefined, base: string): Promise<string[]> {
-  const out: string[] = [];
+async function readLists(files: string | string[] | undefined, base: string): Promise<ImageInput[]> {
+  const out: ImageInput[] = [];
   for (const file of typeof files === 'string' ? [files] : (files ?? [])) {
     const full = path.resolve(base, file);
     let text: string;
@@ -57,7 +57,7 @@ async function readLists(files: string | string[] | undefined, base: string): Pr
     } catch (err) {
       throw new AirpackError('INVALID_ARGUMENT', `imagesFile ${full}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
     }
-    out.push(...parseImageList(text, full, path.dirname(full)).map(formatImageInput));
+    out.push(...parseImageList(text, full, path.dirname(full)));
   }
   return out;
 }
@@ -87,7 +87,7 @@ export async function bundleRelease(
     for (const entry of entries) {
       const { imagesFile, windowsImagesFile, set, images, windowsImages, ...rest } = { ...defaults, ...entry } as ReleaseBundle;
       // Archive paths in the description, like its other paths, are relative to it.
-      const inline = (refs: string[] | undefined): string[] => (refs ?? []).map((r) => formatImageInput(parseImageInput(r, base)));
+      const inline = (refs: string[] | undefined): ImageInput[] => (refs ?? []).map((r) => parseImageInput(r, base));
       const list = [...inline(images), ...(await readLists(imagesFile, base))];
       const winList = windowsImages || windowsImagesFile ? [...inline(windowsImages), ...(await readLists(windowsImagesFile, base))] : undefined;
       const options: BundleOptions = {

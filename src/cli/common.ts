@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { AirpackError } from '../errors.js';
-import { formatImageInput, parseImageList } from '../ref/input.js';
+import { parseImageList, type ImageInput } from '../ref/input.js';
 import type { RegistryOptions } from '../registry/client.js';
 
 export interface RegistryArgs {
@@ -63,9 +63,9 @@ export function registryOptions(args: RegistryArgs): RegistryOptions {
   return options;
 }
 
-/** References from the command line plus any `--images` list files. */
-export function collectReferences(refs: readonly string[] | undefined, lists: readonly string[] | undefined): string[] {
-  const out = [...(refs ?? [])];
+/** References from the command line plus any `--images` list files (parsed here, so a bad line is reported with its file and line number). */
+export function collectReferences(refs: readonly string[] | undefined, lists: readonly string[] | undefined): Array<string | ImageInput> {
+  const out: Array<string | ImageInput> = [...(refs ?? [])];
   for (const file of lists ?? []) {
     let text: string;
     try {
@@ -73,8 +73,8 @@ export function collectReferences(refs: readonly string[] | undefined, lists: re
     } catch (err) {
       throw new AirpackError('INVALID_ARGUMENT', `--images ${file}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
     }
-    // Parse here so a bad line is reported with its file and line number.
-    out.push(...parseImageList(text, file, file === '-' ? undefined : path.dirname(path.resolve(file))).map(formatImageInput));
+    // Archive paths in a list file are relative to it.
+    out.push(...parseImageList(text, file, file === '-' ? undefined : path.dirname(path.resolve(file))));
   }
   return out;
 }

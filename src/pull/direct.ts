@@ -127,6 +127,8 @@ export class LayerSizePredictor {
     const layers = new Map<string, Layer>();
     // In archive order: the images as given, each one's layers in manifest order.
     for (const image of images) {
+      // A config that does not name every layer's diff_id: the store path reports it.
+      if ((image.config.parsed.rootfs?.diff_ids?.length ?? 0) !== image.parsedManifest.layers.length) return undefined;
       for (const diffId of image.config.parsed.rootfs?.diff_ids ?? []) {
         const entry = this.pending.get(diffId);
         if (!entry || layers.has(diffId)) continue;

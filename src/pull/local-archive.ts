@@ -13,7 +13,7 @@
  * layer files, as `docker load` does; its digest is then new.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, realpathSync, statSync } from 'node:fs';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,20 +23,20 @@ import { detectCompression as detectLayerCompression } from '../blob/decompress.
 import type { BlobSource } from '../blob/download.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
-import { isAttestation, type PlatformSpec } from '../platform/platform.js';
+import { formatPlatform, isAttestation, type PlatformSpec } from '../platform/platform.js';
 import type { ArchiveInput } from '../ref/input.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
 import type { FetchedManifest } from '../registry/client.js';
 import { describeArchiveImages, type ArchiveImage } from '../scan/describe.js';
 import { imageMatches } from '../scan/find.js';
-import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, safeEntryPath } from '../scan/open.js';
+import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, safeEntryPath } from '../scan/open.js';
 import { archiveError } from '../scan/walk.js';
 import { ArchiveEntry, MediaType } from '../spec/media-types.js';
 import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 import { openArchiveStream } from '../tar/open-archive.js';
 import { scanTarFile } from '../tar/scan-file.js';
 import { dockerManifestFor } from '../archive/docker-manifest.js';
-import { resolveFrom, type ManifestSource, type Resolution } from './resolve.js';
+import { resolveFrom, type ManifestSource, type Resolution, type ResolvedImage } from './resolve.js';
 import { urlSource } from './sources.js';
 
 /** Where an entry's bytes are. */
@@ -69,7 +69,10 @@ export class LocalArchive {
     } catch (err) {
       throw new AirpackError('NOT_FOUND', `${file}: no such archive file or OCI layout directory`, { cause: err });
     }
-    if (info.isDirectory()) return new LocalArchive(file, (name) => locateInDirectory(file, name));
+    if (info.isDirectory()) {
+      const root = realpathSync(file);
+      return new LocalArchive(file, (name) => locateInDirectory(root, name));
+    }
     try {
       let tar = file;
       const opened = await openArchiveStream(file);
@@ -119,7 +122,7 @@ export class LocalArchive {
   }
 
   /** A blob's bytes, checked against its descriptor. */
-  async blobBytes(desc: Descriptor, what: string): Promise<Buffer> {
+  async blobBytes(desc: { digest: string; size: number }, what: string): Promise<Buffer> {
     const name = blobEntryName(desc.digest);
     const data = name ? await this.read(name, what) : undefined;
     if (!data) throw new AirpackError('ARCHIVE_INVALID', `${this.path}: ${what} ${desc.digest} is not in the archive`);
@@ -128,11 +131,11 @@ export class LocalArchive {
   }
 
   /** A manifest or index by digest, checked, with its media type (from the document when the descriptor has none). */
-  async manifest(desc: Pick<Descriptor, 'digest' | 'mediaType'> & { size?: number }, what: string): Promise<FetchedManifest> {
-    const bytes = await this.blobBytes({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size ?? -1 }, what);
+  async manifest(desc: { digest: string; mediaType?: string; size?: number }, what: string): Promise<FetchedManifest> {
+    const bytes = await this.blobBytes({ digest: desc.digest, size: desc.size ?? -1 }, what);
     let mediaType = desc.mediaType;
     if (!mediaType) {
-      const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown };
+      const doc = parseJson<{ mediaType?: string; manifests?: unknown }>(bytes, `${this.path}: ${what} ${desc.digest}`);
       mediaType = doc.mediaType ?? (Array.isArray(doc.manifests) ? MediaType.ociIndex : MediaType.ociManifest);
     }
     return { mediaType, digest: desc.digest, bytes };
@@ -166,7 +169,7 @@ export class LocalArchive {
       if (isIndexType(d.mediaType) || (!d.mediaType && data.includes('"manifests"'))) {
         for (const c of parseIndex(data, `${this.path}: index ${d.digest}`).manifests) await visit(c, depth + 1);
       } else {
-        const m = JSON.parse(data.toString('utf8')) as Partial<ImageManifest>;
+        const m = parseJson<Partial<ImageManifest>>(data, `${this.path}: manifest ${d.digest}`);
         if (m.config?.digest) await keep(blobEntryName(m.config.digest));
       }
     };
@@ -182,6 +185,11 @@ export class LocalArchive {
   sources(desc: Descriptor, located?: ReadonlyMap<string, Located>): BlobSource[] {
     const at = located?.get(desc.digest) ?? this.blob(desc.digest);
     const out: BlobSource[] = [];
+    if (at && at.size !== desc.size) {
+      // Damage, not a broken transfer: say so at once instead of retrying.
+      const problem = new AirpackError('SIZE_MISMATCH', `${this.path}: blob ${desc.digest} is ${at.size} bytes in the archive [expected ${desc.size}]`);
+      return [{ name: this.path, open: () => Promise.reject(problem) }];
+    }
     if (at) out.push(rangeSource(`${this.path}`, at));
     out.push(...(desc.urls ?? []).filter((u) => /^https?:\/\//i.test(u)).map((u) => urlSource(u)));
     if (out.length === 0) {
@@ -200,11 +208,10 @@ export class LocalArchive {
     const what = `${this.path}: manifest.json entry for ${name}`;
     const configBytes = await this.read(entry.Config, `config of ${name}`);
     if (!configBytes) throw new AirpackError('ARCHIVE_INVALID', `${what}: config ${JSON.stringify(entry.Config)} is not in the archive`);
-    let config: ImageConfig;
-    try {
-      config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    } catch (err) {
-      throw new AirpackError('ARCHIVE_INVALID', `${what}: config ${JSON.stringify(entry.Config)} is not valid JSON`, { cause: err });
+    const config = parseJson<ImageConfig>(configBytes, `${what}: config ${JSON.stringify(entry.Config)}`);
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== entry.Layers.length) {
+      throw new AirpackError('ARCHIVE_INVALID', `${what}: ${entry.Layers.length} layers, but its config lists ${diffIds.length} rootfs.diff_ids [expected one per layer]`);
     }
     const located = new Map<string, Located>();
     const layers: Descriptor[] = [];
@@ -213,8 +220,7 @@ export class LocalArchive {
       if (!at) throw new AirpackError('ARCHIVE_INVALID', `${what}: layer ${JSON.stringify(layerPath)} is not in the archive`);
       const kind = detectLayerCompression(await readRange(at, 0, Math.min(4, at.size)));
       // A plain layer tar is its own diff_id (checked when it is copied); a compressed one must be hashed.
-      const diffId = config.rootfs?.diff_ids?.[i];
-      const digest = kind === 'none' && diffId ? diffId : await hashRange(at);
+      const digest = kind === 'none' ? (diffIds[i] as string) : await hashRange(at);
       const mediaType = kind === 'gzip' ? MediaType.dockerLayerGzip : kind === 'zstd' ? MediaType.ociLayerZstd : MediaType.dockerLayer;
       layers.push({ mediaType, digest, size: at.size });
       located.set(digest, at);
@@ -231,9 +237,15 @@ export class LocalArchive {
   }
 }
 
-function locateInDirectory(dir: string, name: string): Located | undefined {
-  const file = path.join(dir, name);
+/**
+ * A file of an OCI layout directory. Symlinks are followed only while they
+ * stay inside the directory: a hostile layout must not pull /etc/shadow into
+ * a bundle as a "layer".
+ */
+function locateInDirectory(root: string, name: string): Located | undefined {
   try {
+    const file = realpathSync(path.join(root, name));
+    if (file !== root && !file.startsWith(`${root}${path.sep}`)) return undefined;
     const info = statSync(file);
     return info.isFile() ? { file, offset: 0, size: info.size } : undefined;
   } catch {
@@ -281,24 +293,78 @@ function rangeSource(name: string, at: Located): BlobSource {
 export class LocalArchives {
   private readonly opened = new Map<string, Promise<LocalArchive>>();
   private scratch?: Promise<string>;
+  private closed = false;
 
   open(file: string): Promise<LocalArchive> {
+    if (this.closed) return Promise.reject(new AirpackError('INVALID_ARGUMENT', `${file}: the run is over; archives can no longer be opened`));
     const key = path.resolve(file);
     let archive = this.opened.get(key);
     if (!archive) {
-      archive = LocalArchive.open(file, () => (this.scratch ??= mkdtemp(path.join(os.tmpdir(), 'airpack-archives-'))));
+      archive = LocalArchive.open(file, () => {
+        if (this.closed) return Promise.reject(new AirpackError('INVALID_ARGUMENT', `${file}: the run is over; archives can no longer be opened`));
+        return (this.scratch ??= mkdtemp(path.join(os.tmpdir(), 'airpack-archives-')));
+      });
       this.opened.set(key, archive);
     }
     return archive;
   }
 
+  /** Removes the decompressed copies, once every open still running has settled. */
   async cleanup(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled(this.opened.values());
     if (this.scratch) await rm(await this.scratch, { recursive: true, force: true });
   }
 }
 
 function nameOf(image: ArchiveImage, index: number): string {
   return image.names[0] ?? image.repoTags[0] ?? image.digest ?? `image ${index + 1}`;
+}
+
+/** What the user would write for this archive, for hints. */
+function inputText(input: ArchiveInput): string {
+  return `${input.transport ?? 'docker-archive'}:${input.archive}`;
+}
+
+/** The images of `archive` that `input` takes, each with the name it gets in the output. */
+async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise<Array<{ image: ArchiveImage; name: Reference }>> {
+  const images = await archive.images();
+  if (images.length === 0) throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: holds no images`);
+  const unnamed = images.filter((i) => i.names.length === 0);
+  if (input.name) {
+    const want = input.name;
+    const matched = images.filter((i) => imageMatches(i, want));
+    if (matched.length > 0) return matched.map((image) => ({ image, name: want }));
+    if (images.length === 1 && unnamed.length === 1) return [{ image: unnamed[0] as ArchiveImage, name: want }];
+    const held = images.map((i, n) => nameOf(i, n)).join(', ');
+    throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image ${formatReference(want)} [it holds: ${held}]`);
+  }
+  if (unnamed.length > 0) {
+    const how =
+      images.length === 1
+        ? `give it one: ${inputText(input)}:NAME, e.g. ${inputText(input)}:registry.example.com/app:1.0`
+        : `pick each by digest and name it: ${inputText(input)}:NAME@${unnamed[0]?.digest ?? 'sha256:…'}`;
+    throw new AirpackError('INVALID_ARGUMENT', `${archive.path}: ${unnamed.length === 1 ? 'an image has' : `${unnamed.length} images have`} no name to give it in the output; ${how}`);
+  }
+  return images.flatMap((image) => [...new Set(image.names)].map((name) => ({ image, name: parseReference(name) })));
+}
+
+/**
+ * Several index.json entries under one name (one manifest per platform, as
+ * some tools write them) answer the platforms together: a platform is
+ * missing only when none of them has it.
+ */
+function mergeResolutions(ref: Reference, specs: readonly PlatformSpec[], results: readonly Resolution[]): Resolution {
+  const served = new Set<PlatformSpec>();
+  const images: ResolvedImage[] = [];
+  for (const image of results.flatMap((r) => r.images)) {
+    image.specs = image.specs.filter((s) => !served.has(s));
+    if (image.specs.length === 0) continue;
+    for (const s of image.specs) served.add(s);
+    images.push(image);
+  }
+  const available = [...new Set([...images.map((i) => formatPlatform(i.platform)), ...results.flatMap((r) => r.missing.flatMap((m) => m.available))])];
+  return { images, missing: specs.filter((s) => !served.has(s)).map((spec) => ({ ref, spec, available })) };
 }
 
 /**
@@ -308,50 +374,39 @@ function nameOf(image: ArchiveImage, index: number): string {
  */
 export async function resolveArchiveInput(archives: LocalArchives, input: ArchiveInput, specs: readonly PlatformSpec[]): Promise<Resolution> {
   const archive = await archives.open(input.archive);
-  const images = await archive.images();
-  if (images.length === 0) throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: holds no images`);
-  let chosen: Array<{ image: ArchiveImage; name: Reference }>;
-  if (input.name) {
-    const want = input.name;
-    const matched = images.filter((i) => imageMatches(i, want));
-    if (matched.length > 0) chosen = matched.map((image) => ({ image, name: want }));
-    else if (images.length === 1 && (images[0] as ArchiveImage).names.length === 0) chosen = [{ image: images[0] as ArchiveImage, name: want }];
-    else {
-      const held = images.map((i, n) => nameOf(i, n)).join(', ');
-      throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image ${formatReference(want)} [it holds: ${held}]`);
-    }
-  } else {
-    chosen = [];
-    images.forEach((image, n) => {
-      if (image.names.length === 0) {
-        throw new AirpackError(
-          'INVALID_ARGUMENT',
-          `${archive.path}: ${nameOf(image, n)} has no name to give it in the output; name it: docker-archive:${archive.path}:NAME`,
-        );
-      }
-      for (const name of new Set(image.names)) chosen.push({ image, name: parseReference(name) });
-    });
+  const groups = new Map<string, { name: Reference; images: ArchiveImage[] }>();
+  for (const { image, name } of await chooseImages(archive, input)) {
+    const key = formatReference(name);
+    const group = groups.get(key) ?? { name, images: [] };
+    group.images.push(image);
+    groups.set(key, group);
   }
-
   const resolution: Resolution = { images: [], missing: [] };
-  for (const { image, name } of chosen) {
+  for (const { name, images } of groups.values()) {
     const label = formatReference(name);
-    let source: ManifestSource;
-    let located: Map<string, Located> | undefined;
-    if (image.digest) {
-      const top = { digest: image.digest, ...(image.mediaType ? { mediaType: image.mediaType } : {}) };
-      source = {
-        top: () => archive.manifest(top as Descriptor, `manifest of ${label}`),
-        child: (digest) => archive.manifest({ digest } as Descriptor, `manifest of ${label}`),
-        config: (desc, what) => archive.blobBytes(desc, what),
-      };
-    } else {
-      ({ source, located } = await archive.dockerOnly(image, label));
+    const results: Resolution[] = [];
+    for (const image of images) {
+      let source: ManifestSource;
+      let located: Map<string, Located> | undefined;
+      if (image.digest) {
+        const top = { digest: image.digest, ...(image.mediaType ? { mediaType: image.mediaType } : {}) };
+        source = {
+          top: () => archive.manifest(top, `manifest of ${label}`),
+          child: (digest) => archive.manifest({ digest }, `manifest of ${label}`),
+          config: (desc, what) => archive.blobBytes(desc, what),
+          // docker save from containerd's store keeps the whole index but only the local platform's blobs.
+          has: (digest) => archive.blob(digest) !== undefined,
+        };
+      } else {
+        ({ source, located } = await archive.dockerOnly(image, label));
+      }
+      const r = await resolveFrom(name, specs, source);
+      for (const resolved of r.images) resolved.sources = (desc) => archive.sources(desc, located);
+      results.push(r);
     }
-    const r = await resolveFrom(name, specs, source);
-    for (const resolved of r.images) resolved.sources = (desc) => archive.sources(desc, located);
-    resolution.images.push(...r.images);
-    resolution.missing.push(...r.missing);
+    const merged = mergeResolutions(name, specs, results);
+    resolution.images.push(...merged.images);
+    resolution.missing.push(...merged.missing);
   }
   return resolution;
 }

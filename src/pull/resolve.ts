@@ -72,6 +72,8 @@ export interface ManifestSource {
   child(digest: string): Promise<FetchedManifest>;
   /** A config, checked against its descriptor. */
   config(desc: Descriptor, what: string): Promise<Buffer>;
+  /** Whether an index's child is at hand: an archive may hold only some platforms of its index (default: all are). */
+  has?(digest: string): boolean;
 }
 
 export function resolveImage(client: RegistryClient, ref: Reference, specs: readonly PlatformSpec[], fetchSmallBlob: FetchSmallBlob): Promise<Resolution> {
@@ -112,7 +114,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
 
   if (INDEX_MEDIA_TYPES.has(top.mediaType)) {
     const index = parseJson<ImageIndex>(top.bytes, `index of ${name}`);
-    const children = (index.manifests ?? []).filter((d) => !isAttestation(d.platform));
+    const children = (index.manifests ?? []).filter((d) => !isAttestation(d.platform) && (source.has?.(d.digest) ?? true));
     const byDigest = new Map<string, ResolvedImage>();
     for (const spec of specs) {
       const child = selectPlatform(spec, children);

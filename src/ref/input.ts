@@ -23,6 +23,8 @@ export interface ArchiveInput {
   archive: string;
   /** The image to take, and the name to give it when the archive has none. */
   name?: Reference;
+  /** The transport as written (`docker-archive`, `oci-archive`, `oci`), for messages; absent for a bare path. */
+  transport?: string;
 }
 
 export type ImageInput = Reference | ArchiveInput;
@@ -46,6 +48,7 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
   const file = colon >= 0 ? rest.slice(0, colon) : rest;
   if (file === '') throw new AirpackError('INVALID_REFERENCE', `image input "${text}": no path; expected ${transport ?? 'docker-archive'}:PATH[:NAME]`);
   const input: ArchiveInput = { archive: baseDir ? path.resolve(baseDir, file) : file };
+  if (transport) input.transport = transport;
   if (colon >= 0) {
     try {
       input.name = parseReference(rest.slice(colon + 1));
@@ -56,10 +59,10 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
   return input;
 }
 
-/** The input as one string that parses back to it. */
+/** The input as the user would write it (for messages; a path with a colon does not parse back). */
 export function formatImageInput(input: ImageInput): string {
   if (!isArchiveInput(input)) return formatReference(input);
-  return `docker-archive:${input.archive}${input.name ? `:${formatReference(input.name)}` : ''}`;
+  return `${input.transport ?? 'docker-archive'}:${input.archive}${input.name ? `:${formatReference(input.name)}` : ''}`;
 }
 
 /**
