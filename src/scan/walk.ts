@@ -27,7 +27,7 @@ import { BLOCK_SIZE, isZeroBlock, paddedSize } from '../tar/header.js';
 import { type Compression, detectCompression, MAGIC_PEEK_SIZE, openArchiveStream } from '../tar/open-archive.js';
 import { TarStreamParser } from '../tar/stream-parser.js';
 import { ZstdError } from '../zstd/errors.js';
-import { SeekableZstdFile, readSeekTable } from '../zstd/frame-reader.js';
+import { type FrameStream, SeekableZstdFile, readSeekTable, STREAM_CHUNK, STREAM_DEPTH } from '../zstd/frame-reader.js';
 
 export interface WalkItem {
   entry: TarEntry;
@@ -90,7 +90,10 @@ export function archiveError(path: string, err: unknown): AirpackError {
 interface RandomReader {
   size: number;
   read(position: number, length: number): Promise<Buffer>;
-  /** Like read, but may return a view into a decoded frame, valid only until the next read: for data used at once. */
+  /**
+   * Between 1 and `length` bytes at `position`, as a view into decoded data
+   * where it can (valid only until the next read: for data used at once).
+   */
   view(position: number, length: number): Promise<Buffer>;
   close(): Promise<void>;
 }
@@ -115,39 +118,47 @@ function fileReader(fh: FileHandle, size: number): RandomReader {
   };
 }
 
-/** Frames up to this size are decoded into two reused buffers, the next one on a worker while this one is read. */
-const PIPELINED_FRAME_LIMIT = 256 * 1024 * 1024;
+/** Frames up to this size are decoded whole, on the spot (the metadata frame); bigger ones stream from the worker. */
 const SMALL_FRAME = 1024 * 1024;
 
+/**
+ * Positional reads of a seekable zstd file, for a walk that moves forward:
+ * a small frame is decoded whole; a big one streams from the decode worker
+ * in pieces (a few decoding ahead), and a read behind the current piece or
+ * into another frame restarts the stream there. Memory stays at a few
+ * pieces whatever the frame size.
+ */
 function zstdReader(z: SeekableZstdFile): RandomReader {
-  let cached: { index: number; data: Buffer } | undefined;
-  // Two frame buffers of our own at most, reused: one holds the cached frame, the other
-  // (spare) takes the next frame, decoded on a worker while this one is read.
-  const bufferSize = z.largestFrame;
-  const pipelined = bufferSize <= PIPELINED_FRAME_LIMIT;
-  let spare: Buffer | undefined;
-  const ours = (b: Buffer | undefined): Buffer | undefined => (b && b.buffer.byteLength === bufferSize ? Buffer.from(b.buffer, 0, bufferSize) : undefined);
-  const frame = async (index: number): Promise<Buffer> => {
-    if (cached?.index !== index) {
-      const sequential = cached?.index === index - 1;
-      const previous = cached?.data;
-      cached = undefined;
-      // Small frames (the metadata frame) decode into fresh memory; big ones into ours,
-      // unless the worker already decoded this one.
-      const big = (z.frames[index]?.uncompressedSize ?? 0) > SMALL_FRAME;
-      const into = pipelined && big && !z.isPrefetched(index) ? (spare ?? Buffer.allocUnsafeSlow(bufferSize)) : undefined;
-      if (into) spare = undefined;
-      const data = await z.readFrame(index, into);
-      cached = { index, data };
-      // The previous frame's memory is free now: views handed out are used at once, never kept.
-      spare ??= ours(previous);
-      // Walking on from the previous frame: decode the next one on the worker meanwhile.
-      if (sequential && spare && z.frames[index + 1]) {
-        z.prefetch(index + 1, spare);
-        spare = undefined;
-      }
+  let small: { index: number; data: Buffer } | undefined;
+  let cur: { index: number; stream: FrameStream; start: number; piece: Buffer } | undefined;
+  // Piece buffers, reused from frame to frame (fresh memory decodes 2-3x slower).
+  const pool: Buffer[] = [];
+  const buffers = (): Buffer[] => Array.from({ length: STREAM_DEPTH }, () => pool.pop() ?? Buffer.allocUnsafeSlow(STREAM_CHUNK));
+
+  /** The bytes at `position`: a view into a decoded frame or piece, up to its end. */
+  const at = async (position: number): Promise<Buffer> => {
+    const f = z.frameAt(position);
+    if (f.uncompressedSize <= SMALL_FRAME) {
+      if (small?.index !== f.index) small = { index: f.index, data: await z.readFrame(f.index) };
+      return small.data.subarray(position - f.uncompressedOffset);
     }
-    return cached.data;
+    if (!cur || cur.index !== f.index || position < cur.start) {
+      cur?.stream.close();
+      cur = undefined;
+      const stream = await z.stream(f.index, buffers(), pool);
+      const piece = await stream.next();
+      if (!piece) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${f.uncompressedOffset}`);
+      cur = { index: f.index, stream, start: f.uncompressedOffset, piece };
+    }
+    while (position >= cur.start + cur.piece.length) {
+      const { stream, piece } = cur;
+      cur.start += piece.length;
+      stream.release(piece);
+      const next = await stream.next();
+      if (!next) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${cur.start}`);
+      cur.piece = next;
+    }
+    return cur.piece.subarray(position - cur.start);
   };
   return {
     size: z.size,
@@ -155,22 +166,21 @@ function zstdReader(z: SeekableZstdFile): RandomReader {
       const out = Buffer.allocUnsafe(length);
       let filled = 0;
       while (filled < length) {
-        const f = z.frameAt(position + filled);
-        const data = await frame(f.index);
-        const from = position + filled - f.uncompressedOffset;
-        const n = data.copy(out, filled, from, Math.min(data.length, from + (length - filled)));
+        const data = await at(position + filled);
+        const n = data.copy(out, filled, 0, Math.min(data.length, length - filled));
         if (n === 0) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${position + filled}`);
         filled += n;
       }
       return out;
     },
     async view(position, length) {
-      const f = z.frameAt(position);
-      const from = position - f.uncompressedOffset;
-      if (from + length > f.uncompressedSize) return this.read(position, length);
-      return (await frame(f.index)).subarray(from, from + length);
+      // Up to the end of the piece: copying across pieces would cost more than a second call.
+      return (await at(position)).subarray(0, length);
     },
-    close: () => z.close(),
+    close: async () => {
+      cur?.stream.close();
+      await z.close();
+    },
   };
 }
 
@@ -222,9 +232,11 @@ async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptio
       if (opts.onChunk && entry.size > 0 && (opts.chunks?.(entry) ?? true)) {
         if (item.data) await opts.onChunk(entry, item.data);
         else {
-          for (let off = 0; off < entry.size; off += CHUNK) {
+          for (let off = 0; off < entry.size; ) {
             // The view stays valid until onChunk's promise settles: the walk reads nothing meanwhile.
-            await opts.onChunk(entry, await reader.view(entry.dataOffset + off, Math.min(CHUNK, entry.size - off)));
+            const chunk = await reader.view(entry.dataOffset + off, Math.min(CHUNK, entry.size - off));
+            await opts.onChunk(entry, chunk);
+            off += chunk.length;
           }
         }
       }

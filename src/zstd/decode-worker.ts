@@ -1,24 +1,29 @@
 /**
- * Decodes whole frames of a seekable file on a worker thread, so a reader
- * can hash and write frame k while frame k+1 decodes. The worker receives a
- * frame's compressed bytes (transferred) and sends its decompressed bytes
- * back (transferred); one frame at a time, in request order.
+ * Decodes frames of a seekable file on a worker thread, in chunks, so a
+ * reader hashes or writes chunk k while chunk k+1 decodes.
+ *
+ * Why chunks and not whole frames: a 128 MiB frame decoded in one piece
+ * needs 128 MiB of output memory, and memory the process has not touched yet
+ * costs the kernel a page fault per 4 KiB: that made whole-frame decoding
+ * 2-3x slower than decoding into a few reused buffers, which stay mapped
+ * and in cache. Memory stays bounded at any frame size.
+ *
+ * The protocol is pull-based: the reader starts a frame (its compressed
+ * bytes, transferred), then sends buffers to fill; each comes back
+ * (transferred) holding the next piece of the frame, in order. A reader
+ * keeps a few buffers in flight and so bounds how far the worker runs ahead.
  */
 import type { Worker } from 'node:worker_threads';
 import { startZstdWorker } from './worker.js';
 
-/** What the worker sends back: the decoded bytes (a view of the target), or the native error message. */
-export type DecodeOutcome = { data: Buffer } | { error: string };
+type Request =
+  | { kind: 'start'; stream: number; src: Uint8Array; windowLogMax: number }
+  | { kind: 'fill'; stream: number; id: number; buf: Uint8Array };
 
-interface DecodeRequest {
-  id: number;
-  src: Uint8Array;
-  /** Where to decode (transferred there and back): reused memory decodes 2-3x faster than fresh pages. */
-  dst: Uint8Array;
-  windowLogMax: number;
-}
+type Reply = { id: number; buf: Uint8Array; n: number; end: boolean } | { id: number; buf: Uint8Array; error: string };
 
-type DecodeReply = { id: number; data: Uint8Array; n: number } | { id: number; error: string; data: Uint8Array };
+/** A filled buffer: `n` bytes of the frame, and whether the frame ended with them. */
+export type Piece = { buf: Buffer; n: number; end: boolean } | { buf: Buffer; error: string };
 
 function decodeWorkerMain(require: NodeJS.Require): void {
   const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
@@ -26,43 +31,79 @@ function decodeWorkerMain(require: NodeJS.Require): void {
   const port = parentPort!;
   const dctx = new zstd.DCtx();
   let windowLogMax = -1;
-  port.on('message', (req: DecodeRequest) => {
-    try {
+  let current: { stream: number; src: Uint8Array; off: number; ended: boolean; error?: string } | undefined;
+  port.on('message', (req: Request) => {
+    if (req.kind === 'start') {
+      dctx.reset(zstd.ResetDirective.sessionOnly);
       if (req.windowLogMax !== windowLogMax) {
         dctx.setParameter(zstd.DParameter.windowLogMax, req.windowLogMax);
         windowLogMax = req.windowLogMax;
       }
-      const n = dctx.decompress(req.dst, req.src);
-      port.postMessage({ id: req.id, data: req.dst, n }, [req.dst.buffer as ArrayBuffer]);
-    } catch (err) {
-      dctx.reset(zstd.ResetDirective.sessionOnly);
-      port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err), data: req.dst }, [req.dst.buffer as ArrayBuffer]);
+      current = { stream: req.stream, src: req.src, off: 0, ended: false };
+      return;
     }
+    const job = current;
+    // A fill for a stream the reader left, or past the end: the buffer goes back empty.
+    if (!job || job.stream !== req.stream || job.ended || job.error) {
+      const reply = job?.stream === req.stream && job.error ? { id: req.id, buf: req.buf, error: job.error } : { id: req.id, buf: req.buf, n: 0, end: true };
+      port.postMessage(reply, [req.buf.buffer as ArrayBuffer]);
+      return;
+    }
+    let n = 0;
+    try {
+      while (n < req.buf.length) {
+        const [ret, produced, consumed] = dctx.decompressStream(req.buf.subarray(n), job.src.subarray(job.off));
+        job.off += consumed;
+        n += produced;
+        if (ret === 0) {
+          job.ended = true;
+          break;
+        }
+        if (produced === 0 && consumed === 0) {
+          throw new Error(`the frame's data ends after ${job.off} bytes, inside the frame`);
+        }
+      }
+    } catch (err) {
+      job.error = err instanceof Error ? err.message : String(err);
+      port.postMessage({ id: req.id, buf: req.buf, error: job.error }, [req.buf.buffer as ArrayBuffer]);
+      return;
+    }
+    port.postMessage({ id: req.id, buf: req.buf, n, end: job.ended }, [req.buf.buffer as ArrayBuffer]);
   });
 }
 
 /** One decoding worker, started on first use; `close()` stops it. */
 export class FrameDecodeWorker {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, (outcome: DecodeOutcome) => void>();
+  private readonly pending = new Map<number, (piece: Piece) => void>();
   private nextId = 0;
+  private nextStream = 0;
+
+  /** Starts decoding a frame from its compressed bytes (transferred: do not use `src` afterwards); returns the stream to fill. */
+  start(src: Buffer, windowLogMax: number): number {
+    const worker = (this.worker ??= this.launch());
+    const stream = this.nextStream++;
+    const owned = src.byteOffset === 0 && src.byteLength === src.buffer.byteLength ? src : Buffer.from(src);
+    const msg: Request = { kind: 'start', stream, src: owned, windowLogMax };
+    worker.postMessage(msg, [owned.buffer as ArrayBuffer]);
+    return stream;
+  }
 
   /**
-   * Decodes `src` into `target`. Both are transferred to the worker: neither
-   * may be used afterwards (views of them read as empty); the result is a
-   * new view of the target's memory. `target` must own its whole
-   * ArrayBuffer (Buffer.allocUnsafeSlow), `src` is copied once if it does not.
+   * Fills `target` (which must own its whole ArrayBuffer: Buffer.allocUnsafeSlow)
+   * with the next bytes of `stream`. `target` is transferred; the piece
+   * holds a new view of the same memory.
    */
-  decode(src: Buffer, target: Buffer, windowLogMax: number): Promise<DecodeOutcome> {
-    const worker = (this.worker ??= this.start());
+  fill(stream: number, target: Buffer): Promise<Piece> {
+    const worker = (this.worker ??= this.launch());
     const id = this.nextId++;
-    const owned = src.byteOffset === 0 && src.byteLength === src.buffer.byteLength ? src : Buffer.from(src);
-    const dst = new Uint8Array(target.buffer, 0, target.byteLength);
-    // Referenced while a decode is pending (someone awaits it), unreferenced when idle.
+    // Referenced while a fill is pending (someone awaits it), unreferenced when idle.
     if (this.pending.size === 0) worker.ref();
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      worker.postMessage({ id, src: owned, dst, windowLogMax } satisfies DecodeRequest, [owned.buffer as ArrayBuffer, dst.buffer as ArrayBuffer]);
+      const buf = new Uint8Array(target.buffer, 0, target.byteLength);
+      const msg: Request = { kind: 'fill', stream, id, buf };
+      worker.postMessage(msg, [buf.buffer as ArrayBuffer]);
     });
   }
 
@@ -70,18 +111,22 @@ export class FrameDecodeWorker {
     const w = this.worker;
     this.worker = undefined;
     this.failAll('decoder closed');
+    // Referenced until it is gone: an unreferenced worker's exit does not keep the loop alive to report it.
+    w?.ref();
     if (w) await w.terminate();
   }
 
-  private start(): Worker {
+  private launch(): Worker {
     const worker = startZstdWorker(decodeWorkerMain);
-    worker.on('message', (reply: DecodeReply) => {
+    worker.on('message', (reply: Reply) => {
+      // Replies still in flight when the decoder closed: it must stay referenced until it exits.
+      if (this.worker !== worker) return;
       const done = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
       if (!done) return;
-      if ('error' in reply) done({ error: reply.error });
-      else done({ data: Buffer.from(reply.data.buffer, 0, reply.n) });
+      const buf = Buffer.from(reply.buf.buffer, 0, reply.buf.byteLength);
+      done('error' in reply ? { buf, error: reply.error } : { buf, n: reply.n, end: reply.end });
     });
     worker.on('error', (err) => this.failAll(err.message));
     worker.on('exit', () => {
@@ -94,7 +139,7 @@ export class FrameDecodeWorker {
   }
 
   private failAll(message: string): void {
-    for (const done of this.pending.values()) done({ error: message });
+    for (const done of this.pending.values()) done({ buf: Buffer.alloc(0), error: message });
     this.pending.clear();
   }
 }

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type binding from 'zstd-napi/binding.js';
 import { ZstdError } from './errors.js';
 import { isSkippableMagic } from './frame-header.js';
-import { FrameDecodeWorker } from './decode-worker.js';
+import { FrameDecodeWorker, type Piece } from './decode-worker.js';
 import { decodeError, createDCtx, DEFAULT_WINDOW_LOG_MAX } from './stream-decoder.js';
 import { decodeSeekTable, type FrameInfo, SEEK_TABLE_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seek-table.js';
 
@@ -18,6 +18,11 @@ export interface ZstdReadOptions {
   /** Window cap, log2, for frames decoded by streaming. Default 27. */
   windowLogMax?: number;
 }
+
+/** Piece size of frames decoded on the worker: big enough that messages cost little, small enough to stay in cache. */
+export const STREAM_CHUNK = 2 * 1024 * 1024;
+/** Pieces in flight per frame: how far the worker may run ahead of the reader. */
+export const STREAM_DEPTH = 8;
 
 /** A path, an open FileHandle, or a numeric file descriptor (left open). */
 export type FileRef = string | FileHandle | number;
@@ -111,8 +116,9 @@ function checkDecodedSize(data: Buffer, n: number, expected: number, label: stri
 export class SeekableZstdFile {
   private dctx: binding.DCtx | undefined;
   private decoder: FrameDecodeWorker | undefined;
-  /** A frame being decoded ahead on the worker (see `prefetch`). */
-  private ahead: { index: number; data: Promise<Buffer> } | undefined;
+  /** The compressed bytes of the frame a stream will likely want next, read ahead. */
+  private sourceAhead: { index: number; data: Promise<Buffer> } | undefined;
+  private readonly streams = new Set<FrameStream>();
 
   private constructor(
     private readonly fh: FileHandle,
@@ -183,41 +189,28 @@ export class SeekableZstdFile {
    */
   async readFrame(index: number, into?: Buffer): Promise<Buffer> {
     const f = this.frameInfo(index);
-    if (this.ahead?.index === index) {
-      const { data } = this.ahead;
-      this.ahead = undefined;
-      return data;
-    }
     const src = await readAt(this.fh, f.compressedOffset, f.compressedSize, this.path);
     this.dctx ??= createDCtx(this.windowLogMax);
     return decompressFrame(this.dctx, src, f.uncompressedSize, this.frameLabel(f), into && into.length >= f.uncompressedSize ? into : undefined);
   }
 
-  /** True when `readFrame(index)` will take a frame `prefetch` started. */
-  isPrefetched(index: number): boolean {
-    return this.ahead?.index === index;
-  }
-
   /**
-   * Starts decoding frame `index` on a worker thread into `target` (handed
-   * over: do not touch it or views of it again), for a reader that walks
-   * the frames in order: the next `readFrame(index)` takes the result. One
-   * frame ahead at most; a new prefetch drops an unused one.
+   * Decodes frame `index` on a worker thread, piece by piece into
+   * `buffers` (handed over: each comes back as a piece, then to `pool`),
+   * for a reader that walks the frame in order while the worker runs ahead.
+   * One stream at a time: open the next once done with this one.
    */
-  prefetch(index: number, target: Buffer): void {
-    const f = this.table.frames[index];
-    if (!f || this.ahead?.index === index || target.length < f.uncompressedSize) return;
-    this.ahead?.data.catch(() => {});
+  async stream(index: number, buffers: Buffer[], pool: Buffer[]): Promise<FrameStream> {
+    const f = this.frameInfo(index);
+    const src = this.sourceAhead?.index === index ? this.sourceAhead.data : readAt(this.fh, f.compressedOffset, f.compressedSize, this.path);
+    // The next frame's compressed bytes are read while this one decodes.
+    const next = this.table.frames[index + 1];
+    this.sourceAhead = next ? { index: next.index, data: readAt(this.fh, next.compressedOffset, next.compressedSize, this.path) } : undefined;
+    this.sourceAhead?.data.catch(() => {});
     const decoder = (this.decoder ??= new FrameDecodeWorker());
-    const label = this.frameLabel(f);
-    const data = readAt(this.fh, f.compressedOffset, f.compressedSize, this.path).then(async (src) => {
-      const outcome = await decoder.decode(src, target, this.windowLogMax);
-      if ('error' in outcome) throw frameDecodeError(outcome.error, f.uncompressedSize, label);
-      return checkDecodedSize(outcome.data.subarray(0, f.uncompressedSize), outcome.data.length, f.uncompressedSize, label);
-    });
-    // Observed by readFrame; never reported as unhandled if nobody asks for it.
-    data.catch(() => {});
-    this.ahead = { index, data };
+    const stream = new FrameStream(decoder, decoder.start(await src, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
+    this.streams.add(stream);
+    return stream;
   }
 
   /** Decompresses just the frames covering [start, start + length) and returns those bytes. */
@@ -241,12 +234,71 @@ export class SeekableZstdFile {
   }
 
   async close(): Promise<void> {
-    // A decode in flight reads from the file: let it settle before the file closes.
-    const pending = this.ahead?.data;
-    this.ahead = undefined;
-    await pending?.catch(() => {});
+    // Reads in flight use the file: let them settle before it closes.
+    await this.sourceAhead?.data.catch(() => {});
+    this.sourceAhead = undefined;
+    for (const s of this.streams) s.close();
     await this.decoder?.close();
     await this.fh.close();
+  }
+}
+
+/** One frame decoding on the worker, as pieces in order (see `SeekableZstdFile.stream`). */
+export class FrameStream {
+  private readonly inflight: Array<Promise<Piece>> = [];
+  private produced = 0;
+  private ended = false;
+
+  constructor(
+    private readonly decoder: FrameDecodeWorker,
+    private readonly id: number,
+    buffers: readonly Buffer[],
+    private readonly pool: Buffer[],
+    private readonly frame: FrameInfo,
+    private readonly label: string,
+    private readonly onClose: (s: FrameStream) => void,
+  ) {
+    for (const b of buffers) this.inflight.push(decoder.fill(id, b));
+  }
+
+  /** The next piece of the frame, valid until `release`d; undefined after the last. */
+  async next(): Promise<Buffer | undefined> {
+    for (;;) {
+      const pending = this.ended ? undefined : this.inflight.shift();
+      if (!pending) return undefined;
+      const piece = await pending;
+      if ('error' in piece) {
+        this.close();
+        throw frameDecodeError(piece.error, this.frame.uncompressedSize, this.label);
+      }
+      this.produced += piece.n;
+      const expected = this.frame.uncompressedSize;
+      if (this.produced > expected || (piece.end && this.produced !== expected)) {
+        this.close();
+        throw new ZstdError('ZSTD_SIZE_MISMATCH', `${this.label}: expected ${expected} decompressed bytes, found ${piece.end ? this.produced : `more than ${expected}`}`);
+      }
+      if (piece.end) this.ended = true;
+      if (piece.n > 0) return piece.buf.subarray(0, piece.n);
+      this.release(piece.buf);
+    }
+  }
+
+  /** Hands a piece's memory back: it is filled with what follows, or goes to the pool once the frame is done. */
+  release(piece: Buffer): void {
+    const buf = Buffer.from(piece.buffer, 0, piece.buffer.byteLength);
+    if (this.ended) this.pool.push(buf);
+    else this.inflight.push(this.decoder.fill(this.id, buf));
+  }
+
+  /** Stops here; the buffers in flight return to the pool as the worker hands them back. */
+  close(): void {
+    this.ended = true;
+    for (const pending of this.inflight.splice(0)) {
+      pending.then((piece) => {
+        if (piece.buf.length > 0) this.pool.push(piece.buf);
+      }, () => {});
+    }
+    this.onClose(this);
   }
 }
 
