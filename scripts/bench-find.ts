@@ -11,8 +11,9 @@
  * grow with size), and verify / extract throughput against `zstd -dc`, on
  * random content and on a level-16 bundle of real binaries.
  *
- * Usage: npm run -s build:scripts && node build/scripts/bench-find.js [--files 4 --mib 100 --big-mib 1000 --real-mib 100 --rounds 5]
+ * Usage: npm run -s build:scripts && node build/scripts/bench-find.js [--files 4 --mib 100 --big-mib 1000 --real-mib 200 --rounds 5]
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -85,41 +86,54 @@ function randomContent(work: string, name: string, mib: number): ArchiveContent 
   return makeContent([{ name, layers: [randomLayer(work, name, mib)] }]);
 }
 
-/**
- * verify and extract against what they must do at the least, on `bundle`:
- * decode (zstd -dc), decode and hash, decode and write a file. Throughput is
- * uncompressed bytes per second; extract writes only `image`'s share.
- */
-async function throughput(work: string, bundle: string, tarBytes: number, image: string, rounds: number): Promise<string> {
-  const zstd = median(await repeat(rounds, () => sh(`zstd -dc '${bundle}' > /dev/null`)));
-  const zstdHash = median(await repeat(rounds, () => sh(`zstd -dc '${bundle}' | sha256sum > /dev/null`)));
-  const zstdOut = join(work, 'zstd-out.tar');
-  const zstdFile = median(
-    await repeat(rounds, async () => {
-      const t = await sh(`zstd -dc '${bundle}' > '${zstdOut}'`);
-      rmSync(zstdOut);
-      return t;
-    }),
-  );
-  const verify = median(await repeat(rounds, async () => (await measure('node', [AIRPACK, 'verify', bundle])).seconds));
-  const out = join(work, 'extracted.tar');
-  const extract = median(await repeat(rounds, async () => (await measure('node', [AIRPACK, 'extract', bundle, image, '-o', out])).seconds));
-  const extractBytes = statSync(out).size;
-  rmSync(out);
-  const rate = (bytes: number, s: number): string => `${fmt(bytes / MiB / s, 0)} MiB/s`;
-  const tp = (bytes: number, s: number): number => bytes / s;
-  return [
-    `${bundle.split('/').pop()}: ${fmt(statSync(bundle).size / MiB, 0)} MiB, ${fmt(tarBytes / MiB, 0)} MiB of tar; medians of ${rounds}`,
-    `  zstd -dc ${fmt(zstd, 2)} s (${rate(tarBytes, zstd)}), zstd -dc | sha256sum ${fmt(zstdHash, 2)} s, zstd -dc > file ${fmt(zstdFile, 2)} s`,
-    `  verify  ${fmt(verify, 2)} s (${rate(tarBytes, verify)}): ${fmt(tp(tarBytes, verify) / tp(tarBytes, zstd), 2)}x the throughput of zstd -dc, ${fmt(zstdHash / verify, 2)}x of zstd -dc | sha256sum`,
-    `  extract ${fmt(extract, 2)} s for ${fmt(extractBytes / MiB, 0)} MiB (${rate(extractBytes, extract)}): ${fmt(tp(extractBytes, extract) / tp(tarBytes, zstd), 2)}x the throughput of zstd -dc, ${fmt(tp(extractBytes, extract) / tp(tarBytes, zstdFile), 2)}x of zstd -dc > file`,
-  ].join('\n');
+/** Seconds a library call takes inside a fresh node process, start-up and module loading left out. */
+function librarySeconds(call: string): number {
+  const lib = resolve(AIRPACK, '../../dist/scan/index.js');
+  const program = `const s = await import(${JSON.stringify(lib)}); const t = performance.now(); await ${call}; process.stdout.write(String((performance.now() - t) / 1000));`;
+  return Number(execFileSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8' }));
 }
 
-async function repeat<T>(rounds: number, fn: () => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < rounds; i++) out.push(await fn());
-  return out;
+/**
+ * verify and extract against what they must do at the least, on `bundle`:
+ * decode (zstd -dc), decode and hash, decode and write a file. Rounds
+ * alternate between the tools, so machine noise hits all alike. Throughput
+ * is uncompressed bytes of the file per second: extract decodes the frames
+ * holding `image`'s entries and writes its share.
+ */
+async function throughput(work: string, bundle: string, tarBytes: number, image: string, rounds: number): Promise<string> {
+  const out = join(work, 'extracted.tar');
+  const zstdOut = join(work, 'zstd-out.tar');
+  const keys = ['zstd', 'zstdHash', 'zstdFile', 'verify', 'verifyLib', 'extract', 'extractLib'] as const;
+  const t = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<(typeof keys)[number], number[]>;
+  let verifyRss = 0;
+  let extractRss = 0;
+  for (let i = 0; i < rounds; i++) {
+    t.zstd.push(await sh(`zstd -dc '${bundle}' > /dev/null`));
+    t.zstdHash.push(await sh(`zstd -dc '${bundle}' | sha256sum > /dev/null`));
+    t.zstdFile.push(await sh(`zstd -dc '${bundle}' > '${zstdOut}'`));
+    rmSync(zstdOut);
+    const v = await measure('node', [AIRPACK, 'verify', bundle]);
+    t.verify.push(v.seconds);
+    verifyRss = Math.max(verifyRss, v.maxRssMiB);
+    t.verifyLib.push(librarySeconds(`s.verifyArchive([${JSON.stringify(bundle)}])`));
+    const e = await measure('node', [AIRPACK, 'extract', bundle, image, '-o', out]);
+    t.extract.push(e.seconds);
+    extractRss = Math.max(extractRss, e.maxRssMiB);
+    rmSync(out);
+    t.extractLib.push(librarySeconds(`s.extractImage(${JSON.stringify(bundle)}, ${JSON.stringify(image)}, { output: ${JSON.stringify(out)} })`));
+    rmSync(out);
+  }
+  const m = Object.fromEntries(keys.map((k) => [k, median(t[k])])) as Record<(typeof keys)[number], number>;
+  const rate = (s: number): string => `${fmt(tarBytes / MiB / s, 0)} MiB/s`;
+  const vs = (s: number, ref: number): string => fmt(ref / s, 2);
+  return [
+    `${bundle.split('/').pop()}: ${fmt(statSync(bundle).size / MiB, 0)} MiB, ${fmt(tarBytes / MiB, 0)} MiB of tar; medians of ${rounds} alternating rounds`,
+    `  zstd -dc ${fmt(m.zstd, 2)} s (${rate(m.zstd)}), zstd -dc | sha256sum ${fmt(m.zstdHash, 2)} s, zstd -dc > file ${fmt(m.zstdFile, 2)} s`,
+    `  verify  cli ${fmt(m.verify, 2)} s (${rate(m.verify)}, peak ${fmt(verifyRss, 0)} MiB): ${vs(m.verify, m.zstd)}x the throughput of zstd -dc, ${vs(m.verify, m.zstdHash)}x of zstd -dc | sha256sum`,
+    `          library ${fmt(m.verifyLib, 2)} s (${rate(m.verifyLib)}, node start-up left out): ${vs(m.verifyLib, m.zstd)}x of zstd -dc`,
+    `  extract ${image} cli ${fmt(m.extract, 2)} s (${rate(m.extract)}, peak ${fmt(extractRss, 0)} MiB): ${vs(m.extract, m.zstd)}x the throughput of zstd -dc, ${vs(m.extract, m.zstdFile)}x of zstd -dc > file`,
+    `          library ${fmt(m.extractLib, 2)} s (${rate(m.extractLib)}): ${vs(m.extractLib, m.zstd)}x of zstd -dc`,
+  ].join('\n');
 }
 
 async function sh(script: string): Promise<number> {
@@ -145,7 +159,7 @@ async function main(): Promise<void> {
   const mib = numberArg('mib', 100);
   const bigMib = numberArg('big-mib', 1000);
   const rounds = numberArg('rounds', 5);
-  const realMib = numberArg('real-mib', 100);
+  const realMib = numberArg('real-mib', 200);
   const work = await mkdtemp(join(tmpdir(), 'airpack-bench-find-'));
   try {
     const dirs = { airpack: join(work, 'airpack'), rke2: join(work, 'rke2'), dockerSave: join(work, 'docker-save') };
@@ -183,7 +197,7 @@ async function main(): Promise<void> {
     const bigTar = (await writeImageArchive(big, randomContent(work, 'rancher/big:v1', bigMib), { compression: 'zstd', level: 3 })).tarBytes;
     const fs = await timeFind('rancher/small:v1', small, rounds);
     const fb = await timeFind('rancher/big:v1', big, rounds);
-    const bigThroughput = await throughput(work, big, bigTar, 'rancher/big:v1', 1);
+    const bigThroughput = await throughput(work, big, bigTar, 'rancher/big:v1', 3);
     rmSync(big);
 
     process.stderr.write(`writing a bundle of real binaries: 2 images x 2 layers of ${realMib} MiB, level 16...\n`);
@@ -191,7 +205,7 @@ async function main(): Promise<void> {
     const real = join(work, 'real.tar.zst');
     const { tarBytes: realTar } = await writeImageArchive(real, makeContent([{ name: 'rancher/real-a:v1', layers: layers.slice(0, 2) }, { name: 'rancher/real-b:v1', layers: layers.slice(2) }]), { compression: 'zstd', level: 16 });
     for (const l of layers) rmSync(l.path);
-    const realThroughput = await throughput(work, real, realTar, 'rancher/real-b:v1', 3);
+    const realThroughput = await throughput(work, real, realTar, 'rancher/real-b:v1', rounds);
 
     process.stdout.write(`find over ${files} bundles per kind (target in the last), medians of ${rounds}:\n${rows.join('\n')}\n`);
     process.stdout.write(`find lib: ${mib} MiB bundle ${fmt(fs.lib * 1000, 2)} ms, ${bigMib} MiB bundle ${fmt(fb.lib * 1000, 2)} ms (ratio ${fmt(fb.lib / fs.lib, 2)}x); cli ${fmt(fs.cli, 3)} s vs ${fmt(fb.cli, 3)} s\n`);

@@ -20,25 +20,23 @@ const MiB = 1024 * 1024;
 
 let dir: string;
 let bundle: string;
-const layers = [seededText('streamed-a', 11 * MiB + 12345), seededText('streamed-b', 7 * MiB + 999)];
+const layers = [seededText('streamed-a', 16 * MiB + 12345), seededText('streamed-b', 7 * MiB + 999)];
 
+/** Two images of one layer each: extracting the second jumps over the first's frames. */
 function contentOf(layerFiles: string[]): ArchiveContent {
-  const descs = layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(l), size: l.length }));
-  const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: descs.map((d) => d.digest) } }));
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: descs }));
-  return {
-    images: [
-      {
-        descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, platform: { os: 'linux', architecture: 'amd64' }, annotations: { 'io.containerd.image.name': 'docker.io/rancher/streamed:v1' } },
-        docker: [{ Config: `blobs/sha256/${sha(config).slice(7)}`, RepoTags: ['rancher/streamed:v1'], Layers: descs.map((d) => `blobs/sha256/${d.digest.slice(7)}`) }],
-      },
-    ],
-    metadataBlobs: [
-      { digest: sha(manifest), size: manifest.length, data: manifest },
-      { digest: sha(config), size: config.length, data: config },
-    ],
-    layerBlobs: descs.map((d, i) => ({ digest: d.digest, size: d.size, path: layerFiles[i]! })),
-  };
+  const content: ArchiveContent = { images: [], metadataBlobs: [], layerBlobs: [] };
+  layers.forEach((layer, i) => {
+    const desc = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length };
+    const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [desc.digest] } }));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [desc] }));
+    content.images.push({
+      descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, platform: { os: 'linux', architecture: 'amd64' }, annotations: { 'io.containerd.image.name': `docker.io/rancher/streamed-${i}:v1` } },
+      docker: [{ Config: `blobs/sha256/${sha(config).slice(7)}`, RepoTags: [`rancher/streamed-${i}:v1`], Layers: [`blobs/sha256/${desc.digest.slice(7)}`] }],
+    });
+    content.metadataBlobs.push({ digest: sha(manifest), size: manifest.length, data: manifest }, { digest: sha(config), size: config.length, data: config });
+    content.layerBlobs.push({ digest: desc.digest, size: desc.size, path: layerFiles[i]! });
+  });
+  return content;
 }
 
 beforeAll(async () => {
@@ -62,10 +60,13 @@ describe('frames streamed from the worker in pieces', () => {
     const [v] = await verifyArchive([bundle]);
     expect(v!.problems).toEqual([]);
     expect(v!.blobBytes).toBeGreaterThan(18 * MiB);
-    const out = join(dir, 'extracted.tar');
-    await extractImage(bundle, 'rancher/streamed:v1', { output: out });
-    const entries = await readTar(out);
-    for (const l of layers) expect(entries.find((e) => e.name === `blobs/sha256/${sha(l).slice(7)}`)?.data.equals(l)).toBe(true);
+    // The second image's layer starts frames after the first's header: the walk jumps there.
+    for (const [i, layer] of layers.entries()) {
+      const out = join(dir, `extracted-${i}.tar`);
+      await extractImage(bundle, `rancher/streamed-${i}:v1`, { output: out });
+      const entries = await readTar(out);
+      expect(entries.find((e) => e.name === `blobs/sha256/${sha(layer).slice(7)}`)?.data.equals(layer)).toBe(true);
+    }
   });
 
   it('names the frame whose data does not decode', async () => {

@@ -39,8 +39,8 @@ export interface FetchedImage {
 
 export interface FetchContext {
   store: BlobStore;
-  /** Archives on disk named as image inputs, each opened once. */
-  archives: LocalArchives;
+  /** Archives on disk named as image inputs, each opened once (created with the first). */
+  archives?: LocalArchives;
   clientFor: (registry: string) => RegistryClient;
   concurrency: number;
   onProgress?: ProgressListener | undefined;

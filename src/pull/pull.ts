@@ -20,7 +20,6 @@ import { RegistryPool, type RegistryOptions } from '../registry/client.js';
 import { assembleArchive } from './assemble.js';
 import { LayerSizePredictor, pullDirect } from './direct.js';
 import { fetchImages, fetchSmallBlob, type FetchContext, type FetchedImage, type LayerMode } from './fetch.js';
-import { resolveArchiveInput, LocalArchives } from './local-archive.js';
 import { missingPlatformError, resolveImage, type MissingPlatform, type Resolution, type ResolvedImage } from './resolve.js';
 
 export interface PullOptions {
@@ -78,17 +77,16 @@ export interface Session {
 export async function openSession(options: Pick<PullOptions, 'registry' | 'cacheDir' | 'concurrency' | 'onProgress'>): Promise<Session> {
   const dir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'airpack-blobs-')));
   const pool = new RegistryPool(options.registry);
-  const archives = new LocalArchives();
+  const ctx: FetchContext = {
+    store: new BlobStore(dir),
+    clientFor: (r) => pool.get(r),
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    onProgress: options.onProgress,
+  };
   return {
-    ctx: {
-      store: new BlobStore(dir),
-      archives,
-      clientFor: (r) => pool.get(r),
-      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-      onProgress: options.onProgress,
-    },
+    ctx,
     cleanup: async () => {
-      await archives.cleanup();
+      await ctx.archives?.cleanup();
       if (!options.cacheDir) await rm(dir, { recursive: true, force: true });
     },
   };
@@ -107,7 +105,10 @@ export async function resolveAll(
     inputs.map((input) =>
       limit(() => {
         let resolving: Promise<Resolution>;
-        if (isArchiveInput(input)) resolving = resolveArchiveInput(ctx.archives, input, specs);
+        if (isArchiveInput(input)) {
+          // Loaded on first use: archive reading brings the tar and zstd readers, which registry pulls need not load.
+          resolving = import('./local-archive.js').then((local) => local.resolveArchiveInput((ctx.archives ??= new local.LocalArchives()), input, specs));
+        }
         else {
           const client = ctx.clientFor(input.registry);
           resolving = resolveImage(client, input, specs, (repo, desc, what) => fetchSmallBlob(ctx, client, repo, desc, what));
