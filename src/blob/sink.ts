@@ -48,6 +48,9 @@ function endStream(out: Writable): Promise<void> {
   });
 }
 
+/** Compressed bytes handed to the decompressor at once. */
+const BATCH = 256 * 1024;
+
 export function fileSink(path: string): BlobSink {
   let out: WriteStream = createWriteStream(path, { flags: 'w' });
   return {
@@ -84,6 +87,9 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
   let done: Promise<void> | undefined;
   let head: Buffer[] = [];
   let headBytes = 0;
+  // Network reads gathered into batches: one inflate job per 64 KiB read kept the threads waiting on each other.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
 
   // The compression is known once the first 4 bytes are in; then the pipeline starts.
   const start = (first: Buffer): Promise<void> => {
@@ -100,6 +106,8 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
   };
 
   const reset = (): void => {
+    pending = [];
+    pendingBytes = 0;
     counter = new DigestCounter();
     input = undefined;
     done = undefined;
@@ -109,7 +117,15 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
 
   return {
     async write(chunk) {
-      if (input) return Promise.race([writeWithBackpressure(input, chunk), done as Promise<never>]);
+      if (input) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes < BATCH) return;
+        const batch = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        return Promise.race([writeWithBackpressure(input, batch), done as Promise<never>]);
+      }
       head.push(chunk);
       headBytes += chunk.length;
       if (headBytes >= 4) await start(Buffer.concat(head));
@@ -121,6 +137,9 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
     },
     async finish() {
       if (!input) await start(Buffer.concat(head));
+      if (pendingBytes > 0) await Promise.race([writeWithBackpressure(input as Transform, Buffer.concat(pending, pendingBytes)), done as Promise<never>]);
+      pending = [];
+      pendingBytes = 0;
       (input as Transform).end();
       await done;
       checkDigest(`${what} (uncompressed)`, { digest: diffId, ...(exactSize !== undefined ? { size: exactSize } : {}) }, { digest: counter.digest(), size: counter.bytes });
