@@ -4,13 +4,12 @@
  * and layer blobs, as `docker load` rebuilds it. Its digest is new: the
  * registry's manifest is not in such archives.
  */
-import { createHash } from 'node:crypto';
-import type { FetchedManifest } from '../registry/client.js';
+import { sha256Digest, type FetchedManifest } from '../registry/client.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 
 export function dockerManifestFor(config: Buffer, layers: readonly Descriptor[]): FetchedManifest {
-  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  const configDigest = sha256Digest(config);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.dockerManifest,
@@ -18,5 +17,5 @@ export function dockerManifestFor(config: Buffer, layers: readonly Descriptor[])
     layers: [...layers],
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  return { mediaType: MediaType.dockerManifest, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, bytes };
+  return { mediaType: MediaType.dockerManifest, digest: sha256Digest(bytes), bytes };
 }

@@ -26,7 +26,7 @@ import { AirpackError } from '../errors.js';
 import { formatPlatform, isAttestation, type PlatformSpec } from '../platform/platform.js';
 import type { ArchiveInput } from '../ref/input.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
-import type { FetchedManifest } from '../registry/client.js';
+import { sha256Digest, type FetchedManifest } from '../registry/client.js';
 import { describeArchiveImages, type ArchiveImage } from '../scan/describe.js';
 import { imageMatches } from '../scan/find.js';
 import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, safeEntryPath } from '../scan/open.js';
@@ -126,7 +126,7 @@ export class LocalArchive {
     const name = blobEntryName(desc.digest);
     const data = name ? await this.read(name, what) : undefined;
     if (!data) throw new AirpackError('ARCHIVE_INVALID', `${this.path}: ${what} ${desc.digest} is not in the archive`);
-    checkDigest(`${this.path}: ${what}`, desc, { digest: sha256(data), size: data.length });
+    checkDigest(`${this.path}: ${what}`, desc, { digest: sha256Digest(data), size: data.length });
     return data;
   }
 
@@ -251,10 +251,6 @@ function locateInDirectory(root: string, name: string): Located | undefined {
   } catch {
     return undefined;
   }
-}
-
-function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 async function readRange(at: Located, offset: number, length: number): Promise<Buffer> {

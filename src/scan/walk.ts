@@ -118,14 +118,8 @@ function fileReader(fh: FileHandle, size: number): RandomReader {
   };
 }
 
-/** Frames up to this size are decoded whole, on the spot (the metadata frame); bigger ones stream from the workers. */
+/** Frames up to this size are decoded whole, on the spot (the metadata frame); bigger ones stream from the worker. */
 const SMALL_FRAME = 1024 * 1024;
-/**
- * Pieces the next frame may decode ahead, on the other worker, while the
- * reader is in this one (32 MiB). On a 470 MB bundle of real binaries, 8, 16,
- * 32 and 64 pieces timed alike within noise; memory grew by 50 MB per step.
- */
-const AHEAD_PIECES = 16;
 
 /**
  * Positional reads of a seekable zstd file, for a walk that moves forward:
@@ -137,38 +131,9 @@ const AHEAD_PIECES = 16;
 function zstdReader(z: SeekableZstdFile): RandomReader {
   let small: { index: number; data: Buffer } | undefined;
   let cur: { index: number; stream: FrameStream; start: number; piece: Buffer } | undefined;
-  // The frame after the current one, decoding on the other worker meanwhile.
-  let next: { index: number; stream: Promise<FrameStream> } | undefined;
   // Piece buffers, reused from frame to frame (fresh memory decodes 2-3x slower).
   const pool: Buffer[] = [];
-  const buffers = (n: number): Buffer[] => Array.from({ length: n }, () => pool.pop() ?? Buffer.allocUnsafeSlow(STREAM_CHUNK));
-  const big = (index: number): boolean => (z.frames[index]?.uncompressedSize ?? 0) > SMALL_FRAME;
-  const closeNext = (): void => {
-    next?.stream.then((s) => s.close(), () => {});
-    next = undefined;
-  };
-
-  /** Makes frame `index` the current stream: the one started ahead, or a new one. */
-  const enter = async (index: number): Promise<void> => {
-    cur?.stream.close();
-    cur = undefined;
-    let stream: FrameStream;
-    if (next?.index === index) {
-      stream = await next.stream;
-      next = undefined;
-    } else {
-      closeNext();
-      stream = await z.stream(index, buffers(STREAM_DEPTH), pool);
-    }
-    if (big(index + 1)) {
-      next = { index: index + 1, stream: z.stream(index + 1, buffers(AHEAD_PIECES), pool) };
-      next.stream.catch(() => {});
-    }
-    const piece = await stream.next();
-    const f = z.frames[index]!;
-    if (!piece) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${f.uncompressedOffset}`);
-    cur = { index, stream, start: f.uncompressedOffset, piece };
-  };
+  const buffers = (): Buffer[] => Array.from({ length: STREAM_DEPTH }, () => pool.pop() ?? Buffer.allocUnsafeSlow(STREAM_CHUNK));
 
   /** The bytes at `position`: a view into a decoded frame or piece, up to its end. */
   const at = async (position: number): Promise<Buffer> => {
@@ -177,16 +142,23 @@ function zstdReader(z: SeekableZstdFile): RandomReader {
       if (small?.index !== f.index) small = { index: f.index, data: await z.readFrame(f.index) };
       return small.data.subarray(position - f.uncompressedOffset);
     }
-    if (!cur || cur.index !== f.index || position < cur.start) await enter(f.index);
-    const c = cur!;
-    while (position >= c.start + c.piece.length) {
-      c.start += c.piece.length;
-      c.stream.release(c.piece);
-      const piece = await c.stream.next();
-      if (!piece) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${c.start}`);
-      c.piece = piece;
+    if (!cur || cur.index !== f.index || position < cur.start) {
+      cur?.stream.close();
+      cur = undefined;
+      const stream = await z.stream(f.index, buffers(), pool);
+      const piece = await stream.next();
+      if (!piece) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${f.uncompressedOffset}`);
+      cur = { index: f.index, stream, start: f.uncompressedOffset, piece };
     }
-    return c.piece.subarray(position - c.start);
+    while (position >= cur.start + cur.piece.length) {
+      const { stream, piece } = cur;
+      cur.start += piece.length;
+      stream.release(piece);
+      const next = await stream.next();
+      if (!next) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${cur.start}`);
+      cur.piece = next;
+    }
+    return cur.piece.subarray(position - cur.start);
   };
   return {
     size: z.size,
@@ -207,7 +179,6 @@ function zstdReader(z: SeekableZstdFile): RandomReader {
     },
     close: async () => {
       cur?.stream.close();
-      closeNext();
       await z.close();
     },
   };

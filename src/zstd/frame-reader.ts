@@ -23,12 +23,6 @@ export interface ZstdReadOptions {
 export const STREAM_CHUNK = 2 * 1024 * 1024;
 /** Pieces in flight per frame: how far the worker may run ahead of the reader. */
 export const STREAM_DEPTH = 8;
-/**
- * Workers decoding side by side: frame k on worker k mod 2, so the next
- * frame decodes on the other worker while the reader is still in this one.
- * Two, because the reader's own work (hashing) takes most of a core.
- */
-const DECODE_WORKERS = 2;
 
 /** A path, an open FileHandle, or a numeric file descriptor (left open). */
 export type FileRef = string | FileHandle | number;
@@ -121,7 +115,7 @@ function checkDecodedSize(data: Buffer, n: number, expected: number, label: stri
 /** An open multi-frame zstd file with a seek table. Close it when done. */
 export class SeekableZstdFile {
   private dctx: binding.DCtx | undefined;
-  private readonly decoders: FrameDecodeWorker[] = [];
+  private decoder: FrameDecodeWorker | undefined;
   /** The compressed bytes of the frame a stream will likely want next, read ahead. */
   private sourceAhead: { index: number; data: Promise<Buffer> } | undefined;
   private readonly streams = new Set<FrameStream>();
@@ -204,8 +198,7 @@ export class SeekableZstdFile {
    * Decodes frame `index` on a worker thread, piece by piece into
    * `buffers` (handed over: each comes back as a piece, then to `pool`),
    * for a reader that walks the frame in order while the worker runs ahead.
-   * Frames k and k+1 decode on different workers, side by side; opening a
-   * frame on a worker stops the stream that worker had.
+   * One stream at a time: open the next once done with this one.
    */
   async stream(index: number, buffers: Buffer[], pool: Buffer[]): Promise<FrameStream> {
     const f = this.frameInfo(index);
@@ -214,7 +207,7 @@ export class SeekableZstdFile {
     const next = this.table.frames[index + 1];
     this.sourceAhead = next ? { index: next.index, data: readAt(this.fh, next.compressedOffset, next.compressedSize, this.path) } : undefined;
     this.sourceAhead?.data.catch(() => {});
-    const decoder = (this.decoders[index % DECODE_WORKERS] ??= new FrameDecodeWorker());
+    const decoder = (this.decoder ??= new FrameDecodeWorker());
     const stream = new FrameStream(decoder, decoder.start(await src, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
     this.streams.add(stream);
     return stream;
@@ -245,7 +238,7 @@ export class SeekableZstdFile {
     await this.sourceAhead?.data.catch(() => {});
     this.sourceAhead = undefined;
     for (const s of this.streams) s.close();
-    await Promise.all(this.decoders.map((d) => d.close()));
+    await this.decoder?.close();
     await this.fh.close();
   }
 }
