@@ -5,15 +5,16 @@
  * table that lies about a frame's size) named by frame.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
 import { extractImage, verifyArchive } from '../src/scan/index.js';
-import { readSeekTable, STREAM_CHUNK } from '../src/zstd/index.js';
+import { readSeekTable, SeekableZstdFile, STREAM_CHUNK } from '../src/zstd/index.js';
 import { readTar } from './helpers/tar.js';
 import { seededText } from './support/fixtures.js';
-import { makeTempDir, removeDir } from './support/util.js';
+import { makeTempDir, removeDir, runOk } from './support/util.js';
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const MiB = 1024 * 1024;
@@ -22,8 +23,8 @@ let dir: string;
 let bundle: string;
 const layers = [seededText('streamed-a', 16 * MiB + 12345), seededText('streamed-b', 7 * MiB + 999)];
 
-/** Two images of one layer each: extracting the second jumps over the first's frames. */
-function contentOf(layerFiles: string[]): ArchiveContent {
+/** One image of one layer per entry of `layers`: extracting a later one jumps over the others' frames. */
+function contentOf(layerFiles: string[], layers: readonly Buffer[]): ArchiveContent {
   const content: ArchiveContent = { images: [], metadataBlobs: [], layerBlobs: [] };
   layers.forEach((layer, i) => {
     const desc = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length };
@@ -39,16 +40,22 @@ function contentOf(layerFiles: string[]): ArchiveContent {
   return content;
 }
 
+async function layerFiles(data: readonly Buffer[], prefix: string): Promise<string[]> {
+  return Promise.all(
+    data.map(async (l, i) => {
+      const f = join(dir, `${prefix}-${i}`);
+      await writeFile(f, l);
+      return f;
+    }),
+  );
+}
+
 beforeAll(async () => {
   dir = await makeTempDir('airpack-streamed-');
-  const files = await Promise.all(layers.map(async (l, i) => {
-    const f = join(dir, `layer-${i}`);
-    await writeFile(f, l);
-    return f;
-  }));
+  const files = await layerFiles(layers, 'layer');
   bundle = join(dir, 'streamed.tar.zst');
   // Frames of 2.5 pieces: pieces end mid-frame and mid-entry, frames end mid-entry.
-  await writeImageArchive(bundle, contentOf(files), { compression: 'zstd', level: 1, frameSize: 2 * STREAM_CHUNK + STREAM_CHUNK / 2 });
+  await writeImageArchive(bundle, contentOf(files, layers), { compression: 'zstd', level: 1, frameSize: 2 * STREAM_CHUNK + STREAM_CHUNK / 2 });
 }, 60_000);
 
 afterAll(() => removeDir(dir));
@@ -94,5 +101,80 @@ describe('frames streamed from the worker in pieces', () => {
     const [v] = await verifyArchive([lying]);
     expect(v!.ok).toBe(false);
     expect(v!.problems.join('\n')).toMatch(/lying\.tar\.zst: frame 2 at offset \d+: expected \d+ decompressed bytes/);
+  });
+});
+
+describe('the entry index (a skippable frame before the seek table)', () => {
+  // Three images of 6 MiB layers in 5 MiB frames: the second layer's header sits in a frame
+  // that holds none of the third image, so only an index lets extract skip that frame.
+  const three = [seededText('indexed-a', 6 * MiB), seededText('indexed-b', 6 * MiB), seededText('indexed-c', 6 * MiB)];
+  let indexed: string;
+  let frameOfB: { compressedOffset: number; compressedSize: number };
+  beforeAll(async () => {
+    indexed = join(dir, 'indexed.tar.zst');
+    await writeImageArchive(indexed, contentOf(await layerFiles(three, 'indexed'), three), { compression: 'zstd', level: 1, frameSize: 5 * MiB });
+    const z = await SeekableZstdFile.open(indexed);
+    try {
+      const index = (await z.entryIndex())!;
+      const b = index.find((e) => e.name === `blobs/sha256/${sha(three[1]!).slice(7)}`)!;
+      const c = index.find((e) => e.name === `blobs/sha256/${sha(three[2]!).slice(7)}`)!;
+      const f = z.frameAt(b.headerOffset);
+      // The frame with B's header ends before C's header: C's frames are others.
+      expect(f.uncompressedOffset + f.uncompressedSize).toBeLessThanOrEqual(c.headerOffset);
+      frameOfB = f;
+    } finally {
+      await z.close();
+    }
+  });
+
+  it('is invisible to the zstd CLI and lists every entry', async () => {
+    const tar = join(dir, 'indexed.tar');
+    await runOk('zstd', ['-q', '-d', '-f', indexed, '-o', tar]);
+    const names = (await readTar(tar)).map((e) => e.name);
+    expect((await runOk('zstd', ['-lv', indexed])).stdout).toMatch(/# Skippable Frames: 2\b/);
+    const z = await SeekableZstdFile.open(indexed);
+    try {
+      expect((await z.entryIndex())!.map((e) => e.name)).toEqual(names);
+    } finally {
+      await z.close();
+    }
+  });
+
+  it('lets extract decode only the frames holding the image: a damaged frame elsewhere does not matter', async () => {
+    const buf = await readFile(indexed);
+    buf.fill(0x55, frameOfB.compressedOffset + 20, frameOfB.compressedOffset + frameOfB.compressedSize - 8);
+    const damaged = join(dir, 'indexed-damaged.tar.zst');
+    await writeFile(damaged, buf);
+    const out = join(dir, 'indexed-c.tar');
+    await extractImage(damaged, 'rancher/streamed-2:v1', { output: out });
+    expect((await readTar(out)).find((e) => e.name === `blobs/sha256/${sha(three[2]!).slice(7)}`)?.data.equals(three[2]!)).toBe(true);
+    // The damage is real: the image whose frame it is does not come out, and verify names the frame.
+    await expect(extractImage(damaged, 'rancher/streamed-1:v1', { output: join(dir, 'indexed-b.tar') })).rejects.toThrow(/frame \d+ at offset/);
+    const [v] = await verifyArchive([damaged]);
+    expect(v!.problems.join('\n')).toMatch(new RegExp(`frame \\d+ at offset ${frameOfB.compressedOffset}`));
+  });
+
+  it('refuses an index that does not describe the archive', async () => {
+    const buf = await readFile(indexed);
+    // Swap the names of B and C in the index (same length, so the frame stays well formed).
+    const nameB = Buffer.from(sha(three[1]!).slice(7));
+    const nameC = Buffer.from(sha(three[2]!).slice(7));
+    const tail = buf.subarray(buf.length - 64 * 1024);
+    const at = (name: Buffer): number => tail.lastIndexOf(name);
+    const [b, c] = [at(nameB), at(nameC)];
+    expect(b).toBeGreaterThan(0);
+    expect(c).toBeGreaterThan(0);
+    nameC.copy(tail, b);
+    nameB.copy(tail, c);
+    const lying = join(dir, 'indexed-lying.tar.zst');
+    await writeFile(lying, buf);
+    await expect(extractImage(lying, 'rancher/streamed-2:v1', { output: join(dir, 'lying-c.tar') })).rejects.toThrow(/the entry index names "blobs\/sha256\/[0-9a-f]+" \(\d+ bytes\) at offset \d+, the archive has "blobs\/sha256\/[0-9a-f]+"/);
+    expect(existsSync(join(dir, 'lying-c.tar'))).toBe(false);
+    const [v] = await verifyArchive([lying]);
+    expect(v!.ok).toBe(false);
+    expect(v!.problems.join('\n')).toMatch(/indexed-lying\.tar\.zst: entry index: item \d+ is "blobs\/sha256\/[0-9a-f]+" at offset \d+, the archive has "blobs\/sha256\/[0-9a-f]+" at offset \d+/);
+    // The honest bundle's index agrees with its entries.
+    const [good] = await verifyArchive([indexed]);
+    expect(good!.problems).toEqual([]);
   });
 });

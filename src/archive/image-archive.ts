@@ -22,6 +22,7 @@ import { ArchiveEntry, MediaType, OCI_LAYOUT_CONTENT } from '../spec/media-types
 import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex } from '../spec/types.js';
 import { writeExactly } from '../tar/file-copy.js';
 import { FileSink, TempFile, writeViaTempFile } from '../tar/output-sink.js';
+import { encodeEntryIndex, type IndexedEntry } from '../zstd/entry-index.js';
 import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
@@ -99,33 +100,52 @@ export type TarPart = Buffer | { path: string; size: number; ready?: Promise<unk
 
 /** The archive's tar as parts, in order, with a frame boundary before the first layer. */
 export function archiveParts(content: ArchiveContent): TarPart[] {
+  return archiveLayout(content).parts;
+}
+
+/** The parts, and where each entry's header lands in the tar (for a bundle's entry index). */
+export function archiveLayout(content: ArchiveContent): { parts: TarPart[]; entries: IndexedEntry[] } {
   const mtime = archiveMtime();
   const parts: TarPart[] = [];
+  const entries: IndexedEntry[] = [];
+  let offset = 0;
+  const push = (part: TarPart): void => {
+    parts.push(part);
+    if (!isBoundary(part)) offset += Buffer.isBuffer(part) ? part.length : part.size;
+  };
+  const header = (name: string, size: number, type: 'file' | 'directory'): void => {
+    entries.push({ name, headerOffset: offset, size });
+    push(encodeHeader({ name, size, type, mtime }));
+  };
   const file = (name: string, data: Buffer): void => {
-    parts.push(encodeHeader({ name, size: data.length, type: 'file', mtime }), data, padding(data.length));
+    header(name, data.length, 'file');
+    push(data);
+    push(padding(data.length));
   };
   file(ArchiveEntry.dockerManifest, buildDockerManifestJson(content.images));
   file(ArchiveEntry.ociIndex, buildIndexJson(content.images));
   file(ArchiveEntry.ociLayout, Buffer.from(OCI_LAYOUT_CONTENT));
-  parts.push(encodeHeader({ name: 'blobs/', size: 0, type: 'directory', mtime }));
-  parts.push(encodeHeader({ name: ArchiveEntry.blobsDir, size: 0, type: 'directory', mtime }));
+  header('blobs/', 0, 'directory');
+  header(ArchiveEntry.blobsDir, 0, 'directory');
   const written = new Set<string>();
   const blobs = [...content.metadataBlobs, ...content.layerBlobs];
   for (const [i, blob] of blobs.entries()) {
     // The first frame ends before the first layer: manifests, indexes and configs (a few KB
     // an image) are all a reader needs to name the images, their platforms and os.version.
-    if (i === content.metadataBlobs.length) parts.push(FRAME_BOUNDARY);
+    if (i === content.metadataBlobs.length) push(FRAME_BOUNDARY);
     if (written.has(blob.digest)) continue;
     written.add(blob.digest);
     if ('data' in blob) {
       file(blobPath(blob.digest), blob.data);
     } else {
-      parts.push(encodeHeader({ name: blobPath(blob.digest), size: blob.size, type: 'file', mtime }), { path: blob.path, size: blob.size, ...(blob.ready ? { ready: blob.ready } : {}) }, padding(blob.size));
+      header(blobPath(blob.digest), blob.size, 'file');
+      push({ path: blob.path, size: blob.size, ...(blob.ready ? { ready: blob.ready } : {}) });
+      push(padding(blob.size));
     }
   }
-  if (content.layerBlobs.length === 0) parts.push(FRAME_BOUNDARY);
-  parts.push(END_OF_ARCHIVE);
-  return parts;
+  if (content.layerBlobs.length === 0) push(FRAME_BOUNDARY);
+  push(END_OF_ARCHIVE);
+  return { parts, entries };
 }
 
 function isBoundary(part: TarPart): part is FrameBoundary {
@@ -206,13 +226,14 @@ export async function writeTarParts(parts: readonly TarPart[], fh: FileHandle): 
  */
 export async function writeImageArchive(output: string, content: ArchiveContent, options: WriteArchiveOptions = {}): Promise<WrittenArchive> {
   const compression = options.compression ?? compressionForName(output);
-  const parts = archiveParts(content);
+  const { parts, entries } = archiveLayout(content);
   const tarBytes = tarSize(parts);
   if (compression === 'zstd') {
     // writeZstdParts does its own temp file and rename; its workers read the blob files.
     const frames = await writeZstdParts(parts, output, {
       ...(options.level !== undefined ? { level: options.level } : {}),
       ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
+      tail: encodeEntryIndex(entries),
     });
     return { tarBytes, frames };
   }

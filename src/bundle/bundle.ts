@@ -260,7 +260,8 @@ async function writeArtifact(
     sha256: await sha256File(target.path),
     images: describeImages(fetched),
   };
-  if (written.frames) artifact.frames = written.frames.frames.length;
+  // Data frames: the entry index's skippable frame holds no tar bytes.
+  if (written.frames) artifact.frames = written.frames.frames.filter((f) => f.uncompressedSize > 0).length;
   return artifact;
 }
 

@@ -201,6 +201,8 @@ async function copyEntries(
     got.set(c.name, { file: c.sink.file ?? '', digest, size: c.bytes });
   };
   const walk = await walkArchive(source, {
+    // A bundle's entry index takes the walk straight to these: only the frames holding them are decoded.
+    only: new Set(wanted.keys()),
     chunks: (e) => current?.entry === e,
     want: (e) => {
       finishCurrent();

@@ -19,6 +19,8 @@ import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.
 import type { TarEntry } from '../tar/entry.js';
 import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, parseManifest, safeEntryPath } from './open.js';
 import { archiveError, walkArchive } from './walk.js';
+import type { IndexedEntry } from '../zstd/entry-index.js';
+import { SeekableZstdFile } from '../zstd/frame-reader.js';
 
 export interface VerifyResult {
   path: string;
@@ -82,6 +84,30 @@ export async function findChecksum(path: string): Promise<[string, string] | und
 }
 
 /** Verifies one archive. Throws only when the file cannot be opened at all. */
+/** A bundle's entry index must list exactly the entries the walk met, where it met them. */
+async function checkEntryIndex(path: string, walked: readonly IndexedEntry[], problems: string[]): Promise<void> {
+  let index: IndexedEntry[] | undefined;
+  try {
+    const z = await SeekableZstdFile.open(path);
+    try {
+      index = await z.entryIndex();
+    } finally {
+      await z.close();
+    }
+  } catch (err) {
+    problems.push(archiveError(path, err).message);
+    return;
+  }
+  if (!index) return;
+  const differs = index.length !== walked.length ? index.length : index.findIndex((e, i) => e.name !== walked[i]!.name || e.headerOffset !== walked[i]!.headerOffset || e.size !== walked[i]!.size);
+  if (differs < 0) return;
+  const want = walked[differs];
+  const got = index[differs];
+  problems.push(
+    `${path}: entry index: item ${differs} is ${got ? `${JSON.stringify(got.name)} at offset ${got.headerOffset}` : 'missing'}, the archive has ${want ? `${JSON.stringify(want.name)} at offset ${want.headerOffset}` : 'no more entries'}`,
+  );
+}
+
 export async function verifyOne(path: string): Promise<VerifyResult> {
   const started = performance.now();
   const problems: string[] = [];
@@ -92,6 +118,8 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
   let hashEntry: TarEntry | undefined;
   let blobBytes = 0;
   let blobs = 0;
+  const walked: IndexedEntry[] = [];
+  let complete = false;
   const walk = await walkArchive(path, {
     // Called at each entry's header, before its data: start hashing blobs here.
     want: (e) => {
@@ -121,7 +149,10 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
         problems.push(archiveError(path, err).message);
         break;
       }
-      if (r.done) break;
+      if (r.done) {
+        complete = true;
+        break;
+      }
       const { entry, data } = r.value;
       const name = entry.name;
       const norm = posix.normalize(name.replace(/^\.\//, ''));
@@ -145,11 +176,13 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
       }
       if (entries.has(norm)) warnings.push(`${at(name)}: appears more than once; the last one counts`);
       entries.set(norm, info);
+      walked.push({ name, headerOffset: entry.headerOffset, size: entry.size });
       if (data && (data[0] === 0x7b || data[0] === 0x5b)) json.set(norm, data);
     }
   } finally {
     await it.return(undefined);
   }
+  if (walk.seekTable && complete) await checkEntryIndex(path, walked, problems);
 
   const resolve = (name: string): EntryInfo | undefined => {
     let info = entries.get(posix.normalize(name));

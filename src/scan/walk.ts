@@ -18,6 +18,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { Magic } from '../spec/media-types.js';
 import { AirpackError } from '../errors.js';
@@ -27,6 +28,7 @@ import { BLOCK_SIZE, isZeroBlock, paddedSize } from '../tar/header.js';
 import { type Compression, detectCompression, MAGIC_PEEK_SIZE, openArchiveStream } from '../tar/open-archive.js';
 import { TarStreamParser } from '../tar/stream-parser.js';
 import { ZstdError } from '../zstd/errors.js';
+import type { IndexedEntry } from '../zstd/entry-index.js';
 import { type FrameStream, SeekableZstdFile, readSeekTable, STREAM_CHUNK, STREAM_DEPTH } from '../zstd/frame-reader.js';
 
 export interface WalkItem {
@@ -52,6 +54,12 @@ export interface WalkOptions {
   stream?: boolean;
   /** zstd window cap, log2 (default 27 = 128 MiB). */
   windowLogMax?: number;
+  /**
+   * The only entries the caller needs (normalised names). On a bundle with
+   * an entry index holding them all, the walk visits just these, in archive
+   * order, and decodes only the frames they sit in; otherwise it walks as usual.
+   */
+  only?: ReadonlySet<string>;
 }
 
 export interface ArchiveWalk {
@@ -184,11 +192,29 @@ function zstdReader(z: SeekableZstdFile): RandomReader {
   };
 }
 
-async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptions): AsyncGenerator<WalkItem, TarEnd | undefined> {
+/** The index entries of `only`, in archive order; undefined when the file has no index or it lacks one of them. */
+async function jumpsTo(z: SeekableZstdFile, only: ReadonlySet<string>): Promise<IndexedEntry[] | undefined> {
+  const index = await z.entryIndex();
+  if (!index) return undefined;
+  const jumps = index.filter((e) => only.has(posix.normalize(e.name)));
+  return new Set(jumps.map((e) => posix.normalize(e.name))).size === only.size ? jumps : undefined;
+}
+
+/**
+ * Walks the tar by positional reads. With `jumps` (from an entry index) it
+ * visits only those entries: each header must parse and carry the indexed
+ * name, or the index does not describe this archive.
+ */
+async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptions, jumps?: readonly IndexedEntry[]): AsyncGenerator<WalkItem, TarEnd | undefined> {
   const max = opts.maxEntrySize ?? DEFAULT_MAX_ENTRY_SIZE;
   const assembler = new EntryAssembler(source);
   const size = reader.size;
-  let pos = 0;
+  let jump = 0;
+  let pos = jumps ? (jumps[0]?.headerOffset ?? size) : 0;
+  if (jumps && jumps.length === 0) {
+    await reader.close();
+    return undefined;
+  }
   try {
     for (;;) {
       if (pos + BLOCK_SIZE > size) {
@@ -199,6 +225,7 @@ async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptio
       }
       const block = await reader.read(pos, BLOCK_SIZE);
       if (isZeroBlock(block)) {
+        if (jumps) throw new AirpackError('ARCHIVE_INVALID', `${source}: the entry index names ${JSON.stringify(jumps[jump]?.name)} at offset ${pos}, the archive has its end marker there`);
         if (assembler.hasPending) {
           throw new TarError('TAR_ORPHAN_EXTENDED_HEADER', `${source}: at offset ${pos}: ${assembler.pendingDescription()} is followed by the end marker`, { source, offset: pos });
         }
@@ -216,6 +243,13 @@ async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptio
       }
       const entry = outcome.entry;
       const end = entryEnd(entry);
+      const indexed = jumps?.[jump];
+      if (indexed && (posix.normalize(entry.name) !== posix.normalize(indexed.name) || entry.size !== indexed.size)) {
+        throw new AirpackError(
+          'ARCHIVE_INVALID',
+          `${source}: the entry index names ${JSON.stringify(indexed.name)} (${indexed.size} bytes) at offset ${indexed.headerOffset}, the archive has ${JSON.stringify(entry.name)} (${entry.size} bytes) there`,
+        );
+      }
       if (end > size) {
         throw new TarError(
           'TAR_TRUNCATED',
@@ -241,7 +275,11 @@ async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptio
         }
       }
       yield item;
-      pos = end;
+      if (jumps) {
+        const next = jumps[++jump];
+        if (!next) return undefined;
+        pos = next.headerOffset;
+      } else pos = end;
     }
   } finally {
     await reader.close();
@@ -375,7 +413,14 @@ export async function walkArchive(path: string, opts: WalkOptions = {}): Promise
     await fh.close();
     if (seekTable && random) {
       const z = await SeekableZstdFile.open(path, opts.windowLogMax !== undefined ? { windowLogMax: opts.windowLogMax } : {});
-      return { compression, mode: 'random', seekTable, entries: guard(path, walkRandom(zstdReader(z), path, opts)) };
+      let jumps: IndexedEntry[] | undefined;
+      try {
+        jumps = opts.only ? await jumpsTo(z, opts.only) : undefined;
+      } catch (err) {
+        await z.close();
+        throw err;
+      }
+      return { compression, mode: 'random', seekTable, entries: guard(path, walkRandom(zstdReader(z), path, opts, jumps)) };
     }
     return { compression, mode: 'stream', seekTable, entries: guard(path, walkStream(path, opts)) };
   } catch (err) {

@@ -12,6 +12,7 @@ import { ZstdError } from './errors.js';
 import { isSkippableMagic } from './frame-header.js';
 import { FrameDecodeWorker, type Piece } from './decode-worker.js';
 import { decodeError, createDCtx, DEFAULT_WINDOW_LOG_MAX } from './stream-decoder.js';
+import { decodeEntryIndex, MAX_INDEX_BYTES, type IndexedEntry } from './entry-index.js';
 import { decodeSeekTable, type FrameInfo, SEEK_TABLE_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seek-table.js';
 
 export interface ZstdReadOptions {
@@ -175,6 +176,18 @@ export class SeekableZstdFile {
 
   private frameLabel(f: FrameInfo): string {
     return `${this.path}: frame ${f.index} at offset ${f.compressedOffset}`;
+  }
+
+  /**
+   * The bundle's entry index (see entry-index.ts): the last frame of the
+   * seek table when it holds no decompressed bytes and is an index frame;
+   * undefined for files without one.
+   */
+  async entryIndex(): Promise<IndexedEntry[] | undefined> {
+    const last = this.table.frames[this.table.frames.length - 1];
+    if (!last || last.uncompressedSize !== 0 || last.compressedSize > MAX_INDEX_BYTES) return undefined;
+    const frame = await readAt(this.fh, last.compressedOffset, last.compressedSize, this.path);
+    return decodeEntryIndex(frame, this.path);
   }
 
   /** The largest decompressed frame: what a reusable frame buffer must hold. */

@@ -65,6 +65,11 @@ export interface ZstdFrameWriterOptions {
   parallelism?: number;
   /** Append the seek table. Default true. */
   seekTable?: boolean;
+  /**
+   * A skippable frame to write after the last data frame (the entry index),
+   * listed in the seek table with no decompressed bytes.
+   */
+  tail?: Buffer;
   /** End the output stream when finished. Default true. */
   end?: boolean;
   /** Called as each frame is written, in order. */
@@ -100,6 +105,7 @@ interface ResolvedOptions {
   seekTable: boolean;
   end: boolean;
   onFrame: ((frame: FrameInfo) => void) | undefined;
+  tail: Buffer | undefined;
 }
 
 function resolveOptions(opts: ZstdFrameWriterOptions, defaultWorkers: (frameSize: number) => number): ResolvedOptions {
@@ -112,6 +118,7 @@ function resolveOptions(opts: ZstdFrameWriterOptions, defaultWorkers: (frameSize
     seekTable: opts.seekTable ?? true,
     end: opts.end ?? true,
     onFrame: opts.onFrame,
+    tail: opts.tail,
   };
 }
 
@@ -163,6 +170,11 @@ class OrderedFrames {
   async finish(): Promise<ZstdFrameIndex> {
     try {
       while (this.inFlight.length > 0) await this.writeNext();
+      if (this.opts.tail) {
+        const compressedOffset = this.compressed;
+        await this.emit(this.opts.tail);
+        this.frames.push({ index: this.frames.length, compressedOffset, compressedSize: this.opts.tail.length, uncompressedOffset: this.uncompressed, uncompressedSize: 0 });
+      }
       let seekTable: ZstdFrameIndex['seekTable'] = null;
       if (this.opts.seekTable) {
         const table = encodeSeekTable(this.frames);
