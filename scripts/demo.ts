@@ -63,6 +63,9 @@ async function main(): Promise<void> {
     await airpack(['bundle', fx.multi.ref, fx.windows.ref, '-p', 'linux/amd64', '-p', 'windows/amd64:ltsc2022', '--skip-missing', '--output-dir', out, '--preset', 'rke2', '--prog', 'demo']);
     await airpack(['find', `${fx.host}/windows/servercore:ltsc`, out]);
     await airpack(['verify', join(out, 'demo-windows-ltsc2022-amd64-images.tar.zst')]);
+    // Archives on disk are inputs too: one platform out of a bundle, plus an image pulled earlier.
+    await airpack(['bundle', join(out, 'demo-images.linux-amd64.tar.zst'), `docker-archive:${join(out, 'windows-ltsc2022.tar')}`, '-p', 'linux/amd64', '-p', 'windows/amd64:ltsc2022', '--skip-missing', '-o', join(out, 'from-archives.tar.zst')]);
+    await airpack(['ls', join(out, 'from-archives.tar.zst')]);
     console.log(`\narchives in ${out}${keep ? '' : ' (removed at exit; --keep keeps them)'}`);
   } finally {
     await registry.stop();
