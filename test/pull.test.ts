@@ -13,7 +13,7 @@ import { pull } from '../src/pull/pull.js';
 import { isAirpackError } from '../src/errors.js';
 import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../src/spec/types.js';
 import type { BlobServerHandle } from './support/foreign-server.js';
-import { WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
+import { WINDOWS_VERSIONS, type ImageLayer, type StandardFixtures } from './support/fixtures.js';
 import type { RegistryHandle } from './support/registry.js';
 import { run } from './support/util.js';
 import { startWorld, type World } from './helpers/world.js';
@@ -33,6 +33,17 @@ beforeAll(async () => {
 afterAll(() => world?.stop());
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** The foreign base layer of the Windows child with `osVersion`, and the path the blob server serves it at. */
+function foreignLayerOf(osVersion: string): { foreign: ImageLayer; path: string } {
+  const foreign = fx.windows.byOsVersion[osVersion]!.layers.find((l) => l.foreign)!;
+  return { foreign, path: fx.windows.foreignPaths[foreign.digest]! };
+}
+
+/** The blob server's requests for `path` from the `before`-th on. */
+function requestsSince(before: number, path: string): BlobServerHandle['requests'] {
+  return blobServer.requests.slice(before).filter((r) => r.path === path);
+}
 
 describe('pull: Windows ltsc2022 out of a Linux + 1809 + ltsc2022 + ltsc2025 index', () => {
   let out: string;
@@ -229,57 +240,49 @@ describe('pull: integrity', () => {
   });
 
   it('resumes a foreign layer download that breaks mid-body with a Range request', async () => {
-    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2025]!;
-    const foreign = want.layers.find((l) => l.foreign)!;
-    const path = fx.windows.foreignPaths[foreign.digest]!;
+    const { foreign, path } = foreignLayerOf(WINDOWS_VERSIONS.ltsc2025);
     blobServer.failNext(path, 'drop-mid-body');
     const before = blobServer.requests.length;
     const out = join(dir, 'resume.tar');
     await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:ltsc2025'], output: out });
-    const mine = blobServer.requests.slice(before).filter((r) => r.path === path);
+    const mine = requestsSince(before, path);
     expect(mine.length).toBe(2);
     expect(mine[1]!.range).toMatch(/^bytes=[1-9]\d*-$/);
     expect(sha256(blobEntry(await readTar(out), foreign.digest)!)).toBe(foreign.digest);
   });
 
   it('resumes mid-body while decompressing straight into the output (uncompressed mode), diff_id checked', async () => {
-    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2019]!;
-    const foreign = want.layers.find((l) => l.foreign)!;
-    const path = fx.windows.foreignPaths[foreign.digest]!;
+    const { foreign, path } = foreignLayerOf(WINDOWS_VERSIONS.ltsc2019);
     // The first request reads the gzip trailer (the size prediction); the second, the body, breaks.
     blobServer.failNext(path, 'pass');
     blobServer.failNext(path, 'drop-mid-body');
     const before = blobServer.requests.length;
     const out = join(dir, 'resume-uncompressed.tar');
     await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:1809'], output: out, layers: 'uncompressed' });
-    const mine = blobServer.requests.slice(before).filter((r) => r.path === path);
+    const mine = requestsSince(before, path);
     expect(mine.map((r) => r.range)).toEqual([`bytes=${foreign.size - 4}-`, undefined, expect.stringMatching(/^bytes=[1-9]\d*-$/)]);
     expect(blobEntry(await readTar(out), foreign.diffId)!.equals(gunzipSync(foreign.blob))).toBe(true);
   });
 
   it('resumes mid-body through the blob store too (uncompressed mode with a cache dir)', async () => {
-    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2019]!;
-    const foreign = want.layers.find((l) => l.foreign)!;
-    const path = fx.windows.foreignPaths[foreign.digest]!;
+    const { foreign, path } = foreignLayerOf(WINDOWS_VERSIONS.ltsc2019);
     blobServer.failNext(path, 'drop-mid-body');
     const before = blobServer.requests.length;
     const out = join(dir, 'resume-uncompressed-store.tar');
     await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:1809'], output: out, layers: 'uncompressed', cacheDir: join(dir, 'resume-cache') });
-    const mine = blobServer.requests.slice(before).filter((r) => r.path === path);
+    const mine = requestsSince(before, path);
     expect(mine.map((r) => r.range !== undefined)).toEqual([false, true]);
     // Both paths write the same archive.
     expect(sha256(await readFile(out))).toBe(sha256(await readFile(join(dir, 'resume-uncompressed.tar'))));
   });
 
   it('retries a 500 and a 429 from the foreign layer server', async () => {
-    const want = fx.windows.byOsVersion[WINDOWS_VERSIONS.ltsc2022Old]!;
-    const foreign = want.layers.find((l) => l.foreign)!;
-    const path = fx.windows.foreignPaths[foreign.digest]!;
+    const { path } = foreignLayerOf(WINDOWS_VERSIONS.ltsc2022Old);
     blobServer.failNext(path, '500');
     blobServer.failNext(path, '429');
     const before = blobServer.requests.length;
     await pull({ images: [fx.windows.ref], platforms: ['windows/amd64:10.0.20348.2113'], output: join(dir, 'retry.tar') });
-    const outcomes = blobServer.requests.slice(before).filter((r) => r.path === path).map((r) => r.outcome);
+    const outcomes = requestsSince(before, path).map((r) => r.outcome);
     expect(outcomes).toEqual([500, 429, 200]);
   });
 });

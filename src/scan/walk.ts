@@ -210,8 +210,8 @@ async function* walkRandom(reader: RandomReader, source: string, opts: WalkOptio
   const assembler = new EntryAssembler(source);
   const size = reader.size;
   let jump = 0;
-  let pos = jumps ? (jumps[0]?.headerOffset ?? size) : 0;
-  if (jumps && jumps.length === 0) {
+  let pos = jumps?.[0]?.headerOffset ?? 0;
+  if (jumps?.length === 0) {
     await reader.close();
     return undefined;
   }

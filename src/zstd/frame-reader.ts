@@ -89,16 +89,17 @@ export async function readSeekTable(file: FileRef): Promise<SeekTable | null> {
   });
 }
 
-/** Decompresses one complete frame whose decompressed size is known, into `into` when given (at least `expected` bytes). */
-function decompressFrame(dctx: binding.DCtx, src: Buffer, expected: number, label: string, into?: Buffer): Buffer {
-  const dst = into ? into.subarray(0, expected) : Buffer.allocUnsafe(expected);
+/** Decompresses one complete frame whose decompressed size is known. */
+function decompressFrame(dctx: binding.DCtx, src: Buffer, expected: number, label: string): Buffer {
+  const dst = Buffer.allocUnsafe(expected);
   let n: number;
   try {
     n = dctx.decompress(dst, src);
   } catch (err) {
     throw frameDecodeError(err instanceof Error ? err.message : String(err), expected, label, err);
   }
-  return checkDecodedSize(dst, n, expected, label);
+  if (n !== expected) throw new ZstdError('ZSTD_SIZE_MISMATCH', `${label}: expected ${expected} decompressed bytes, found ${n}`);
+  return dst;
 }
 
 function frameDecodeError(message: string, expected: number, label: string, cause?: unknown): ZstdError {
@@ -108,10 +109,6 @@ function frameDecodeError(message: string, expected: number, label: string, caus
   return new ZstdError('ZSTD_CORRUPT', `${label}: not decodable: ${message}`, { cause });
 }
 
-function checkDecodedSize(data: Buffer, n: number, expected: number, label: string): Buffer {
-  if (n !== expected) throw new ZstdError('ZSTD_SIZE_MISMATCH', `${label}: expected ${expected} decompressed bytes, found ${n}`);
-  return data;
-}
 
 /** An open multi-frame zstd file with a seek table. Close it when done. */
 export class SeekableZstdFile {
@@ -190,21 +187,12 @@ export class SeekableZstdFile {
     return decodeEntryIndex(frame, this.path);
   }
 
-  /** The largest decompressed frame: what a reusable frame buffer must hold. */
-  get largestFrame(): number {
-    return this.table.frames.reduce((n, f) => Math.max(n, f.uncompressedSize), 0);
-  }
-
-  /**
-   * Decompresses frame `index`: the one `prefetch` started, or here, into
-   * `into` when given (reused memory decodes 2-3x faster than fresh pages;
-   * the result is then a view of it).
-   */
-  async readFrame(index: number, into?: Buffer): Promise<Buffer> {
+  /** Decompresses frame `index` in one piece, here (big frames: see `stream`). */
+  async readFrame(index: number): Promise<Buffer> {
     const f = this.frameInfo(index);
     const src = await readAt(this.fh, f.compressedOffset, f.compressedSize, this.path);
     this.dctx ??= createDCtx(this.windowLogMax);
-    return decompressFrame(this.dctx, src, f.uncompressedSize, this.frameLabel(f), into && into.length >= f.uncompressedSize ? into : undefined);
+    return decompressFrame(this.dctx, src, f.uncompressedSize, this.frameLabel(f));
   }
 
   /**
