@@ -54,15 +54,37 @@ export const ExitCode = {
   internal: 70,
 } as const;
 
-export function exitCodeFor(err: unknown): number {
-  // The tar and zstd readers have their own error classes; a malformed or truncated input is an integrity failure.
+/** File-system errors that mean "this local file cannot be had": exit 5, never "corrupt". */
+const FILE_ERRORS = /^E(NOENT|ACCES|ISDIR|NOTDIR|NOSPC|EXIST|PERM|ROFS|MFILE|NFILE|LOOP|NAMETOOLONG|FBIG|DQUOT|IO)$/;
+
+/**
+ * The one translator from any failure to an AirpackError, with the thing it
+ * concerns (a file, a reference) named first. The tar and zstd readers throw
+ * their own error classes: a malformed or truncated input is ARCHIVE_INVALID
+ * (exit 4); a file that cannot be opened or read is IO_ERROR (exit 5); a
+ * plain Error from below is kept as it is, so a bug is still exit 70.
+ */
+export function toAirpackError(err: unknown, subject?: string): AirpackError | Error {
+  if (err instanceof AirpackError) return err;
+  const prefix = (message: string): string => (subject && !message.startsWith(subject) ? `${subject}: ${message}` : message);
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (!(err instanceof AirpackError)) {
-    if (typeof code === 'string' && /^(TAR|ZSTD)_/.test(code)) return code.endsWith('UNSUPPORTED_COMPRESSION') ? ExitCode.usage : ExitCode.integrity;
-    if (typeof code === 'string' && /^E(NOENT|ACCES|ISDIR|NOTDIR|NOSPC|EXIST|PERM)$/.test(code)) return ExitCode.io;
-    return ExitCode.internal;
+  const name = (err as Error | undefined)?.name;
+  if (typeof code === 'string' && (name === 'TarError' || name === 'ZstdError')) {
+    return new AirpackError('ARCHIVE_INVALID', prefix((err as Error).message), { cause: err });
   }
-  switch (err.code) {
+  if (typeof code === 'string' && FILE_ERRORS.test(code)) {
+    const e = err as NodeJS.ErrnoException;
+    const what =
+      code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory, expected a file' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : e.message;
+    return new AirpackError('IO_ERROR', prefix(subject || !e.path ? what : `${e.path}: ${what}`), { cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export function exitCodeFor(err: unknown): number {
+  const translated = toAirpackError(err);
+  if (!(translated instanceof AirpackError)) return ExitCode.internal;
+  switch (translated.code) {
     case 'INVALID_REFERENCE':
     case 'INVALID_PLATFORM':
     case 'INVALID_ARGUMENT':

@@ -22,11 +22,11 @@ import { decompressingSinkTo } from '../blob/sink.js';
 import { isAirpackError } from '../errors.js';
 import { formatReference } from '../ref/reference.js';
 import type { Descriptor } from '../spec/types.js';
-import { TempFile } from '../tar/output-sink.js';
+import { TempFile } from '../io/output-sink.js';
 import { assembleArchive } from './assemble.js';
 import { rewriteManifest, UNCOMPRESSED_LAYER_TYPE, type FetchContext, type FetchedImage, type StoredLayer } from './fetch.js';
-import type { ResolvedImage } from './resolve.js';
-import { imageBlobSources } from './sources.js';
+import type { ResolvedImage } from '../source/resolve.js';
+import { imageBlobSources } from '../source/registry-source.js';
 import { MediaType } from '../spec/media-types.js';
 
 const GZIP_LAYER_TYPES = new Set<string>([MediaType.dockerLayerGzip, MediaType.ociLayerGzip, MediaType.dockerForeignLayerGzip, MediaType.ociLayerNondistributableGzip]);

@@ -17,9 +17,9 @@ import type { RegistryClient } from '../registry/client.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 import { sha256Digest } from '../registry/client.js';
-import type { LocalArchives } from './local-archive.js';
-import { blobSources, imageBlobSources } from './sources.js';
-import type { ResolvedImage } from './resolve.js';
+import type { LocalArchives } from '../source/archive-source.js';
+import { blobSources, imageBlobSources } from '../source/registry-source.js';
+import type { ResolvedImage } from '../source/resolve.js';
 
 export type LayerMode = 'original' | 'uncompressed';
 export const LAYER_MODES: readonly LayerMode[] = ['original', 'uncompressed'];

@@ -1,5 +1,5 @@
 export * from './assemble.js';
 export * from './fetch.js';
 export * from './pull.js';
-export * from './resolve.js';
-export * from './sources.js';
+export * from '../source/resolve.js';
+export * from '../source/registry-source.js';

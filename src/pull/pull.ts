@@ -20,7 +20,7 @@ import { RegistryPool, type RegistryOptions } from '../registry/client.js';
 import { assembleArchive } from './assemble.js';
 import { LayerSizePredictor, pullDirect } from './direct.js';
 import { fetchImages, fetchSmallBlob, type FetchContext, type FetchedImage, type LayerMode } from './fetch.js';
-import { missingPlatformError, resolveImage, type MissingPlatform, type Resolution, type ResolvedImage } from './resolve.js';
+import { missingPlatformError, resolveImage, type MissingPlatform, type Resolution, type ResolvedImage } from '../source/resolve.js';
 
 export interface PullOptions {
   /** Image references (`busybox`, `host:5000/x:1`, `x@sha256:…`) or archives on disk (`docker-archive:app.tar`, `oci:dir`), strings or parsed. */
@@ -107,7 +107,7 @@ export async function resolveAll(
         let resolving: Promise<Resolution>;
         if (isArchiveInput(input)) {
           // Loaded on first use: archive reading brings the tar and zstd readers, which registry pulls need not load.
-          resolving = import('./local-archive.js').then((local) => local.resolveArchiveInput((ctx.archives ??= new local.LocalArchives()), input, specs));
+          resolving = import('../source/archive-source.js').then((local) => local.resolveArchiveInput((ctx.archives ??= new local.LocalArchives()), input, specs));
         }
         else {
           const client = ctx.clientFor(input.registry);

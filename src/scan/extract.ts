@@ -14,9 +14,9 @@ import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
-import { dockerManifestFor } from '../archive/docker-manifest.js';
+import { dockerManifestFor } from '../image/docker-manifest.js';
 import { sha256Digest } from '../registry/client.js';
-import { QueuedFileWriter, TempFile } from '../tar/output-sink.js';
+import { QueuedFileWriter, TempFile } from '../io/output-sink.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
 import { parsePlatform, platformMatches, selectPlatform, type Platform } from '../platform/platform.js';
@@ -24,10 +24,10 @@ import { parseReference } from '../ref/reference.js';
 import { Annotation, Magic, MediaType } from '../spec/media-types.js';
 import type { Descriptor, DockerManifestEntry, ImageManifest } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
-import { describeArchiveImages, type ArchiveImage, type ArchiveImagePlatform } from './describe.js';
-import { imageMatches } from './find.js';
-import { type ArchiveMetadata, blobEntryName, openArchive, parseManifest, safeEntryPath } from './open.js';
-import { walkArchive } from './walk.js';
+import { describeArchiveImages, imageMatches, type ArchiveImage, type ArchiveImagePlatform } from '../image/describe.js';
+import { blobEntryName, parseManifest, safeEntryPath } from '../image/documents.js';
+import { type ArchiveMetadata, openArchive } from './open.js';
+import { entryName, walkArchive } from '../source/archive-walk.js';
 
 export interface ExtractOptions {
   /** `os/arch[/variant][:osversion]`; without it every platform of the image is kept. */

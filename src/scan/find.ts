@@ -7,8 +7,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AirpackError } from '../errors.js';
-import { parseReference, type Reference } from '../ref/reference.js';
-import { describeArchiveImages, type ArchiveImage } from './describe.js';
+import { parseReference } from '../ref/reference.js';
+import { describeArchiveImages, imageMatches } from '../image/describe.js';
 import { openArchive } from './open.js';
 
 export interface FindOptions {
@@ -60,20 +60,6 @@ export async function listCandidateFiles(paths: readonly string[]): Promise<stri
   };
   for (const p of paths) await visit(p, true);
   return out;
-}
-
-/** Does an image match a reference (tag by name, `docker.io` defaults applied; digest by index or manifest digest)? */
-export function imageMatches(image: ArchiveImage, ref: Reference): { name?: string } | undefined {
-  const repo = `${ref.registry}/${ref.repository}`;
-  if (ref.digest) {
-    const digests = [image.digest, ...image.platforms.map((p) => p.manifestDigest)];
-    if (!digests.includes(ref.digest)) return undefined;
-    const named = image.names.find((n) => n.startsWith(`${repo}:`) || n.startsWith(`${repo}@`));
-    return named ? { name: named } : {};
-  }
-  const want = `${repo}:${ref.tag}`;
-  const name = image.names.find((n) => n === want || n.startsWith(`${want}@`));
-  return name ? { name } : undefined;
 }
 
 /** Finds which files under `paths` hold `reference`. */

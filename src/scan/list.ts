@@ -1,6 +1,6 @@
 /** `ls`: the images of one or more archives with names, digests, platforms and sizes. */
 import { stat } from 'node:fs/promises';
-import { describeArchiveImages, type ArchiveImage } from './describe.js';
+import { describeArchiveImages, type ArchiveImage } from '../image/describe.js';
 import { openArchive } from './open.js';
 
 export interface ArchiveListing {

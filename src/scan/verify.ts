@@ -17,8 +17,9 @@ import { isAttestation } from '../platform/platform.js';
 import { ArchiveEntry } from '../spec/media-types.js';
 import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
-import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, parseManifest, safeEntryPath } from './open.js';
-import { archiveError, walkArchive } from './walk.js';
+import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, parseManifest, safeEntryPath } from '../image/documents.js';
+import { entryName, walkArchive } from '../source/archive-walk.js';
+import { toAirpackError } from '../errors.js';
 import type { IndexedEntry } from '../zstd/entry-index.js';
 import { SeekableZstdFile } from '../zstd/frame-reader.js';
 
@@ -95,7 +96,7 @@ async function checkEntryIndex(path: string, walked: readonly IndexedEntry[], pr
       await z.close();
     }
   } catch (err) {
-    problems.push(archiveError(path, err).message);
+    problems.push(toAirpackError(err, path).message);
     return;
   }
   if (!index) return;
@@ -146,7 +147,7 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
       try {
         r = await it.next();
       } catch (err) {
-        problems.push(archiveError(path, err).message);
+        problems.push(toAirpackError(err, path).message);
         break;
       }
       if (r.done) {

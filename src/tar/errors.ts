@@ -21,12 +21,8 @@ export type TarErrorCode =
   | 'TAR_ORPHAN_EXTENDED_HEADER'
   /** The input holds no bytes at all. */
   | 'TAR_EMPTY'
-  /** The input ends on an entry boundary without the two zero blocks. */
-  | 'TAR_MISSING_END'
   /** The metadata entries held in memory exceed the configured limit. */
-  | 'TAR_METADATA_TOO_LARGE'
-  /** The input is compressed with something we do not decode. */
-  | 'TAR_UNSUPPORTED_COMPRESSION';
+  | 'TAR_METADATA_TOO_LARGE';
 
 export interface TarErrorDetail {
   /** File path or a label such as "stream" naming the input. */

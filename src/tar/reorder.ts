@@ -32,9 +32,9 @@ import { METADATA_ENTRIES } from '../spec/media-types.js';
 import { TarError, where } from './errors.js';
 import { type TarEntry, entryEnd } from './entry.js';
 import { END_OF_ARCHIVE } from './header.js';
-import { type Compression, decompressArchiveStream, detectCompression, MAGIC_PEEK_SIZE, openArchiveStream } from './open-archive.js';
-import { endWritable, FileSink, type OutputSink, StreamSink, TempFile } from './output-sink.js';
-import { scanTarFile } from './scan-file.js';
+import { type Compression, decompressPeeked, detectCompression, MAGIC_PEEK_SIZE, openDecompressed } from '../compress/index.js';
+import { endWritable, FileSink, type OutputSink, StreamSink, TempFile } from '../io/output-sink.js';
+import { scanTarFile } from './walk.js';
 import { readTarStream } from './stream-parser.js';
 
 export interface ReorderOptions {
@@ -44,8 +44,6 @@ export interface ReorderOptions {
   maxFrontBytes?: number;
   /** Directory for the spill file when the output is a Writable and the input a stream. Default os.tmpdir(). */
   tmpDir?: string;
-  /** Accept input that stops on an entry boundary without the end marker. Default false: that is how truncation looks. */
-  allowMissingEnd?: boolean;
   /** zstd window cap for compressed input, log2. Default 27. */
   windowLogMax?: number;
   /** Names the input in messages when it is a stream. Default "stream". */
@@ -110,20 +108,20 @@ export async function reorderTar(input: string | Readable, output: string | Writ
       try {
         head = Buffer.alloc(MAGIC_PEEK_SIZE);
         const { bytesRead } = await fh.read(head, 0, MAGIC_PEEK_SIZE, 0);
-        compression = detectCompression(head.subarray(0, bytesRead), input);
+        compression = detectCompression(head.subarray(0, bytesRead));
         if (compression === 'none') return await reorderFile(fh, input, output, opts);
       } finally {
         await fh.close();
       }
-      const opened = await openArchiveStream(input, { windowLogMax: opts.windowLogMax ?? 27 });
+      const opened = await openDecompressed(input, { windowLogMax: opts.windowLogMax ?? 27 });
       return reorderStream(opened.stream, opened.compression, input, output, opts);
     }
     const raw = (await open(input, 'r')).createReadStream({ highWaterMark: 1024 * 1024 });
-    const opened = await decompressArchiveStream(raw, { source: input, windowLogMax: opts.windowLogMax ?? 27 });
+    const opened = await decompressPeeked(raw, input, { windowLogMax: opts.windowLogMax ?? 27 });
     return reorderStream(opened.stream, opened.compression, input, output, opts);
   }
   const source = opts.source ?? 'stream';
-  const opened = await decompressArchiveStream(input, { source, windowLogMax: opts.windowLogMax ?? 27 });
+  const opened = await decompressPeeked(input, source, { windowLogMax: opts.windowLogMax ?? 27 });
   return reorderStream(opened.stream, opened.compression, source, output, opts);
 }
 
@@ -162,14 +160,6 @@ function ranges(entries: readonly TarEntry[]): { start: number; end: number }[] 
   return out;
 }
 
-function missingEnd(source: string, offset: number): TarError {
-  return new TarError(
-    'TAR_MISSING_END',
-    `${where({ source, offset })}: file ends after a complete entry; expected the end-of-archive marker (two zero blocks) — the archive is probably truncated`,
-    { source, offset },
-  );
-}
-
 /** A plain tar file's reordered layout: input byte ranges for the front entries, then for the rest. */
 export interface FileReorderPlan {
   front: { start: number; end: number }[];
@@ -179,7 +169,6 @@ export interface FileReorderPlan {
 
 async function planFile(fh: FileHandle, source: string, opts: ReorderOptions): Promise<FileReorderPlan> {
   const scan = await scanTarFile(fh, { source });
-  if (scan.end.zeroBlocks === 0 && !opts.allowMissingEnd) throw missingEnd(source, scan.end.offset);
   const p = plan(scan.entries, opts.front ?? METADATA_ENTRIES);
   const front = ranges([...p.leading, ...p.front]);
   const rest = ranges(p.rest);
@@ -199,7 +188,7 @@ export async function planTarFileReorder(input: string, opts: ReorderOptions = {
   try {
     const head = Buffer.alloc(MAGIC_PEEK_SIZE);
     const { bytesRead } = await fh.read(head, 0, MAGIC_PEEK_SIZE, 0);
-    if (detectCompression(head.subarray(0, bytesRead), input) !== 'none') return null;
+    if (detectCompression(head.subarray(0, bytesRead)) !== 'none') return null;
     return await planFile(fh, input, opts);
   } finally {
     await fh.close();
@@ -284,7 +273,7 @@ async function reorderStream(
     };
     const writeHeld = (list: readonly Held[]): Promise<void> => writeHeldTo(sink, list);
 
-    for await (const ev of readTarStream(tar, { source, allowMissingEnd: opts.allowMissingEnd ?? false })) {
+    for await (const ev of readTarStream(tar, { source })) {
       if (ev.kind === 'entry') {
         const e = ev.entry;
         entries++;

@@ -22,14 +22,12 @@ export type TarStreamEvent =
   | { kind: 'data'; entry: TarEntry; chunk: Buffer }
   /** Bytes that pad the entry's data to a whole block, as found in the input. */
   | { kind: 'padding'; entry: TarEntry; chunk: Buffer }
-  /** The end-of-archive marker (or the end of input when `allowMissingEnd`). Nothing follows. */
+  /** The end-of-archive marker, or the end of input on an entry boundary (zeroBlocks 0). Nothing follows. */
   | { kind: 'end'; end: TarEnd };
 
 export interface TarStreamOptions extends AssemblerLimits {
   /** Name used in error messages. Default "stream". */
   source?: string;
-  /** Accept input that stops on an entry boundary without the end marker. Default false. */
-  allowMissingEnd?: boolean;
 }
 
 type State =
@@ -47,7 +45,6 @@ type State =
 export class TarStreamParser {
   private readonly source: string;
   private readonly assembler: EntryAssembler;
-  private readonly allowMissingEnd: boolean;
   private readonly scratch = Buffer.alloc(BLOCK_SIZE);
   private scratchLen = 0;
   private state: State = { s: 'header' };
@@ -58,7 +55,6 @@ export class TarStreamParser {
   constructor(opts: TarStreamOptions = {}) {
     this.source = opts.source ?? 'stream';
     this.assembler = new EntryAssembler(this.source, opts);
-    this.allowMissingEnd = opts.allowMissingEnd ?? false;
   }
 
   /** Bytes consumed so far. */
@@ -139,15 +135,10 @@ export class TarStreamParser {
     }
     if (!this.sawAnything) throw new TarError('TAR_EMPTY', `${source}: expected a tar archive, found no bytes`, { source });
     if (st.s === 'header' && this.scratchLen === 0 && !this.assembler.hasPending) {
-      if (this.allowMissingEnd) {
-        this.state = { s: 'done' };
-        return [{ kind: 'end', end: { offset: this.offset, zeroBlocks: 0 } }];
-      }
-      throw new TarError(
-        'TAR_MISSING_END',
-        `${where({ source, offset: this.offset })}: input ends after a complete entry; expected the end-of-archive marker (two zero blocks) — the archive is probably truncated`,
-        { source, offset: this.offset },
-      );
+      // Input that stops on an entry boundary ends the archive, as Go's archive/tar (skopeo,
+      // containerd) and GNU tar read it; a cut inside an entry is an error (below).
+      this.state = { s: 'done' };
+      return [{ kind: 'end', end: { offset: this.offset, zeroBlocks: 0 } }];
     }
     if (st.s === 'header') {
       const what = this.assembler.hasPending ? `after ${this.assembler.pendingDescription()}` : 'inside a header block';

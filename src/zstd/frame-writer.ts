@@ -23,7 +23,7 @@
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import { type CompressedFrame, FrameCompressorPool, type FrameSettings, type FrameSlice } from './compress-pool.js';
-import { writeViaTempFile } from '../tar/output-sink.js';
+import { writeViaTempFile } from '../io/output-sink.js';
 import { ZstdError } from './errors.js';
 import { MAX_BUNDLE_WINDOW, MAX_FRAME_HEADER_SIZE, parseFrameHeader } from './frame-header.js';
 import { encodeSeekTable, type FrameInfo } from './seek-table.js';

@@ -6,10 +6,19 @@
  */
 import { posix } from 'node:path';
 import { formatPlatform, isAttestation, normalizePlatform, type Platform } from '../platform/platform.js';
-import { parseReference, formatReference } from '../ref/reference.js';
+import { parseReference, formatReference, type Reference } from '../ref/reference.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../spec/types.js';
-import { type ArchiveMetadata, blobEntryName, isIndexType, parseIndex } from './open.js';
+import { blobEntryName, isIndexType, parseIndex } from './documents.js';
+import type { DockerManifestEntry, ImageIndex } from '../spec/types.js';
+
+/** The documents an archive's metadata read collected: what describe works from. */
+export interface ArchiveDocuments {
+  dockerManifest?: DockerManifestEntry[];
+  index?: ImageIndex;
+  /** Small JSON entries by normalised entry name (`blobs/sha256/<hex>`, `<id>.json`). */
+  files: Map<string, Buffer>;
+}
 
 export interface ArchiveImagePlatform {
   /** `linux/arm64`, `windows/amd64:10.0.20348.2227`. */
@@ -70,7 +79,7 @@ function platformOf(p: Platform | undefined, config: ImageConfig | undefined): A
   return out;
 }
 
-function manifestPlatform(meta: Pick<ArchiveMetadata, 'files'>, d: Descriptor): ArchiveImagePlatform {
+function manifestPlatform(meta: Pick<ArchiveDocuments, 'files'>, d: Descriptor): ArchiveImagePlatform {
   const name = blobEntryName(d.digest);
   const manifest = json<ImageManifest>(name ? meta.files.get(name) : undefined);
   const cfgName = manifest?.config?.digest ? blobEntryName(manifest.config.digest) : undefined;
@@ -86,7 +95,7 @@ function manifestPlatform(meta: Pick<ArchiveMetadata, 'files'>, d: Descriptor): 
 }
 
 /** The images an archive holds, index.json entries first, then docker-only entries. */
-export function describeArchiveImages(meta: Pick<ArchiveMetadata, 'index' | 'dockerManifest' | 'files'>): ArchiveImage[] {
+export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
   const images: ArchiveImage[] = [];
   const byConfig = new Map<string, ArchiveImage>();
   for (const d of meta.index?.manifests ?? []) {
@@ -138,4 +147,18 @@ export function describeArchiveImages(meta: Pick<ArchiveMetadata, 'index' | 'doc
     if (sizes.length > 0 && sizes.every((s) => s !== undefined)) image.size = sizes.reduce<number>((a, b) => a + (b ?? 0), 0);
   }
   return images;
+}
+
+/** Does an image match a reference (tag by name, `docker.io` defaults applied; digest by index or manifest digest)? */
+export function imageMatches(image: ArchiveImage, ref: Reference): { name?: string } | undefined {
+  const repo = `${ref.registry}/${ref.repository}`;
+  if (ref.digest) {
+    const digests = [image.digest, ...image.platforms.map((p) => p.manifestDigest)];
+    if (!digests.includes(ref.digest)) return undefined;
+    const named = image.names.find((n) => n.startsWith(`${repo}:`) || n.startsWith(`${repo}@`));
+    return named ? { name: named } : {};
+  }
+  const want = `${repo}:${ref.tag}`;
+  const name = image.names.find((n) => n === want || n.startsWith(`${want}@`));
+  return name ? { name } : undefined;
 }

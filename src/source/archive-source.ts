@@ -13,38 +13,25 @@
  * layer files, as `docker load` does; its digest is then new.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, realpathSync, statSync } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { detectCompression as detectLayerCompression } from '../blob/decompress.js';
 import type { BlobSource } from '../blob/download.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
+import { describeArchiveImages, imageMatches, type ArchiveImage } from '../image/describe.js';
+import { dockerManifestFor } from '../image/docker-manifest.js';
+import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, safeEntryPath } from '../image/documents.js';
 import { formatPlatform, isAttestation, type PlatformSpec } from '../platform/platform.js';
 import type { ArchiveInput } from '../ref/input.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
 import { sha256Digest, type FetchedManifest } from '../registry/client.js';
-import { describeArchiveImages, type ArchiveImage } from '../scan/describe.js';
-import { imageMatches } from '../scan/find.js';
-import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, safeEntryPath } from '../scan/open.js';
-import { archiveError } from '../scan/walk.js';
 import { ArchiveEntry, MediaType } from '../spec/media-types.js';
 import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
-import { openArchiveStream } from '../tar/open-archive.js';
-import { scanTarFile } from '../tar/scan-file.js';
-import { dockerManifestFor } from '../archive/docker-manifest.js';
+import { ArchiveFile, type Located } from './archive-file.js';
 import { resolveFrom, type ManifestSource, type Resolution, type ResolvedImage } from './resolve.js';
-import { urlSource } from './sources.js';
-
-/** Where an entry's bytes are. */
-interface Located {
-  file: string;
-  offset: number;
-  size: number;
-}
+import { urlSource } from './registry-source.js';
 
 /** Largest JSON document (manifest, index, config) read into memory. */
 const MAX_JSON = 8 * 1024 * 1024;
@@ -55,62 +42,35 @@ export class LocalArchive {
   private dockerManifest?: DockerManifestEntry[];
   private readonly files = new Map<string, Buffer>();
 
-  private constructor(
-    /** The path as given, for messages. */
-    readonly path: string,
-    private readonly locate: (name: string) => Located | undefined,
-  ) {}
+  /** The path as given, for messages. */
+  readonly path: string;
 
-  /** Opens `file` (a tar, plain or compressed, or a directory); compressed tars are decompressed into `spill()`. */
+  private constructor(private readonly file: ArchiveFile) {
+    this.path = file.path;
+  }
+
+  /** Opens `file` (a tar, plain or compressed, a bundle, or a directory); see ArchiveFile for how each is read. */
   static async open(file: string, spill: () => Promise<string>): Promise<LocalArchive> {
-    let info;
-    try {
-      info = await stat(file);
-    } catch (err) {
-      throw new AirpackError('NOT_FOUND', `${file}: no such archive file or OCI layout directory`, { cause: err });
-    }
-    if (info.isDirectory()) {
-      const root = realpathSync(file);
-      return new LocalArchive(file, (name) => locateInDirectory(root, name));
-    }
-    try {
-      let tar = file;
-      const opened = await openArchiveStream(file);
-      if (opened.compression === 'none') opened.stream.destroy();
-      else {
-        tar = path.join(await spill(), `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 16)}.tar`);
-        await pipeline(opened.stream, createWriteStream(tar));
-      }
-      const entries = new Map<string, { name: string; type: string; linkname: string; offset: number; size: number }>();
-      for (const e of (await scanTarFile(tar, { source: file })).entries) {
-        entries.set(path.posix.normalize(e.name), { name: e.name, type: e.type, linkname: e.linkname, offset: e.dataOffset, size: e.size });
-      }
-      return new LocalArchive(file, (name) => {
-        // Links inside the archive (docker save keeps <id>/layer.tar as a link to the blob) are followed, never out of it.
-        for (let hops = 0, at = name; hops < 8; hops++) {
-          const e = entries.get(at);
-          if (!e) return undefined;
-          if (e.type === 'file') return { file: tar, offset: e.offset, size: e.size };
-          if (e.type === 'hardlink') at = path.posix.normalize(e.linkname);
-          else if (e.type === 'symlink') at = path.posix.join(path.posix.dirname(at), e.linkname);
-          else return undefined;
-          if (at.startsWith('../') || path.posix.isAbsolute(at)) return undefined;
-        }
-        return undefined;
-      });
-    } catch (err) {
-      throw archiveError(file, err);
-    }
+    return new LocalArchive(await ArchiveFile.open(file, spill));
+  }
+
+  /** True when the archive had to be decompressed into a scratch file to be read at random. */
+  get spilled(): boolean {
+    return this.file.spilled;
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
   }
 
   entry(name: string): Located | undefined {
-    return this.locate(safeEntryPath(name, this.path));
+    return this.file.locate(safeEntryPath(name, this.path));
   }
 
   /** A blob stored under `blobs/sha256/<hex>`. */
   blob(digest: string): Located | undefined {
     const name = blobEntryName(digest);
-    return name ? this.locate(name) : undefined;
+    return name ? this.file.locate(name) : undefined;
   }
 
   /** An entry's bytes (a JSON document), or undefined when the archive lacks it. */
@@ -118,7 +78,7 @@ export class LocalArchive {
     const at = this.entry(name);
     if (!at) return undefined;
     if (at.size > MAX_JSON) throw new AirpackError('ARCHIVE_INVALID', `${this.path}: ${what} (entry ${JSON.stringify(name)}) is ${at.size} bytes [expected at most ${MAX_JSON}]`);
-    return readRange(at, 0, at.size);
+    return at.read(0, at.size);
   }
 
   /** A blob's bytes, checked against its descriptor. */
@@ -190,7 +150,7 @@ export class LocalArchive {
       const problem = new AirpackError('SIZE_MISMATCH', `${this.path}: blob ${desc.digest} is ${at.size} bytes in the archive [expected ${desc.size}]`);
       return [{ name: this.path, open: () => Promise.reject(problem) }];
     }
-    if (at) out.push(rangeSource(`${this.path}`, at));
+    if (at) out.push(rangeSource(at));
     out.push(...(desc.urls ?? []).filter((u) => /^https?:\/\//i.test(u)).map((u) => urlSource(u)));
     if (out.length === 0) {
       out.push({
@@ -218,9 +178,9 @@ export class LocalArchive {
     for (const [i, layerPath] of entry.Layers.entries()) {
       const at = this.entry(layerPath);
       if (!at) throw new AirpackError('ARCHIVE_INVALID', `${what}: layer ${JSON.stringify(layerPath)} is not in the archive`);
-      const kind = detectLayerCompression(await readRange(at, 0, Math.min(4, at.size)));
+      const kind = detectLayerCompression(await at.read(0, Math.min(4, at.size)));
       // A plain layer tar is its own diff_id (checked when it is copied); a compressed one must be hashed.
-      const digest = kind === 'none' ? (diffIds[i] as string) : await hashRange(at);
+      const digest = kind === 'none' ? (diffIds[i] as string) : await hashLocated(at);
       const mediaType = kind === 'gzip' ? MediaType.dockerLayerGzip : kind === 'zstd' ? MediaType.ociLayerZstd : MediaType.dockerLayer;
       layers.push({ mediaType, digest, size: at.size });
       located.set(digest, at);
@@ -237,52 +197,15 @@ export class LocalArchive {
   }
 }
 
-/**
- * A file of an OCI layout directory. Symlinks are followed only while they
- * stay inside the directory: a hostile layout must not pull /etc/shadow into
- * a bundle as a "layer".
- */
-function locateInDirectory(root: string, name: string): Located | undefined {
-  try {
-    const file = realpathSync(path.join(root, name));
-    if (file !== root && !file.startsWith(`${root}${path.sep}`)) return undefined;
-    const info = statSync(file);
-    return info.isFile() ? { file, offset: 0, size: info.size } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function readRange(at: Located, offset: number, length: number): Promise<Buffer> {
-  const fh = await open(at.file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await fh.read(buf, done, length - done, at.offset + offset + done);
-      if (bytesRead === 0) throw new AirpackError('ARCHIVE_INVALID', `${at.file}: ended at offset ${at.offset + offset + done}, inside an entry`);
-      done += bytesRead;
-    }
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
-
-function rangeStream(at: Located, offset: number): Readable {
-  if (offset >= at.size) return Readable.from([]);
-  return createReadStream(at.file, { start: at.offset + offset, end: at.offset + at.size - 1, highWaterMark: 1024 * 1024 });
-}
-
-async function hashRange(at: Located): Promise<string> {
+async function hashLocated(at: Located): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of rangeStream(at, 0)) hash.update(chunk as Buffer);
+  for await (const chunk of at.stream(0)) hash.update(chunk as Buffer);
   return `sha256:${hash.digest('hex')}`;
 }
 
 /** A blob in an archive: any offset can be read, so a "resume" always continues. */
-function rangeSource(name: string, at: Located): BlobSource {
-  return { name, open: async (offset) => ({ body: rangeStream(at, offset), resumed: true }) };
+function rangeSource(at: Located): BlobSource {
+  return { name: at.source, open: async (offset) => ({ body: at.stream(offset), resumed: true }) };
 }
 
 /** The archives of one run, each opened once, with the scratch space their decompressed copies take. */
@@ -308,7 +231,7 @@ export class LocalArchives {
   /** Removes the decompressed copies, once every open still running has settled. */
   async cleanup(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled(this.opened.values());
+    for (const opened of await Promise.allSettled(this.opened.values())) if (opened.status === 'fulfilled') await opened.value.close();
     if (this.scratch) await rm(await this.scratch, { recursive: true, force: true });
   }
 }

@@ -5,8 +5,8 @@
  * a frame of its own and a loader decompresses only a few KB to find an image.
  */
 import { METADATA_ENTRIES } from '../spec/media-types.js';
-import type { FrameBoundary } from '../zstd/frame-writer.js';
-import { TarStreamParser } from './stream-parser.js';
+import type { FrameBoundary } from './frame-writer.js';
+import { TarStreamParser } from '../tar/stream-parser.js';
 
 /** Same value as zstd's FRAME_BOUNDARY; declared here so plain-tar callers need not load the zstd binding. */
 const BOUNDARY: FrameBoundary = Object.freeze({ boundary: true as const });
@@ -38,7 +38,7 @@ export async function* withMetadataBoundary(
 ): AsyncGenerator<Buffer | FrameBoundary> {
   const front = opts.front ?? METADATA_ENTRIES;
   const maxHeld = opts.maxHeldBytes ?? 64 * 1024 * 1024;
-  const parser = new TarStreamParser({ source: opts.source ?? 'stream', allowMissingEnd: true });
+  const parser = new TarStreamParser({ source: opts.source ?? 'stream' });
   // Held chunks start at offset 0: nothing is emitted before the boundary is placed.
   const held: Buffer[] = [];
   let heldBytes = 0;

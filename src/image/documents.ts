@@ -1,0 +1,80 @@
+/**
+ * The documents of an image archive, parsed and checked for shape: docker's
+ * manifest.json, index.json and nested indexes, image manifests, and the
+ * entry paths they name (which must stay inside the archive). Errors name
+ * the document and say what was expected.
+ */
+import { posix } from 'node:path';
+import { AirpackError } from '../errors.js';
+import { ArchiveEntry, INDEX_MEDIA_TYPES } from '../spec/media-types.js';
+import { SHA256_DIGEST_RE, type DockerManifestEntry, type ImageIndex, type ImageManifest } from '../spec/types.js';
+
+/** `sha256:<hex>` -> `blobs/sha256/<hex>`, or undefined for a malformed digest. */
+export function blobEntryName(digest: string): string | undefined {
+  return SHA256_DIGEST_RE.test(digest) ? `${ArchiveEntry.blobsDir}${digest.slice(7)}` : undefined;
+}
+
+/** Checks an entry path named by manifest.json stays inside the archive; returns it normalised. */
+export function safeEntryPath(path: string, what: string): string {
+  const norm = posix.normalize(path.replace(/^\.\//, ''));
+  if (path === '' || posix.isAbsolute(path) || norm === '..' || norm.startsWith('../') || path.includes('\0')) {
+    throw new AirpackError('ARCHIVE_INVALID', `${what}: path ${JSON.stringify(path)} points outside the archive`);
+  }
+  return norm;
+}
+
+export function parseJson<T>(data: Buffer, what: string): T {
+  try {
+    return JSON.parse(data.toString('utf8')) as T;
+  } catch (err) {
+    throw new AirpackError('ARCHIVE_INVALID', `${what}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/** Validates the shape of manifest.json. */
+export function parseDockerManifest(data: Buffer, source: string): DockerManifestEntry[] {
+  const what = `${source}: entry "manifest.json"`;
+  const value = parseJson<unknown>(data, what);
+  if (!Array.isArray(value)) throw new AirpackError('ARCHIVE_INVALID', `${what}: expected a JSON array, found ${typeof value}`);
+  value.forEach((e: unknown, i) => {
+    const entry = e as Partial<DockerManifestEntry> | null;
+    if (!entry || typeof entry.Config !== 'string' || !Array.isArray(entry.Layers) || !entry.Layers.every((l) => typeof l === 'string')) {
+      throw new AirpackError('ARCHIVE_INVALID', `${what}: item ${i} expected {Config: string, Layers: string[], RepoTags}, found ${JSON.stringify(e)?.slice(0, 200)}`);
+    }
+    if (entry.RepoTags != null && (!Array.isArray(entry.RepoTags) || !entry.RepoTags.every((t) => typeof t === 'string'))) {
+      throw new AirpackError('ARCHIVE_INVALID', `${what}: item ${i} RepoTags expected a list of strings`);
+    }
+    safeEntryPath(entry.Config, `${what} item ${i} Config`);
+    entry.Layers.forEach((l, j) => safeEntryPath(l, `${what} item ${i} Layers[${j}]`));
+  });
+  return value as DockerManifestEntry[];
+}
+
+/** Validates the shape of index.json (or a nested index blob). */
+export function parseIndex(data: Buffer, what: string): ImageIndex {
+  const value = parseJson<Partial<ImageIndex> | null>(data, what);
+  // Docker 25+ writes `"manifests": null` into index.json when it saved no OCI manifests: an empty index.
+  if (value && typeof value === 'object' && value.manifests === null) value.manifests = [];
+  if (!value || typeof value !== 'object' || !Array.isArray(value.manifests)) {
+    throw new AirpackError('ARCHIVE_INVALID', `${what}: expected an image index with a "manifests" list`);
+  }
+  value.manifests.forEach((d, i) => {
+    if (!d || typeof d.digest !== 'string' || !SHA256_DIGEST_RE.test(d.digest) || typeof d.size !== 'number') {
+      throw new AirpackError('ARCHIVE_INVALID', `${what}: manifests[${i}] expected {mediaType, digest: sha256:<hex>, size}, found ${JSON.stringify(d)?.slice(0, 200)}`);
+    }
+  });
+  return value as ImageIndex;
+}
+
+export function parseManifest(data: Buffer, what: string): ImageManifest {
+  const value = parseJson<Partial<ImageManifest> | null>(data, what);
+  if (!value || typeof value !== 'object' || !value.config || typeof value.config.digest !== 'string' || !Array.isArray(value.layers)) {
+    throw new AirpackError('ARCHIVE_INVALID', `${what}: expected an image manifest with "config" and "layers"`);
+  }
+  return value as ImageManifest;
+}
+
+export function isIndexType(mediaType: string | undefined): boolean {
+  return mediaType !== undefined && INDEX_MEDIA_TYPES.has(mediaType);
+}
+
