@@ -96,7 +96,7 @@ export function missingNames(meta: Pick<ArchiveMetadata, 'dockerManifest' | 'ind
   for (const d of meta.index?.manifests ?? []) if (!isAttestation(d.platform)) visit(d.digest, d.mediaType, 0);
   if (depth === 'config') {
     for (const e of meta.dockerManifest ?? []) {
-      const name = posix.normalize(e.Config);
+      const name = entryName(e.Config);
       if (!have.has(name)) need.add(name);
     }
   }
@@ -113,11 +113,15 @@ export async function openArchive(path: string, opts: OpenOptions = {}): Promise
   let sawBoth = false;
   let needed: Set<string> = new Set();
   let held = 0;
-  const isJsonish = (e: TarEntry): boolean =>
-    e.type === 'file' &&
-    (METADATA_ENTRIES.includes(e.name) ||
-      needed.has(posix.normalize(e.name)) ||
-      (e.size <= SPECULATIVE && held + e.size <= MAX_HELD && (e.name.startsWith(ArchiveEntry.blobsDir) || e.name.endsWith('.json'))));
+  const isJsonish = (e: TarEntry): boolean => {
+    const name = entryName(e.name);
+    return (
+      e.type === 'file' &&
+      (METADATA_ENTRIES.includes(name) ||
+        needed.has(name) ||
+        (e.size <= SPECULATIVE && held + e.size <= MAX_HELD && (name.startsWith(ArchiveEntry.blobsDir) || name.endsWith('.json'))))
+    );
+  };
   const walk = await walkArchive(path, { want: isJsonish, maxEntrySize: MAX_JSON, ...(opts.windowLogMax !== undefined ? { windowLogMax: opts.windowLogMax } : {}) });
   let entriesRead = 0;
   let complete = false;
@@ -131,7 +135,7 @@ export async function openArchive(path: string, opts: OpenOptions = {}): Promise
       }
       const { entry, data } = r.value;
       entriesRead++;
-      const name = posix.normalize(entry.name);
+      const name = entryName(entry.name);
       const isMetaEntry = METADATA_ENTRIES.includes(name);
       if (data) {
         if (name === ArchiveEntry.dockerManifest) dockerManifest = parseDockerManifest(data, path);

@@ -1,10 +1,16 @@
 /**
- * `verify`: one streaming pass over an archive that hashes every blob and
- * checks it against its name, then checks the metadata against the blobs:
+ * `verify`: one pass over an archive that hashes every file in it and checks
+ * each blob against its name, then checks the metadata against the blobs:
  * index.json and every manifest, index and config parse, every descriptor
  * names a blob that is there with the recorded size, manifest.json names
  * files that exist, and index.json and manifest.json describe the same
- * images. Entry names and link targets that leave the archive are reported.
+ * images. A docker-save layout (manifest.json naming `<id>/layer.tar` or
+ * `<hex>.tar` files) is checked as `docker load` and skopeo check it: each
+ * config against the digest in its name, each layer against the config's
+ * rootfs.diff_ids (a compressed layer file is decompressed on the way to
+ * get its diff_id). An index may list platforms whose blobs were left out
+ * (docker save from containerd's store does): a warning, not a fault.
+ * Entry names and link targets that leave the archive are reported.
  * A `sha256sum*.txt` beside the file that lists it is checked as well.
  * Problems are collected, not thrown, so one run names everything wrong.
  */
@@ -13,8 +19,10 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { AirpackError } from '../errors.js';
-import { isAttestation } from '../platform/platform.js';
-import { ArchiveEntry } from '../spec/media-types.js';
+import { formatPlatform, isAttestation } from '../platform/platform.js';
+import { ArchiveEntry, MediaType, METADATA_ENTRIES } from '../spec/media-types.js';
+import { detectCompression as detectLayerCompression, decompressor } from '../blob/decompress.js';
+import type { Transform } from 'node:stream';
 import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
 import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, parseManifest, safeEntryPath } from '../image/documents.js';
@@ -43,10 +51,50 @@ export interface VerifyResult {
 
 const KEEP_JSON = 4 * 1024 * 1024;
 const HEX64 = /^[a-f0-9]{64}$/;
+/** The digest in a docker-save config name: `<hex>.json`, `blobs/sha256/<hex>`, crane's `sha256:<hex>`. */
+const CONFIG_HEX = /(?:^|\/|sha256:)([a-f0-9]{64})(?:\.json)?$/;
 
 interface EntryInfo {
   entry: TarEntry;
   digest?: string;
+  /** sha256 of the decompressed bytes, for a gzip or zstd file outside blobs/ (a docker-save layer). */
+  uncompressedDigest?: string;
+  /** The file starts with gzip or zstd magic. */
+  compressed?: boolean;
+}
+
+/** Image config media types: their blobs must be JSON. An artifact's config may be anything. */
+const CONFIG_TYPES = new Set<string>([MediaType.ociConfig, MediaType.dockerConfig]);
+
+/**
+ * The sha256 of a compressed entry's decompressed bytes, fed chunk by chunk
+ * as the walk passes them; `finish` resolves once the decompressor is done.
+ */
+class UncompressedDigest {
+  private readonly hash = createHash('sha256');
+  private readonly decoder: Transform;
+  private readonly done: Promise<string | undefined>;
+
+  constructor(kind: 'gzip' | 'zstd') {
+    this.decoder = decompressor(kind)!;
+    this.decoder.on('data', (c: Buffer) => this.hash.update(c));
+    this.done = new Promise((resolve) => {
+      this.decoder.on('end', () => resolve(`sha256:${this.hash.digest('hex')}`));
+      // Undecodable data has no diff_id; the layer check reports the mismatch.
+      this.decoder.on('error', () => resolve(undefined));
+    });
+  }
+
+  write(chunk: Buffer): Promise<void> | void {
+    if (this.decoder.destroyed) return;
+    // Copy: the chunk is a view that is reused once the walk moves on.
+    if (!this.decoder.write(Buffer.from(chunk))) return new Promise((r) => this.decoder.once('drain', r));
+  }
+
+  finish(): Promise<string | undefined> {
+    this.decoder.end();
+    return this.done;
+  }
 }
 
 /** Resolves a link target relative to its entry; undefined when it leaves the archive. */
@@ -54,7 +102,7 @@ function linkTarget(entry: TarEntry): string | undefined {
   const target = entry.linkname;
   if (target === '' || posix.isAbsolute(target)) return undefined;
   // Hard links name archive paths; symlinks are relative to the link's directory.
-  const joined = entry.type === 'hardlink' ? posix.normalize(target) : posix.normalize(posix.join(posix.dirname(entry.name), target));
+  const joined = entryName(entry.type === 'hardlink' ? target : posix.join(posix.dirname(entry.name), target));
   return joined === '..' || joined.startsWith('../') ? undefined : joined;
 }
 
@@ -117,26 +165,37 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
   const json = new Map<string, Buffer>();
   let hash: Hash | undefined;
   let hashEntry: TarEntry | undefined;
+  let inflating: UncompressedDigest | undefined;
+  let firstChunk = false;
+  let compressed = false;
   let blobBytes = 0;
   let blobs = 0;
   const walked: IndexedEntry[] = [];
   let complete = false;
   const walk = await walkArchive(path, {
-    // Called at each entry's header, before its data: start hashing blobs here.
+    // Called at each entry's header, before its data: every regular file is hashed.
     want: (e) => {
-      if (e.type === 'file' && e.name.startsWith(ArchiveEntry.blobsDir)) {
-        hash = createHash('sha256');
-        hashEntry = e;
-      } else {
-        hashEntry = undefined;
-      }
+      hashEntry = e.type === 'file' ? e : undefined;
+      hash = hashEntry ? createHash('sha256') : undefined;
+      inflating = undefined;
+      firstChunk = true;
+      compressed = false;
       return e.type === 'file' && e.size <= KEEP_JSON;
     },
     maxEntrySize: KEEP_JSON,
     onChunk: (entry, chunk) => {
       if (entry !== hashEntry) return;
+      if (firstChunk) {
+        firstChunk = false;
+        // A compressed file outside blobs/ is a docker-save layer whose diff_id needs the plain bytes.
+        const kind = detectLayerCompression(chunk);
+        compressed = kind !== 'none';
+        // A blob is checked against its name; only a docker-save layer file needs its plain bytes hashed.
+        if (compressed && !entryName(entry.name).startsWith(ArchiveEntry.blobsDir)) inflating = new UncompressedDigest(kind as 'gzip' | 'zstd');
+      }
       hash!.update(chunk);
       blobBytes += chunk.length;
+      return inflating?.write(chunk);
     },
   });
   const at = (name: string): string => `${path}: entry ${JSON.stringify(name)}`;
@@ -152,11 +211,12 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
       }
       if (r.done) {
         complete = true;
+        if (r.value?.zeroBlocks === 0 && walk.mode !== 'directory') warnings.push(`${path}: ends after its last entry without the end-of-archive marker (read as complete, as Go's archive/tar and GNU tar do)`);
         break;
       }
       const { entry, data } = r.value;
       const name = entry.name;
-      const norm = posix.normalize(name.replace(/^\.\//, ''));
+      const norm = entryName(name);
       if (posix.isAbsolute(name) || norm === '..' || norm.startsWith('../')) {
         problems.push(`${at(name)}: path points outside the archive`);
         continue;
@@ -167,13 +227,20 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
         problems.push(`${at(name)}: unexpected ${entry.type} entry in an image archive`);
       }
       const info: EntryInfo = { entry };
-      if (entry.type === 'file' && norm.startsWith(ArchiveEntry.blobsDir) && entry === hashEntry) {
-        const hex = norm.slice(ArchiveEntry.blobsDir.length);
+      if (entry.type === 'file' && entry === hashEntry) {
         const got = hash!.digest('hex');
         info.digest = `sha256:${got}`;
-        blobs++;
-        if (!HEX64.test(hex)) problems.push(`${at(name)}: blob name is not a sha256 hex digest`);
-        else if (got !== hex) problems.push(`${at(name)}: digest sha256:${got} [expected sha256:${hex}]`);
+        if (compressed) info.compressed = true;
+        if (inflating) {
+          const plain = await inflating.finish();
+          if (plain) info.uncompressedDigest = plain;
+        }
+        if (!METADATA_ENTRIES.includes(norm)) blobs++;
+        if (norm.startsWith(ArchiveEntry.blobsDir)) {
+          const hex = norm.slice(ArchiveEntry.blobsDir.length);
+          if (!HEX64.test(hex)) problems.push(`${at(name)}: blob name is not a sha256 hex digest`);
+          else if (got !== hex) problems.push(`${at(name)}: digest sha256:${got} [expected sha256:${hex}]`);
+        }
       }
       if (entries.has(norm)) warnings.push(`${at(name)}: appears more than once; the last one counts`);
       entries.set(norm, info);
@@ -186,14 +253,14 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
   if (walk.seekTable && complete) await checkEntryIndex(path, walked, problems);
 
   const resolve = (name: string): EntryInfo | undefined => {
-    let info = entries.get(posix.normalize(name));
+    let info = entries.get(entryName(name));
     for (let i = 0; i < 8 && info && (info.entry.type === 'symlink' || info.entry.type === 'hardlink'); i++) {
       const t = linkTarget(info.entry);
       info = t === undefined ? undefined : entries.get(t);
     }
     return info;
   };
-  const checkDescriptor = (d: Descriptor, what: string): boolean => {
+  const checkDescriptor = (d: Descriptor, what: string, sparse = false): boolean => {
     const name = blobEntryName(d.digest);
     if (!name) {
       problems.push(`${what}: digest ${JSON.stringify(d.digest)} is not sha256:<hex>`);
@@ -202,6 +269,7 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
     const info = resolve(name);
     if (!info) {
       if (d.urls && d.urls.length > 0) warnings.push(`${what}: foreign layer ${d.digest} is not in the archive (it would be fetched from ${d.urls[0]})`);
+      else if (sparse) warnings.push(`${what}: ${d.platform ? `platform ${formatPlatform(d.platform)}` : `manifest ${d.digest}`} is listed but not in the archive (a sparse index, as docker save from containerd writes)`);
       else problems.push(`${what}: blob ${name} is missing`);
       return false;
     }
@@ -230,8 +298,8 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
 
   const indexConfigs = new Set<string>();
   let images = 0;
-  const visit = (d: Descriptor, what: string, depth: number): void => {
-    if (!checkDescriptor(d, what) || depth > 8) return;
+  const visit = (d: Descriptor, what: string, depth: number, sparse = false): void => {
+    if (!checkDescriptor(d, what, sparse) || depth > 8) return;
     const name = blobEntryName(d.digest)!;
     const data = json.get(name);
     if (!data) {
@@ -240,9 +308,11 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
     }
     if (isIndexType(d.mediaType)) {
       const nested = tryParse(() => parseIndex(data, `${what} (${name})`));
+      // An index may hold only some of its children; none at all is a fault.
+      const present = nested?.manifests.some((c) => resolve(blobEntryName(c.digest) ?? '') !== undefined) ?? false;
       nested?.manifests.forEach((c, i) => {
-        if (!isAttestation(c.platform)) visit(c, `${what} manifests[${i}]`, depth + 1);
-        else checkDescriptor(c, `${what} manifests[${i}]`);
+        if (!isAttestation(c.platform)) visit(c, `${what} manifests[${i}]`, depth + 1, present);
+        else checkDescriptor(c, `${what} manifests[${i}]`, true);
       });
       return;
     }
@@ -251,8 +321,10 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
     if (checkDescriptor(m.config, `${what} config`)) {
       const cfgName = blobEntryName(m.config.digest)!;
       const cfg = json.get(cfgName);
-      if (!cfg) problems.push(`${what} config: ${cfgName} is not JSON`);
-      else tryParse(() => parseJson(cfg, `${what} config (${cfgName})`));
+      // An artifact's config may be anything (oras writes empty or binary ones); an image's must be JSON.
+      const imageConfig = !m.config.mediaType || CONFIG_TYPES.has(m.config.mediaType);
+      if (!cfg && imageConfig) problems.push(`${what} config: ${cfgName} is not JSON`);
+      else if (cfg && imageConfig) tryParse(() => parseJson(cfg, `${what} config (${cfgName})`));
       indexConfigs.add(m.config.digest);
     }
     m.layers.forEach((l, i) => checkDescriptor(l, `${what} layers[${i}]`));
@@ -265,22 +337,37 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
 
   docker?.forEach((e, i) => {
     const what = `${at('manifest.json')} item ${i}`;
-    if (!index) images++;
+    if (!index || index.manifests.length === 0) images++;
     const cfg = tryParse(() => safeEntryPath(e.Config, `${what} Config`));
+    let diffIds: string[] | undefined;
     if (cfg !== undefined) {
-      if (!resolve(cfg)) problems.push(`${what}: Config ${JSON.stringify(e.Config)} is not in the archive`);
-      else if (!json.has(cfg) && !json.has(resolveName(cfg))) problems.push(`${what}: Config ${JSON.stringify(e.Config)} is not JSON`);
-      const hex = /([a-f0-9]{64})(?:\.json)?$/.exec(cfg)?.[1];
-      if (index && hex && !indexConfigs.has(`sha256:${hex}`)) problems.push(`${what}: Config sha256:${hex} is not the config of any image in index.json`);
+      const cfgInfo = resolve(cfg);
+      const cfgData = json.get(cfg) ?? json.get(resolveName(cfg));
+      if (!cfgInfo) problems.push(`${what}: Config ${JSON.stringify(e.Config)} is not in the archive`);
+      else if (!cfgData) problems.push(`${what}: Config ${JSON.stringify(e.Config)} is not JSON`);
+      else diffIds = tryParse(() => parseJson<{ rootfs?: { diff_ids?: string[] } }>(cfgData, `${what}: Config ${JSON.stringify(e.Config)}`))?.rootfs?.diff_ids;
+      // docker names a config by its digest (`<hex>.json`, crane `sha256:<hex>`): the bytes must be that digest.
+      const hex = CONFIG_HEX.exec(cfg)?.[1];
+      // docker load and skopeo take the bytes, not the name: a mismatch is worth a word, not a failure.
+      if (hex && cfgInfo?.digest && cfgInfo.digest !== `sha256:${hex}`) warnings.push(`${what}: Config ${JSON.stringify(e.Config)}: digest ${cfgInfo.digest}, not the sha256:${hex} its name says`);
+      if (index && index.manifests.length > 0 && hex && !indexConfigs.has(`sha256:${hex}`)) problems.push(`${what}: Config sha256:${hex} is not the config of any image in index.json`);
     }
+    if (diffIds && diffIds.length !== e.Layers.length) problems.push(`${what}: ${e.Layers.length} layers, but its config lists ${diffIds.length} rootfs.diff_ids [expected one per layer]`);
     e.Layers.forEach((l, j) => {
       const p = tryParse(() => safeEntryPath(l, `${what} Layers[${j}]`));
-      if (p !== undefined && !resolve(p)) problems.push(`${what}: Layers[${j}] ${JSON.stringify(l)} is not in the archive`);
+      if (p === undefined) return;
+      const layer = resolve(p);
+      if (!layer) problems.push(`${what}: Layers[${j}] ${JSON.stringify(l)} is not in the archive`);
+      // A compressed blob under blobs/ was checked against its name; its diff_id is the OCI manifest's business.
+      else if (layer.digest && diffIds?.[j] && !(layer.compressed && p.startsWith(ArchiveEntry.blobsDir)) && ![layer.digest, layer.uncompressedDigest].includes(diffIds[j])) {
+        // What skopeo and docker load check: the layer's plain bytes are the diff_id the config promises.
+        problems.push(`${what}: Layers[${j}] ${JSON.stringify(l)}: ${layer.uncompressedDigest ? `uncompressed digest ${layer.uncompressedDigest}` : `digest ${layer.digest}`} [expected diff_id ${diffIds[j]}]`);
+      }
     });
   });
   function resolveName(name: string): string {
     const info = resolve(name);
-    return info ? posix.normalize(info.entry.name) : name;
+    return info ? entryName(info.entry.name) : name;
   }
   if (index && docker) {
     const dockerConfigs = new Set(docker.map((e) => /([a-f0-9]{64})(?:\.json)?$/.exec(e.Config)?.[1]).filter(Boolean).map((h) => `sha256:${h}`));
