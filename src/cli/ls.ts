@@ -26,7 +26,7 @@ export async function handler(args: LsArgs): Promise<void> {
   for (const l of listings) {
     process.stdout.write(`${l.path}: ${l.images.length} image(s), ${l.compression}${l.seekTable ? ' (seekable)' : ''}, ${formatBytes(l.fileSize)}\n`);
     for (const image of l.images) {
-      const name = image.names[0] ?? image.repoTags[0] ?? '<untagged>';
+      const name = image.names[0] ?? image.repoTags[0] ?? (image.refTag ? `<no repository>:${image.refTag}` : '<untagged>');
       process.stdout.write(`  ${name}${image.digest ? `  ${image.digest}` : ''}${image.size !== undefined ? `  ${formatBytes(image.size)}` : ''}\n`);
       for (const extra of image.names.slice(1)) process.stdout.write(`    also ${extra}\n`);
       for (const p of image.platforms) {

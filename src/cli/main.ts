@@ -28,7 +28,20 @@ async function loadCommands(argv: readonly string[]): Promise<object[]> {
   return Promise.all(wanted.map((name) => COMMANDS[name]!()));
 }
 
+/**
+ * A reader that stops early (`airpack ls X | head -1`) closes the pipe: the
+ * output is no longer wanted, which is no failure. Exit at once, quietly,
+ * as cat and ls do, instead of dying with an EPIPE stack trace.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
+    throw err;
+  });
+}
+
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+  quietOnClosedPipe(process.stdout);
   let exitCode: number = ExitCode.ok;
   const commands = await loadCommands(argv);
   const cli = yargs(argv)

@@ -4,7 +4,7 @@
  * and per platform the manifest, config and sizes. Works from whatever the
  * metadata read collected; what it did not read is left out, never guessed.
  */
-import { posix } from 'node:path';
+import { entryName } from '../tar/names.js';
 import { formatPlatform, isAttestation, normalizePlatform, type Platform } from '../platform/platform.js';
 import { parseReference, formatReference, type Reference } from '../ref/reference.js';
 import { Annotation } from '../spec/media-types.js';
@@ -47,6 +47,14 @@ export interface ArchiveImage {
   size?: number;
   /** For an image index.json does not list: its item in manifest.json. */
   dockerEntry?: number;
+  /** The manifest.json items that describe this image (skopeo's `docker-archive:PATH:@N` picks by these). */
+  dockerItems: number[];
+  /**
+   * A bare tag in `org.opencontainers.image.ref.name` (`latest`, `3.10`):
+   * what skopeo, podman, buildah, oras, regclient and umoci write for
+   * `oci:DIR:TAG`. It names no repository, so it selects, but is no name.
+   */
+  refTag?: string;
 }
 
 /** Normalises a RepoTag or annotation to a full reference, or returns it unchanged when it does not parse. */
@@ -100,13 +108,14 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
   const byConfig = new Map<string, ArchiveImage>();
   for (const d of meta.index?.manifests ?? []) {
     if (isAttestation(d.platform)) continue;
-    const image: ArchiveImage = { names: [], repoTags: [], digest: d.digest, mediaType: d.mediaType, platforms: [] };
+    const image: ArchiveImage = { names: [], repoTags: [], digest: d.digest, mediaType: d.mediaType, platforms: [], dockerItems: [] };
     const ann = d.annotations ?? {};
     const full = ann[Annotation.containerdImageName];
     if (full) image.names.push(normalizeName(full));
     const refName = ann[Annotation.refName];
     // ref.name is a full reference in some layouts (skopeo, crane), just a tag in others.
     if (refName && /[/:@]/.test(refName)) image.names.push(normalizeName(refName));
+    else if (refName) image.refTag = refName;
     const nestedName = blobEntryName(d.digest);
     const nested = nestedName ? meta.files.get(nestedName) : undefined;
     if (isIndexType(d.mediaType) && nested) {
@@ -122,8 +131,9 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
     images.push(image);
   }
   for (const [entryIndex, e] of (meta.dockerManifest ?? []).entries()) {
-    const cfgName = posix.normalize(e.Config);
-    const hex = /(?:^|\/)([a-f0-9]{64})(?:\.json)?$/.exec(cfgName)?.[1];
+    const cfgName = entryName(e.Config);
+    // `<hex>.json` (docker), `blobs/sha256/<hex>` (Docker 25), `sha256:<hex>` (crane).
+    const hex = /(?:^|\/|sha256:)([a-f0-9]{64})(?:\.json)?$/.exec(cfgName)?.[1];
     let image = hex ? byConfig.get(`sha256:${hex}`) : undefined;
     // Manifests not read (shallow open): the same image when index.json names it alike.
     const tags = (e.RepoTags ?? []).map(normalizeName);
@@ -133,9 +143,10 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
       const p = platformOf(undefined, config);
       if (hex) p.configDigest = `sha256:${hex}`;
       p.layers = e.Layers.length;
-      image = { names: [], repoTags: [], platforms: [p], dockerEntry: entryIndex };
+      image = { names: [], repoTags: [], platforms: [p], dockerEntry: entryIndex, dockerItems: [] };
       images.push(image);
     }
+    image.dockerItems.push(entryIndex);
     for (const tag of e.RepoTags ?? []) {
       if (!image.repoTags.includes(tag)) image.repoTags.push(tag);
       const full = normalizeName(tag);

@@ -11,8 +11,11 @@
  * how it is read (a directory is an OCI layout; a file is a tar, plain or
  * compressed, with manifest.json and/or index.json). NAME, as in skopeo,
  * picks one image out of the archive (by tag or digest) and names an image
- * the archive leaves unnamed. The path ends at the first colon after the
- * transport, as in skopeo: a path with a colon cannot be named this way.
+ * the archive leaves unnamed. As in skopeo, `oci:`/`oci-archive:` take a
+ * bare tag (`oci:DIR:3.10`) as the layout's `org.opencontainers.image.ref.name`,
+ * and `docker-archive:PATH:@N` picks the Nth item of manifest.json. The path
+ * ends at the first colon after the transport, as in skopeo: a path with a
+ * colon cannot be named this way.
  */
 import path from 'node:path';
 import { AirpackError } from '../errors.js';
@@ -25,6 +28,10 @@ export interface ArchiveInput {
   name?: Reference;
   /** The transport as written (`docker-archive`, `oci-archive`, `oci`), for messages; absent for a bare path. */
   transport?: string;
+  /** `oci:DIR:TAG`: the image whose `org.opencontainers.image.ref.name` is this bare tag. */
+  refTag?: string;
+  /** `docker-archive:PATH:@N`: the Nth (from 0) item of manifest.json. */
+  item?: number;
 }
 
 export type ImageInput = Reference | ArchiveInput;
@@ -49,9 +56,14 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
   if (file === '') throw new AirpackError('INVALID_REFERENCE', `image input "${text}": no path; expected ${transport ?? 'docker-archive'}:PATH[:NAME]`);
   const input: ArchiveInput = { archive: baseDir ? path.resolve(baseDir, file) : file };
   if (transport) input.transport = transport;
-  if (colon >= 0) {
+  const selector = colon >= 0 ? rest.slice(colon + 1) : undefined;
+  if (selector !== undefined && /^@\d+$/.test(selector)) {
+    input.item = Number(selector.slice(1));
+  } else if (selector !== undefined && (transport === 'oci' || transport === 'oci-archive') && /^[\w][\w.-]{0,127}$/.test(selector)) {
+    input.refTag = selector;
+  } else if (selector !== undefined) {
     try {
-      input.name = parseReference(rest.slice(colon + 1));
+      input.name = parseReference(selector);
     } catch (err) {
       throw new AirpackError('INVALID_REFERENCE', `image input "${text}": ${(err as Error).message}`, { cause: err });
     }
@@ -62,7 +74,8 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
 /** The input as the user would write it (for messages; a path with a colon does not parse back). */
 export function formatImageInput(input: ImageInput): string {
   if (!isArchiveInput(input)) return formatReference(input);
-  return `${input.transport ?? 'docker-archive'}:${input.archive}${input.name ? `:${formatReference(input.name)}` : ''}`;
+  const selector = input.name ? formatReference(input.name) : input.refTag ?? (input.item !== undefined ? `@${input.item}` : undefined);
+  return `${input.transport ?? 'docker-archive'}:${input.archive}${selector !== undefined ? `:${selector}` : ''}`;
 }
 
 /**

@@ -9,24 +9,21 @@
  * else, whatever names the archive's entries carry.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
-import { dockerManifestFor } from '../image/docker-manifest.js';
-import { sha256Digest } from '../registry/client.js';
 import { QueuedFileWriter, TempFile } from '../io/output-sink.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
-import { parsePlatform, platformMatches, selectPlatform, type Platform } from '../platform/platform.js';
+import { formatPlatform, parsePlatform, platformMatches, selectPlatform, type Platform } from '../platform/platform.js';
 import { parseReference } from '../ref/reference.js';
-import { Annotation, Magic, MediaType } from '../spec/media-types.js';
 import type { Descriptor, DockerManifestEntry, ImageManifest } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
 import { describeArchiveImages, imageMatches, type ArchiveImage, type ArchiveImagePlatform } from '../image/describe.js';
-import { blobEntryName, parseManifest, safeEntryPath } from '../image/documents.js';
-import { type ArchiveMetadata, openArchive } from './open.js';
+import { blobEntryName, parseManifest } from '../image/documents.js';
+import { openArchive } from './open.js';
 import { entryName, walkArchive } from '../source/archive-walk.js';
 
 export interface ExtractOptions {
@@ -60,7 +57,7 @@ export async function extractImage(source: string, reference: string, opts: Extr
   const images = describeArchiveImages(meta);
   const image = images.find((i) => imageMatches(i, ref));
   if (!image) throw new AirpackError('NOT_FOUND', `${source}: holds no image ${reference}`);
-  if (!image.digest) return extractDockerOnly(source, reference, meta, image, opts);
+  if (!image.digest) return extractDockerOnly(source, reference, image, opts);
   let chosen = image.platforms.filter((p) => p.manifestDigest);
   if (opts.platform) {
     const spec = parsePlatform(opts.platform);
@@ -206,7 +203,7 @@ async function copyEntries(
     chunks: (e) => current?.entry === e,
     want: (e) => {
       finishCurrent();
-      const name = posix.normalize(e.name);
+      const name = entryName(e.name);
       const w = wanted.get(name);
       if (w && e.type !== 'file') {
         throw new AirpackError('ARCHIVE_INVALID', `${source}: entry ${JSON.stringify(e.name)}: expected a regular file, found a ${e.type}${e.linkname ? ` to ${JSON.stringify(e.linkname)}` : ''}`);
@@ -306,68 +303,25 @@ async function writeDirect(source: string, output: string, content: ArchiveConte
 
 /**
  * A docker-save-only archive (manifest.json, `<id>.json` configs, layer
- * tars, no OCI index): the manifest is rebuilt from the config and the
- * layer files as docker does on load, layers stored as found.
+ * tars, no OCI index): the image is taken as `pull docker-archive:` takes
+ * it, through the archive source, which rebuilds its docker manifest from
+ * the config and the layer files as docker does on load (links followed).
  */
-async function extractDockerOnly(source: string, reference: string, meta: ArchiveMetadata, image: ArchiveImage, opts: ExtractOptions): Promise<ExtractResult> {
-  const entry = image.dockerEntry !== undefined ? meta.dockerManifest?.[image.dockerEntry] : undefined;
-  if (!entry) throw new AirpackError('ARCHIVE_INVALID', `${source}: image ${reference}: no manifest.json entry`);
-  const cfgName = safeEntryPath(entry.Config, `${source}: entry "manifest.json" Config`);
-  const config = meta.files.get(cfgName);
-  if (!config) throw new AirpackError('ARCHIVE_INVALID', `${source}: image ${reference}: config ${JSON.stringify(entry.Config)} is missing from the archive`);
-  if (opts.platform) {
-    const p = image.platforms[0];
-    const plat = p ? toPlatform(p) : undefined;
-    if (!plat || !platformMatches(parsePlatform(opts.platform), plat)) {
-      throw new AirpackError('PLATFORM_NOT_FOUND', `${source}: image ${reference} has no ${opts.platform} (it has ${p?.platform ?? 'an unknown platform'})`);
-    }
+async function extractDockerOnly(source: string, reference: string, image: ArchiveImage, opts: ExtractOptions): Promise<ExtractResult> {
+  const p = image.platforms[0];
+  const plat = p ? toPlatform(p) : undefined;
+  if (opts.platform && (!plat || !platformMatches(parsePlatform(opts.platform), plat))) {
+    throw new AirpackError('PLATFORM_NOT_FOUND', `${source}: image ${reference} has no ${opts.platform} (it has ${p?.platform ?? 'an unknown platform'})`);
   }
-  const layerNames = entry.Layers.map((l, i) => safeEntryPath(l, `${source}: entry "manifest.json" Layers[${i}]`));
-  const scratch = await mkdtemp(join(dirname(opts.output), `.${basename(opts.output)}.blobs-`));
-  try {
-    const wanted = new Map<string, Wanted>();
-    for (const n of layerNames) wanted.set(n, { size: -1 });
-    const got = await copyToScratch(source, wanted, scratch);
-    const layers: Descriptor[] = [];
-    const layerBlobs: ArchiveBlob[] = [];
-    for (const n of layerNames) {
-      const c = got.get(n);
-      if (!c) throw new AirpackError('ARCHIVE_INVALID', `${source}: entry "manifest.json": layer ${JSON.stringify(n)} of ${reference} is not in the archive (or is a link)`);
-      const head = Buffer.alloc(2);
-      const fd = openSync(c.file, 'r');
-      try {
-        readSync(fd, head, 0, 2, 0);
-      } finally {
-        closeSync(fd);
-      }
-      const mediaType = head.equals(Magic.gzip) ? MediaType.dockerLayerGzip : MediaType.dockerLayer;
-      layers.push({ mediaType, digest: c.digest, size: c.size });
-      if (!layerBlobs.some((b) => b.digest === c.digest)) layerBlobs.push({ digest: c.digest, size: c.size, path: c.file });
-    }
-    const { digest: manifestDigest, bytes: manifestBytes } = dockerManifestFor(config, layers);
-    const configDigest = sha256Digest(config);
-    const p = image.platforms[0];
-    const platform = p ? toPlatform(p) : undefined;
-    const name = image.names[0];
-    const descriptor: Descriptor = {
-      mediaType: MediaType.dockerManifest,
-      digest: manifestDigest,
-      size: manifestBytes.length,
-      ...(platform ? { platform } : {}),
-      ...(name ? { annotations: { [Annotation.containerdImageName]: name } } : {}),
-    };
-    const docker: DockerManifestEntry[] = [{ Config: blobEntryName(configDigest)!, RepoTags: image.repoTags, Layers: layers.map((l) => blobEntryName(l.digest)!) }];
-    const content: ArchiveContent = {
-      images: [{ descriptor, docker }],
-      metadataBlobs: [
-        { digest: manifestDigest, size: manifestBytes.length, data: manifestBytes },
-        { digest: configDigest, size: config.length, data: config },
-      ],
-      layerBlobs,
-    };
-    const written = await writeImageArchive(opts.output, content, { compression: opts.compression ?? compressionForName(opts.output) });
-    return { source, output: opts.output, reference, digest: manifestDigest, platforms: [p?.platform ?? '?'], blobs: 2 + layerBlobs.length, tarBytes: written.tarBytes };
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+  const item = image.dockerItems[0];
+  const { pull } = await import('../pull/pull.js');
+  const pulled = await pull({
+    images: [{ archive: source, ...(item !== undefined ? { item } : {}), ...(image.names.length === 0 ? { name: parseReference(reference) } : {}) }],
+    platforms: [opts.platform ?? (plat ? formatPlatform(plat) : 'linux/amd64')],
+    output: opts.output,
+  });
+  const written = pulled.images[0]!;
+  // Manifest, config and each distinct layer; pull reports the file's size, which is the tar's for a plain tar.
+  const blobs = 2 + (p?.layers ?? 0);
+  return { source, output: opts.output, reference, digest: written.digest, platforms: [p?.platform ?? '?'], blobs, tarBytes: pulled.bytes };
 }

@@ -40,7 +40,7 @@ export interface FindResult {
 
 const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz|tar\.zst|tzst|tar\.bz2|tbz2?|tar\.lz4|tar\.xz|txz)$/i;
 
-/** Files under `paths` (files as given, directories recursively, names sorted). */
+/** Archives under `paths`: files as given, directories recursively (names sorted), OCI layout directories as one archive each. */
 export async function listCandidateFiles(paths: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const visit = async (p: string, explicit: boolean): Promise<void> => {
@@ -53,6 +53,11 @@ export async function listCandidateFiles(paths: readonly string[]): Promise<stri
     }
     if (st.isDirectory()) {
       const names = (await readdir(p)).sort();
+      // An OCI layout directory is an archive, not a folder of archives.
+      if (names.includes('oci-layout') || names.includes('index.json')) {
+        out.push(p);
+        return;
+      }
       for (const n of names) await visit(join(p, n), false);
     } else if (st.isFile() && (explicit || ARCHIVE_NAME.test(p))) {
       out.push(p);

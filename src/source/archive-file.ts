@@ -30,7 +30,7 @@ import type { TarEntry } from '../tar/entry.js';
 import { type EntryLocation, scanTarFile, walkPositional, type PositionalReader } from '../tar/walk.js';
 import { readSeekTable, SeekableZstdFile } from '../zstd/frame-reader.js';
 import { seekableReader } from '../zstd/positional-reader.js';
-import { entryName } from './archive-walk.js';
+import { entryName } from '../tar/names.js';
 
 /** An entry whose bytes can be read: where it is, and how big. */
 export interface Located {

@@ -237,7 +237,7 @@ export class LocalArchives {
 }
 
 function nameOf(image: ArchiveImage, index: number): string {
-  return image.names[0] ?? image.repoTags[0] ?? image.digest ?? `image ${index + 1}`;
+  return image.names[0] ?? image.repoTags[0] ?? (image.refTag ? `${image.refTag} (a bare tag)` : undefined) ?? image.digest ?? `image ${index + 1}`;
 }
 
 /** What the user would write for this archive, for hints. */
@@ -247,22 +247,34 @@ function inputText(input: ArchiveInput): string {
 
 /** The images of `archive` that `input` takes, each with the name it gets in the output. */
 async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise<Array<{ image: ArchiveImage; name: Reference }>> {
-  const images = await archive.images();
+  let images = await archive.images();
   if (images.length === 0) throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: holds no images`);
+  const held = (): string => images.map((i, n) => nameOf(i, n)).join(', ');
+  // skopeo's selectors: `@N` (the Nth manifest.json item) and a bare ref.name tag (`oci:DIR:3.10`).
+  if (input.item !== undefined) {
+    const item = input.item;
+    images = images.filter((i) => i.dockerItems.includes(item));
+    if (images.length === 0) throw new AirpackError('NOT_FOUND', `${archive.path}: has no manifest.json item @${item} [expected @0 to @${Math.max(0, ...((await archive.images()).flatMap((i) => i.dockerItems)))}]`);
+  } else if (input.refTag !== undefined) {
+    const tag = input.refTag;
+    const all = images;
+    images = images.filter((i) => i.refTag === tag || i.names.some((n) => n.endsWith(`:${tag}`)));
+    if (images.length === 0) throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image tagged ${tag} [it holds: ${all.map((i, n) => (i.refTag ? `${i.refTag} (${nameOf(i, n)})` : nameOf(i, n))).join(', ')}]`);
+  }
   const unnamed = images.filter((i) => i.names.length === 0);
   if (input.name) {
     const want = input.name;
     const matched = images.filter((i) => imageMatches(i, want));
     if (matched.length > 0) return matched.map((image) => ({ image, name: want }));
     if (images.length === 1 && unnamed.length === 1) return [{ image: unnamed[0] as ArchiveImage, name: want }];
-    const held = images.map((i, n) => nameOf(i, n)).join(', ');
-    throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image ${formatReference(want)} [it holds: ${held}]`);
+    throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image ${formatReference(want)} [it holds: ${held()}]`);
   }
   if (unnamed.length > 0) {
+    const tag = unnamed[0]?.refTag ?? '1.0';
     const how =
-      images.length === 1
-        ? `give it one: ${inputText(input)}:NAME, e.g. ${inputText(input)}:registry.example.com/app:1.0`
-        : `pick each by digest and name it: ${inputText(input)}:NAME@${unnamed[0]?.digest ?? 'sha256:…'}`;
+      images.length === 1 && input.refTag === undefined
+        ? `give it one: ${inputText(input)}:NAME, e.g. ${inputText(input)}:registry.example.com/app:${tag}`
+        : `pick each by digest and name it: ${inputText(input)}:NAME@${unnamed[0]?.digest ?? 'sha256:…'}, e.g. ${inputText(input)}:registry.example.com/app:${tag}@${unnamed[0]?.digest ?? 'sha256:…'}`;
     throw new AirpackError('INVALID_ARGUMENT', `${archive.path}: ${unnamed.length === 1 ? 'an image has' : `${unnamed.length} images have`} no name to give it in the output; ${how}`);
   }
   return images.flatMap((image) => [...new Set(image.names)].map((name) => ({ image, name: parseReference(name) })));
@@ -308,7 +320,9 @@ export async function resolveArchiveInput(archives: LocalArchives, input: Archiv
       let source: ManifestSource;
       let located: Map<string, Located> | undefined;
       if (image.digest) {
-        const top = { digest: image.digest, ...(image.mediaType ? { mediaType: image.mediaType } : {}) };
+        // A digest pin on one child of an index (`oci:DIR:name@sha256:<arm64 child>`) names that manifest, not the index.
+        const pinned = name.digest !== undefined && name.digest !== image.digest && image.platforms.some((p) => p.manifestDigest === name.digest) ? name.digest : undefined;
+        const top = pinned ? { digest: pinned } : { digest: image.digest, ...(image.mediaType ? { mediaType: image.mediaType } : {}) };
         source = {
           top: () => archive.manifest(top, `manifest of ${label}`),
           child: (digest) => archive.manifest({ digest }, `manifest of ${label}`),

@@ -16,16 +16,18 @@
  */
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { type Compression, detectCompression, MAGIC_PEEK_SIZE, openDecompressed } from '../compress/index.js';
 import { toAirpackError } from '../errors.js';
 import type { TarEnd, TarEntry } from '../tar/entry.js';
 import { TarError } from '../tar/errors.js';
+import { entryName } from '../tar/names.js';
 import { type EntryLocation, fileReader, walkPositional, walkStream, type WalkItem, type WalkOptions } from '../tar/walk.js';
 import { readSeekTable, SeekableZstdFile } from '../zstd/frame-reader.js';
 import { seekableReader } from '../zstd/positional-reader.js';
 
 export type { WalkItem } from '../tar/walk.js';
+export { entryName } from '../tar/names.js';
 
 export interface ArchiveWalkOptions extends WalkOptions {
   /** Force one streaming pass even when positional reads are possible. */
@@ -48,12 +50,6 @@ export interface ArchiveWalk {
   seekTable: boolean;
   /** The entries in archive order; the return value is where the tar ended. */
   entries: AsyncGenerator<WalkItem, TarEnd | undefined>;
-}
-
-/** An entry's name as archives mean it: `./blobs/x` and `blobs/x` are the same entry. */
-export function entryName(name: string): string {
-  const norm = posix.normalize(name);
-  return norm === '.' || norm === './' ? '' : norm.replace(/^\.\//, '').replace(/\/$/, '');
 }
 
 /** The index entries of `only`, in archive order; undefined when the file has no index or it lacks one of them. */

@@ -136,9 +136,11 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     }
   } else {
     const image = await load(top, undefined);
+    // An artifact (its config is no image config) has no platform to offer.
+    const available = image.platform.os && image.platform.architecture ? [formatPlatform(image.platform)] : [`no platform: not an image (config ${image.parsedManifest.config.mediaType ?? 'without a media type'})`];
     for (const spec of specs) {
       if (platformMatches(spec, image.platform)) image.specs.push(spec);
-      else missing.push({ ref, spec, available: [formatPlatform(image.platform)] });
+      else missing.push({ ref, spec, available });
     }
     if (image.specs.length > 0) images.push(image);
   }
