@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
-import type { BundleResult } from '../src/bundle/index.js';
+import type { BundleResult } from '../src/index.js';
 
 import { type StandardFixtures } from './support/fixtures.js';
 import { startWorld, type World } from './helpers/world.js';

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundle, type BundleResult } from '../src/bundle/index.js';
+import { bundle, type BundleResult } from '../src/index.js';
 import { startContainerd, type ContainerdHandle } from './support/containerd.js';
 import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
 import { seedStandardImages, WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';

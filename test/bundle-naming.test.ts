@@ -1,6 +1,8 @@
 /** Release-set naming, platform matrices from velero's environment variables, and the sha256sum format. */
 import { describe, expect, it } from 'vitest';
-import { bundlePlatforms, checksumFileName, expandName, formatSha256Sums, imageListName, patternFor, PRESET_PATTERNS } from '../src/bundle/index.js';
+import { bundlePlatforms } from '../src/index.js';
+import { formatSha256Sums } from '../src/release/checksums.js';
+import { checksumFileName, expandName, imageListName, patternFor, PRESET_PATTERNS } from '../src/release/naming.js';
 import { formatPlatform, parsePlatform } from '../src/platform/platform.js';
 import { isAirpackError } from '../src/errors.js';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundle, type BundleResult } from '../src/bundle/index.js';
+import { bundle, type BundleResult } from '../src/index.js';
 import { readFirstFrame, readSeekTable } from '../src/zstd/index.js';
 import type { DockerManifestEntry, ImageIndex } from '../src/spec/types.js';
 import type { BlobServerHandle } from './support/foreign-server.js';
@@ -222,7 +222,7 @@ describe('bundle matrix: one session', () => {
 describe('bundle while fetching: frames compressed as their layers arrive (sizes from the gzip trailers)', () => {
   const same = async (name: string, images: string[], platforms: string[]): Promise<void> => {
     const { mkdir } = await import('node:fs/promises');
-    const { pull } = await import('../src/pull/pull.js');
+    const { pull } = await import('../src/index.js');
     const sub = join(dir, name);
     await mkdir(sub);
     const out = join(sub, 'bundle.tar.zst');

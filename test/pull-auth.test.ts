@@ -8,7 +8,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findCredentials } from '../src/registry/credentials.js';
-import { pull } from '../src/pull/pull.js';
+import { pull } from '../src/index.js';
 import { isAirpackError } from '../src/errors.js';
 import { startBlobServer, type BlobServerHandle } from './support/foreign-server.js';
 import { seedStandardImages, type StandardFixtures } from './support/fixtures.js';

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pull } from '../src/pull/pull.js';
+import { pull } from '../src/index.js';
 import { startContainerd, type ContainerdHandle } from './support/containerd.js';
 import { WINDOWS_VERSIONS, type StandardFixtures } from './support/fixtures.js';
 import { startWorld, type World } from './helpers/world.js';

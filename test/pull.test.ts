@@ -9,7 +9,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pull } from '../src/pull/pull.js';
+import { pull } from '../src/index.js';
 import { isAirpackError } from '../src/errors.js';
 import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../src/spec/types.js';
 import type { BlobServerHandle } from './support/foreign-server.js';

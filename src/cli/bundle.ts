@@ -1,10 +1,10 @@
 /** `airpack bundle`: references + platforms -> one archive, or a release set of artifacts with image lists and checksums. */
 import type { Argv } from 'yargs';
-import { bundle } from '../bundle/bundle.js';
-import { bundleRelease } from '../bundle/release.js';
-import { BUNDLE_PRESETS, type BundlePreset } from '../bundle/naming.js';
+import { bundle } from '../release/bundle.js';
+import { bundleRelease } from '../release/release.js';
+import { BUNDLE_PRESETS, type BundlePreset } from '../release/naming.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
-import { LAYER_MODES, type LayerMode } from '../pull/fetch.js';
+import { LAYER_MODES, type LayerMode } from '../sink/image-sink.js';
 import { AirpackError } from '../errors.js';
 import { collectReferences, fetchOptions, frameSizeOption, parseByteSize, withFetchOptions, type FetchArgs } from './common.js';
 import { createReporter, formatBytes, printJson } from './output.js';

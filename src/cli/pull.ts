@@ -1,7 +1,7 @@
 /** `airpack pull`: references + platforms -> one image archive. */
 import type { Argv } from 'yargs';
-import { pull } from '../pull/pull.js';
-import { LAYER_MODES, type LayerMode } from '../pull/fetch.js';
+import { pull } from '../pack/pull.js';
+import { LAYER_MODES, type LayerMode } from '../sink/image-sink.js';
 import { collectReferences, fetchOptions, withFetchOptions, type FetchArgs } from './common.js';
 import { createReporter, formatBytes, printJson } from './output.js';
 

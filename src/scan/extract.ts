@@ -314,7 +314,7 @@ async function extractDockerOnly(source: string, reference: string, image: Archi
     throw new AirpackError('PLATFORM_NOT_FOUND', `${source}: image ${reference} has no ${opts.platform} (it has ${p?.platform ?? 'an unknown platform'})`);
   }
   const item = image.dockerItems[0];
-  const { pull } = await import('../pull/pull.js');
+  const { pull } = await import('../pack/pull.js');
   const pulled = await pull({
     images: [{ archive: source, ...(item !== undefined ? { item } : {}), ...(image.names.length === 0 ? { name: parseReference(reference) } : {}) }],
     platforms: [opts.platform ?? (plat ? formatPlatform(plat) : 'linux/amd64')],

@@ -189,6 +189,7 @@ export class LocalArchive {
     return {
       located,
       source: {
+        blobs: (desc) => this.sources(desc, located),
         top: async () => manifest,
         child: (digest) => Promise.reject(new AirpackError('ARCHIVE_INVALID', `${what}: no index holds ${digest}`)),
         config: async () => configBytes,
@@ -318,7 +319,6 @@ export async function resolveArchiveInput(archives: LocalArchives, input: Archiv
     const results: Resolution[] = [];
     for (const image of images) {
       let source: ManifestSource;
-      let located: Map<string, Located> | undefined;
       if (image.digest) {
         // A digest pin on one child of an index (`oci:DIR:name@sha256:<arm64 child>`) names that manifest, not the index.
         const pinned = name.digest !== undefined && name.digest !== image.digest && image.platforms.some((p) => p.manifestDigest === name.digest) ? name.digest : undefined;
@@ -329,12 +329,12 @@ export async function resolveArchiveInput(archives: LocalArchives, input: Archiv
           config: (desc, what) => archive.blobBytes(desc, what),
           // docker save from containerd's store keeps the whole index but only the local platform's blobs.
           has: (digest) => archive.blob(digest) !== undefined,
+          blobs: (desc) => archive.sources(desc),
         };
       } else {
-        ({ source, located } = await archive.dockerOnly(image, label));
+        ({ source } = await archive.dockerOnly(image, label));
       }
       const r = await resolveFrom(name, specs, source);
-      for (const resolved of r.images) resolved.sources = (desc) => archive.sources(desc, located);
       results.push(r);
     }
     const merged = mergeResolutions(name, specs, results);

@@ -1,14 +1,18 @@
 /**
- * Where a blob's bytes can come from: the registry that holds the image, and
- * for foreign (non-distributable) layers the URLs in the descriptor, tried
- * first because registries usually refuse to store such layers.
+ * The registry as an image source: a reference resolves through the
+ * registry's manifests, and a blob's bytes come from the registry that holds
+ * the image and, for foreign (non-distributable) layers, from the URLs in
+ * the descriptor, tried first because registries usually refuse to store
+ * such layers.
  */
 import type { BlobSource } from '../blob/download.js';
 import { AirpackError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
 import { redactUrl, sendWithRetry, type TlsOptions } from '../registry/http.js';
 import type { Descriptor } from '../spec/types.js';
-import type { ResolvedImage } from './resolve.js';
+import { resolveFrom, type Resolution } from './resolve.js';
+import { manifestReference, type Reference } from '../ref/reference.js';
+import type { PlatformSpec } from '../platform/platform.js';
 
 export function registrySource(client: RegistryClient, repository: string, digest: string): BlobSource {
   return {
@@ -41,7 +45,15 @@ export function blobSources(client: RegistryClient, repository: string, desc: De
   return [...urls.map((u) => urlSource(u)), registrySource(client, repository, desc.digest)];
 }
 
-/** Sources for a blob of `image`: its archive on disk when it came from one, else its registry (and foreign URLs). */
-export function imageBlobSources(image: ResolvedImage, desc: Descriptor, clientFor: (registry: string) => RegistryClient): BlobSource[] {
-  return image.sources ? image.sources(desc) : blobSources(clientFor(image.ref.registry), image.ref.repository, desc);
+/** Fetch a small blob (a config) and check it against its descriptor. */
+export type FetchSmallBlob = (repository: string, desc: Descriptor, what: string) => Promise<Buffer>;
+
+export function resolveImage(client: RegistryClient, ref: Reference, specs: readonly PlatformSpec[], fetchSmallBlob: FetchSmallBlob): Promise<Resolution> {
+  return resolveFrom(ref, specs, {
+    top: () => client.getManifest(ref.repository, manifestReference(ref)),
+    child: (digest) => client.getManifest(ref.repository, digest),
+    config: (desc, what) => fetchSmallBlob(ref.repository, desc, what),
+    blobs: (desc) => blobSources(client, ref.repository, desc),
+  });
 }
+

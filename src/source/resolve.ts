@@ -8,8 +8,8 @@
 import type { BlobSource } from '../blob/download.js';
 import { AirpackError } from '../errors.js';
 import { formatPlatform, isAttestation, normalizePlatform, platformMatches, selectPlatform, type Platform, type PlatformSpec } from '../platform/platform.js';
-import { formatReference, manifestReference, type Reference } from '../ref/reference.js';
-import type { FetchedManifest, RegistryClient } from '../registry/client.js';
+import { formatReference, type Reference } from '../ref/reference.js';
+import type { FetchedManifest } from '../registry/client.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 
@@ -24,8 +24,8 @@ export interface ResolvedImage {
   manifest: FetchedManifest;
   parsedManifest: ImageManifest;
   config: { digest: string; bytes: Buffer; parsed: ImageConfig };
-  /** Where the blobs come from when not from `ref`'s registry: an archive on disk. */
-  sources?: (desc: Descriptor) => BlobSource[];
+  /** Where each blob can be read from, in the order to try: checked for size and digest by whoever reads (blob/download.ts). */
+  blobs: (desc: Descriptor) => BlobSource[];
 }
 
 export interface MissingPlatform {
@@ -61,9 +61,6 @@ function platformFromConfig(config: ImageConfig): Platform {
   return p;
 }
 
-/** Fetch a small blob (a config) and check it against its descriptor. */
-export type FetchSmallBlob = (repository: string, desc: Descriptor, what: string) => Promise<Buffer>;
-
 /** Where an image's manifests and configs come from: a registry, or an archive on disk. */
 export interface ManifestSource {
   /** The manifest or index the reference names. */
@@ -74,14 +71,8 @@ export interface ManifestSource {
   config(desc: Descriptor, what: string): Promise<Buffer>;
   /** Whether an index's child is at hand: an archive may hold only some platforms of its index (default: all are). */
   has?(digest: string): boolean;
-}
-
-export function resolveImage(client: RegistryClient, ref: Reference, specs: readonly PlatformSpec[], fetchSmallBlob: FetchSmallBlob): Promise<Resolution> {
-  return resolveFrom(ref, specs, {
-    top: () => client.getManifest(ref.repository, manifestReference(ref)),
-    child: (digest) => client.getManifest(ref.repository, digest),
-    config: (desc, what) => fetchSmallBlob(ref.repository, desc, what),
-  });
+  /** Where a blob of these images can be read from. */
+  blobs(desc: Descriptor): BlobSource[];
 }
 
 /** The images `ref` names for each requested platform: an index's children, or the one manifest. */
@@ -107,6 +98,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
       manifest,
       parsedManifest,
       config: { digest: parsedManifest.config.digest, bytes: configBytes, parsed },
+      blobs: (d) => source.blobs(d),
     };
     if (indexDigest) image.indexDigest = indexDigest;
     return image;

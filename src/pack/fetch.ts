@@ -18,24 +18,9 @@ import { MediaType } from '../spec/media-types.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 import { sha256Digest } from '../registry/client.js';
 import type { LocalArchives } from '../source/archive-source.js';
-import { blobSources, imageBlobSources } from '../source/registry-source.js';
+import type { FetchedImage, LayerMode, StoredLayer } from '../sink/image-sink.js';
+import { blobSources } from '../source/registry-source.js';
 import type { ResolvedImage } from '../source/resolve.js';
-
-export type LayerMode = 'original' | 'uncompressed';
-export const LAYER_MODES: readonly LayerMode[] = ['original', 'uncompressed'];
-
-/** A layer as the archive will hold it. */
-export interface StoredLayer {
-  descriptor: Descriptor;
-  path: string;
-}
-
-/** An image ready to be written: final manifest bytes and every blob on disk. */
-export interface FetchedImage {
-  source: ResolvedImage;
-  manifest: { mediaType: string; digest: string; bytes: Buffer };
-  layers: StoredLayer[];
-}
 
 export interface FetchContext {
   store: BlobStore;
@@ -83,7 +68,7 @@ export async function fetchImages(
 
   const fetchLayer = async (image: ResolvedImage, desc: Descriptor, index: number): Promise<StoredLayer> => {
     const what = `layer ${desc.digest} of ${formatReference(image.ref)}`;
-    const sources = imageBlobSources(image, desc, ctx.clientFor);
+    const sources = image.blobs(desc);
     if (mode === 'original') return { descriptor: desc, path: await limit(() => ensureBlob(ctx, sources, desc, what)) };
 
     const diffId = image.config.parsed.rootfs?.diff_ids?.[index];

@@ -16,17 +16,17 @@
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeImageArchive, compressionForName, type ArchiveCompression, type WriteArchiveOptions, type WrittenArchive } from '../archive/image-archive.js';
+import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
 import { AirpackError } from '../errors.js';
+import { describeImages, pack, type PackedImage } from '../pack/pack.js';
+import { openSession, parseInputs, type Session } from '../pack/session.js';
 import { formatPlatform, parsePlatform, type PlatformSpec } from '../platform/platform.js';
 import type { ProgressListener } from '../progress.js';
 import type { ImageInput } from '../ref/input.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryOptions } from '../registry/client.js';
-import { assembleArchive } from '../pull/assemble.js';
-import { checkPrediction, isMisprediction, LayerSizePredictor, predictedImages } from '../pull/direct.js';
-import { fetchImages, type LayerMode, type StoredLayer } from '../pull/fetch.js';
-import { describeImages, openSession, parseInputs, resolveAll, type PulledImage, type Session } from '../pull/pull.js';
+import type { LayerMode } from '../sink/image-sink.js';
+import { openSink } from '../sink/open-sink.js';
 import { formatSha256Sums, sha256File } from './checksums.js';
 import {
   checksumFileName,
@@ -111,7 +111,7 @@ export interface BundleArtifact {
   sha256: string;
   /** Absolute path of the `<name>.txt` image list, when written. */
   imageList?: string;
-  images: PulledImage[];
+  images: PackedImage[];
 }
 
 export interface BundleResult {
@@ -205,49 +205,15 @@ async function writeArtifact(
   skipped: BundleResult['skipped'],
 ): Promise<BundleArtifact> {
   const compression = options.compression ?? compressionForName(target.path);
-  // zstd bundles of uncompressed layers: with every layer's size predicted, the layout is known
-  // up front and each frame is compressed as soon as its layers are stored, while the rest download.
-  const predictor = layers === 'uncompressed' && compression === 'zstd' ? new LayerSizePredictor(session.ctx) : undefined;
-  const { images, missing } = await resolveAll(session.ctx, target.refs, target.specs, options.skipMissing ?? false, predictor && ((image) => predictor.add(image)));
-  for (const m of missing) skipped.push({ reference: formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available });
-  if (images.length === 0) throw new AirpackError('PLATFORM_NOT_FOUND', `${target.name}: nothing to write, no image has ${target.specs.map(formatPlatform).join(', ')}`);
-  const totalBytes = images.reduce((n, i) => n + i.parsedManifest.layers.reduce((m, l) => m + l.size, 0), 0);
-  options.onProgress?.({ type: 'resolved', images: images.length, totalBytes });
-  const stored = new Map<string, Promise<StoredLayer>>();
-  const fetching = fetchImages(session.ctx, images, layers, stored);
-  // Observed below (awaited, or through the frames that wait for it).
-  fetching.catch(() => {});
   await mkdir(path.dirname(target.path), { recursive: true });
-  const archiveOptions: WriteArchiveOptions = {
+  const sink = openSink(target.path, {
     compression,
+    layersThroughStore: session.keepsBlobs,
     ...(options.level !== undefined ? { level: options.level } : {}),
     ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
-  };
-  let written: WrittenArchive | undefined;
-  const predicted = predictor ? await predictor.layers(images) : undefined;
-  if (predicted) {
-    options.onProgress?.({ type: 'writing', output: target.path });
-    const content = assembleArchive(predictedImages(images, predicted, (diffId) => session.ctx.store.path(diffId)));
-    for (const blob of content.layerBlobs) {
-      const layer = predicted.get(blob.digest);
-      const pending = stored.get(blob.digest);
-      if (layer && pending && 'path' in blob) {
-        blob.ready = checkPrediction(layer, pending);
-        blob.ready.catch(() => {});
-      }
-    }
-    try {
-      written = await writeImageArchive(target.path, content, archiveOptions);
-    } catch (err) {
-      // A wrong prediction: write again from the stored layers. Anything else is the answer.
-      if (!isMisprediction(err)) throw err;
-    }
-  }
-  const fetched = await fetching;
-  if (!written) {
-    options.onProgress?.({ type: 'writing', output: target.path });
-    written = await writeImageArchive(target.path, assembleArchive(fetched), archiveOptions);
-  }
+  });
+  const packed = await pack(session, target.refs, target.specs, sink, { layers, skipMissing: options.skipMissing ?? false });
+  for (const m of packed.missing) skipped.push({ reference: formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available });
   const artifact: BundleArtifact = {
     path: target.path,
     name: target.name,
@@ -256,12 +222,11 @@ async function writeArtifact(
     set: target.set,
     compression,
     bytes: (await stat(target.path)).size,
-    tarBytes: written.tarBytes,
+    tarBytes: packed.written.tarBytes,
     sha256: await sha256File(target.path),
-    images: describeImages(fetched),
+    images: describeImages(packed.images),
   };
-  // Data frames: the entry index's skippable frame holds no tar bytes.
-  if (written.frames) artifact.frames = written.frames.frames.filter((f) => f.uncompressedSize > 0).length;
+  if (packed.written.frames !== undefined) artifact.frames = packed.written.frames;
   return artifact;
 }
 

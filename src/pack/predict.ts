@@ -1,32 +1,22 @@
 /**
- * `--layers uncompressed` straight into the output: every layer is
- * decompressed to its final offset in the archive, so its bytes are written
- * once, not to a blob store first and copied after. On this project's disks
- * writing a new file costs far more than decompressing it, so this halves a
- * pull's disk writes.
+ * Predicted layer sizes, for `--layers uncompressed`: with every layer's
+ * uncompressed size known before any byte is fetched, a sink lays its
+ * output out at once and takes each layer as it arrives (straight to its
+ * offset in a plain tar, or frame by frame into a bundle).
  *
- * The tar's layout needs each layer's uncompressed size before any byte is
- * written. A gzip member ends with ISIZE, the uncompressed size mod 2^32:
+ * The layout needs each layer's uncompressed size first. A gzip member ends with ISIZE, the uncompressed size mod 2^32:
  * one 4-byte Range request per layer predicts it. The prediction is then
  * checked like everything else (size and diff_id). A layer stored as a
  * plain tar needs no request: its size is the blob's. When it cannot be made
  * (not gzip, no Range support, a blob of 4 GiB or more) or turns out wrong
- * (several gzip members, a layer of 4 GiB or more), this gives up and the
- * caller takes the blob-store path; nothing is left behind.
+ * (several gzip members, a layer of 4 GiB or more), the pack gives up on
+ * the prediction and takes the blob-store path; nothing is left behind.
  */
-import { createWriteStream } from 'node:fs';
 import pLimit from 'p-limit';
-import { archiveParts, writeTarParts } from '../archive/image-archive.js';
-import { downloadBlob } from '../blob/download.js';
-import { decompressingSinkTo } from '../blob/sink.js';
-import { isAirpackError } from '../errors.js';
-import { formatReference } from '../ref/reference.js';
 import type { Descriptor } from '../spec/types.js';
-import { TempFile } from '../io/output-sink.js';
-import { assembleArchive } from './assemble.js';
-import { rewriteManifest, UNCOMPRESSED_LAYER_TYPE, type FetchContext, type FetchedImage, type StoredLayer } from './fetch.js';
+import type { FetchedImage, StoredLayer } from '../sink/image-sink.js';
+import { rewriteManifest, UNCOMPRESSED_LAYER_TYPE, type FetchContext } from './fetch.js';
 import type { ResolvedImage } from '../source/resolve.js';
-import { imageBlobSources } from '../source/registry-source.js';
 import { MediaType } from '../spec/media-types.js';
 
 const GZIP_LAYER_TYPES = new Set<string>([MediaType.dockerLayerGzip, MediaType.ociLayerGzip, MediaType.dockerForeignLayerGzip, MediaType.ociLayerNondistributableGzip]);
@@ -40,8 +30,8 @@ export interface Layer {
   size: number;
 }
 
-/** Why the direct path stepped aside: the caller then pulls through the blob store. */
-class NotPredictable extends Error {}
+/** A prediction that does not hold: the pack then goes through the blob store. */
+export class NotPredictable extends Error {}
 
 /** True for the error that says a predicted layer size was wrong (take the other path). */
 export function isMisprediction(err: unknown): boolean {
@@ -74,7 +64,7 @@ export function predictedImages(images: readonly ResolvedImage[], layers: Readon
 /** The uncompressed size from the gzip trailer (ISIZE), or undefined when it cannot be read. */
 async function gzipTrailerSize(ctx: FetchContext, image: ResolvedImage, desc: Descriptor): Promise<number | undefined> {
   if (desc.size < 18 || desc.size >= 2 ** 32 || !GZIP_LAYER_TYPES.has(desc.mediaType)) return undefined;
-  for (const source of imageBlobSources(image, desc, ctx.clientFor)) {
+  for (const source of image.blobs(desc)) {
     try {
       const { body, resumed } = await source.open(desc.size - 4);
       const chunks: Buffer[] = [];
@@ -138,57 +128,5 @@ export class LayerSizePredictor {
       }
     }
     return layers;
-  }
-}
-
-/**
- * Pulls `images` with uncompressed layers into a plain tar at `output`.
- * Returns undefined, having written nothing, when the sizes cannot be
- * predicted or a prediction was wrong; throws on any other failure.
- */
-export async function pullDirect(
-  ctx: FetchContext,
-  images: readonly ResolvedImage[],
-  output: string,
-  predictor: LayerSizePredictor = new LayerSizePredictor(ctx),
-): Promise<FetchedImage[] | undefined> {
-  const layers = await predictor.layers(images);
-  if (!layers) return undefined;
-  // The paths name the layers for the layout below; nothing is read from them.
-  const fetched = predictedImages(images, layers, (diffId) => diffId);
-  const parts = archiveParts(assembleArchive(fetched));
-  const tmp = await TempFile.create({ target: output });
-  try {
-    // Everything but the layers now; each layer then goes to its offset as it downloads.
-    const offsets = await writeTarParts(parts, tmp.fh);
-    const limit = pLimit(ctx.concurrency);
-    // Every download settles before the file closes: a stream still writing to a closed
-    // descriptor could hit whatever file reuses that number next.
-    const settled = await Promise.allSettled(
-      [...layers.values()].map((layer) =>
-        limit(() => {
-          const at = offsets.get(layer.diffId)!;
-          const what = `layer ${layer.desc.digest} of ${formatReference(layer.image.ref)}`;
-          return downloadBlob(imageBlobSources(layer.image, layer.desc, ctx.clientFor), layer.desc, output, {
-            what,
-            onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
-            sink: () => decompressingSinkTo(() => createWriteStream('', { fd: tmp.fh.fd, start: at, autoClose: false, highWaterMark: 1024 * 1024 }), layer.diffId, what, layer.size),
-          }).catch((err: unknown) => {
-            // A size other than predicted (several gzip members, 4 GiB or more): take the other path.
-            if (isAirpackError(err, 'SIZE_MISMATCH')) throw new NotPredictable(err.message);
-            throw err;
-          });
-        }),
-      ),
-    );
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    await tmp.commit();
-    for (const image of fetched) ctx.onProgress?.({ type: 'image-done', reference: formatReference(image.source.ref), platform: `${image.source.platform.os}/${image.source.platform.architecture}` });
-    return fetched;
-  } catch (err) {
-    await tmp.discard();
-    if (err instanceof NotPredictable) return undefined;
-    throw err;
   }
 }

@@ -16,7 +16,7 @@ import { familiarName, formatReference } from '../ref/reference.js';
 import { sha256Digest } from '../registry/client.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
-import type { FetchedImage } from './fetch.js';
+import type { FetchedImage } from './image-sink.js';
 
 function nameAnnotations(image: FetchedImage): Record<string, string> {
   const ref = image.source.ref;

@@ -1,0 +1,66 @@
+/**
+ * Where packed images go. A sink takes images whose manifests are final and
+ * whose blobs are (or will be) on disk, and writes them out. The image
+ * archive (a plain or gzip tar) and the zstd bundle are the two sinks so
+ * far; a registry sink (push) is the next sibling.
+ *
+ * A sink may also start before the layers are fetched, when every layer's
+ * uncompressed size is known in advance (see pack/predict.ts): it lays the
+ * output out from the predicted sizes and says where each layer's bytes go.
+ */
+import type { Writable } from 'node:stream';
+import type { ResolvedImage } from '../source/resolve.js';
+import type { Descriptor } from '../spec/types.js';
+
+export type LayerMode = 'original' | 'uncompressed';
+export const LAYER_MODES: readonly LayerMode[] = ['original', 'uncompressed'];
+
+/** A layer as the output will hold it. */
+export interface StoredLayer {
+  descriptor: Descriptor;
+  /** Its bytes on disk (for a predicted layout: where they will be once stored). */
+  path: string;
+}
+
+/** An image ready to be written: final manifest bytes and every blob on disk. */
+export interface FetchedImage {
+  source: ResolvedImage;
+  manifest: { mediaType: string; digest: string; bytes: Buffer };
+  layers: StoredLayer[];
+}
+
+/** What a sink wrote. */
+export interface SinkResult {
+  /** Uncompressed tar size. */
+  tarBytes: number;
+  /** zstd: data frames written. */
+  frames?: number;
+}
+
+/**
+ * Where a layer of a predicted layout goes: into the blob store (the sink
+ * reads it from there once it is stored), or straight to its place in the
+ * output as it is decompressed.
+ */
+export type LayerDestination = { kind: 'store' } | { kind: 'stream'; open: () => Writable };
+
+/** An output laid out from predicted layer sizes, waiting for its layers. */
+export interface PredictedWrite {
+  /** Where the layer with this diff_id goes. */
+  destination(diffId: string): LayerDestination;
+  /**
+   * Completes the output once every layer is in: `stored(diffId)` settles
+   * when that layer is written where `destination` said (rejecting when it
+   * failed or is not what was predicted). On failure nothing is left.
+   */
+  finish(stored: (diffId: string) => Promise<unknown>): Promise<SinkResult>;
+}
+
+export interface ImageSink {
+  /** The output, for messages and progress. */
+  readonly output: string;
+  /** Writes images whose every blob is on disk. */
+  write(images: readonly FetchedImage[]): Promise<SinkResult>;
+  /** Lays the output out from predicted layer sizes, before the layers are fetched. Absent when this sink has no use for it. */
+  startPredicted?(images: readonly FetchedImage[]): Promise<PredictedWrite>;
+}
