@@ -92,7 +92,7 @@ function bsdtarTwoPass(out, measureRss) {
 }
 
 const ours = (src, out, measureRss, stdinFile) => {
-  const code = `import(${JSON.stringify(join(dist, 'tar', 'index.js'))}).then((m) => m.reorderTar(${src === '-' ? 'process.stdin' : JSON.stringify(src)}, ${JSON.stringify(out)})).catch((e) => { console.error(e); process.exit(1); });`;
+  const code = `import(${JSON.stringify(join(dist, 'reorder', 'reorder.js'))}).then((m) => m.reorderTar(${src === '-' ? 'process.stdin' : JSON.stringify(src)}, ${JSON.stringify(out)})).catch((e) => { console.error(e); process.exit(1); });`;
   if (stdinFile) {
     // Stream input: a pipe into node's stdin (not seekable, so reorderTar streams and spills).
     return run('bash', ['-c', `cat ${JSON.stringify(stdinFile)} | node --input-type=module -e '${code.replace(/'/g, "'\\''")}'`], { measureRss });

@@ -9,7 +9,7 @@ export { pull, type PullOptions, type PullResult, type PulledImage } from './pac
 export { bundle, bundlePlatforms, type BundleArtifact, type BundleOptions, type BundleResult, type ImageSet } from './release/bundle.js';
 export { bundleRelease, type ReleaseBundle, type ReleaseDescription, type ReleaseResult } from './release/release.js';
 export { BUNDLE_PRESETS, expandName, type BundlePreset } from './release/naming.js';
-export { reorderArchive, type ReorderArchiveOptions, type ReorderArchiveResult } from './sink/reorder-output.js';
+export { reorderArchive, type ReorderArchiveOptions, type ReorderArchiveResult } from './reorder/reorder-output.js';
 export { findImage, type FindMatch, type FindOptions, type FindResult } from './scan/find.js';
 export { listArchive, type ArchiveListing } from './scan/list.js';
 export { verifyArchive, type VerifyResult } from './scan/verify.js';
@@ -41,6 +41,7 @@ export { RegistryClient, type RegistryOptions } from './registry/client.js';
 export { BlobStore } from './blob/store.js';
 export { downloadBlob, type BlobSource } from './blob/download.js';
 export { writeImageArchive, type ArchiveCompression, type WriteArchiveOptions } from './archive/image-archive.js';
-export { reorderTar, scanTarFile, type ReorderOptions, type ReorderResult } from './tar/index.js';
+export { reorderTar, type ReorderOptions, type ReorderResult } from './reorder/reorder.js';
+export { scanTarFile } from './tar/index.js';
 export { readFirstFrame, readSeekTable, SeekableZstdFile, writeZstdFrames } from './zstd/index.js';
 export { detectCompression, openDecompressed, type Compression } from './compress/index.js';

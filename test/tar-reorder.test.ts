@@ -15,7 +15,8 @@ import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from './helpers/bytes.js';
-import { reorderTar, scanTarFile, TarError, type TarEntry } from '../src/tar/index.js';
+import { reorderTar } from '../src/index.js';
+import { scanTarFile, TarError, type TarEntry } from '../src/tar/index.js';
 
 let dir: string;
 

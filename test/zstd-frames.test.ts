@@ -12,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from './helpers/bytes.js';
-import { listTarStream, reorderTar } from '../src/tar/index.js';
+import { reorderTar } from '../src/index.js';
+import { listTarStream } from '../src/tar/index.js';
 import { withMetadataBoundary } from '../src/zstd/metadata-boundary.js';
 import {
   createZstdDecoder,

@@ -1,6 +1,6 @@
 /** `airpack reorder`: any image tarball -> the same entries, metadata first, byte for byte. */
 import type { Argv } from 'yargs';
-import { reorderArchive } from '../sink/reorder-output.js';
+import { reorderArchive } from '../reorder/reorder-output.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
 import { frameSizeOption, parseByteSize } from './common.js';
 import { printJson } from './output.js';

@@ -8,7 +8,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
-import { planTarFileReorder, reorderTar, type ReorderOptions, type ReorderResult } from '../tar/reorder.js';
+import { planTarFileReorder, reorderTar, type ReorderOptions, type ReorderResult } from './reorder.js';
 import { END_OF_ARCHIVE } from '../tar/header.js';
 import { withMetadataBoundary } from '../zstd/metadata-boundary.js';
 import { writeViaTempFile } from '../io/output-sink.js';

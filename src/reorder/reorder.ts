@@ -29,13 +29,13 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { METADATA_ENTRIES } from '../spec/media-types.js';
-import { TarError, where } from './errors.js';
-import { type TarEntry, entryEnd } from './entry.js';
-import { END_OF_ARCHIVE } from './header.js';
+import { TarError, where } from '../tar/errors.js';
+import { type TarEntry, entryEnd } from '../tar/entry.js';
+import { END_OF_ARCHIVE } from '../tar/header.js';
 import { type Compression, decompressPeeked, detectCompression, MAGIC_PEEK_SIZE, openDecompressed } from '../compress/index.js';
 import { endWritable, FileSink, type OutputSink, StreamSink, TempFile } from '../io/output-sink.js';
-import { scanTarFile } from './walk.js';
-import { readTarStream } from './stream-parser.js';
+import { scanTarFile } from '../tar/walk.js';
+import { readTarStream } from '../tar/stream-parser.js';
 
 export interface ReorderOptions {
   /** Entry names to put first, in this order. Default: manifest.json, repositories, index.json, oci-layout. */
