@@ -8,21 +8,20 @@
  * manifests are the same, and by containerd's import where they cannot be.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, watch } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundle } from '../src/index.js';
-import { isAirpackError } from '../src/errors.js';
-import { pull } from '../src/index.js';
+import { bundle, isAirpackError, pull } from '../src/index.js';
 import { listArchive, verifyArchive } from '../src/scan/index.js';
 import { readTar, entryJson } from './helpers/tar.js';
 import { startWorld, type World } from './helpers/world.js';
 import { startContainerd, type ContainerdHandle } from './support/containerd.js';
 import { makeLayer } from './support/fixtures.js';
-import { runOk } from './support/util.js';
+import { runOk, sleep } from './support/util.js';
 
 let world: World;
 let containerd: ContainerdHandle;
@@ -70,6 +69,30 @@ describe('bundle from archives on disk', () => {
     await bundle({ images: [both], platforms: ['linux/amd64'], output: fromBundle });
     await bundle({ images: [world.fx.multi.ref, world.fx.sharedA.ref], platforms: ['linux/amd64'], output: fromRegistry });
     expect(await readFile(fromBundle)).toEqual(await readFile(fromRegistry));
+  });
+
+  it('reads an airpack bundle in place: no scratch copy, while a gzip archive is spilled once and says so', async () => {
+    const both = join(dir, 'inplace.tar.zst');
+    await bundle({ images: [world.fx.multi.ref], platforms: ['linux/amd64'], output: both });
+    // Watch the temp directory for the spill directory a decompressed copy would go to.
+    const created: string[] = [];
+    const watcher = watch(tmpdir(), (_event, name) => name && created.push(String(name)));
+    try {
+      const fromBundle = await pull({ images: [both], output: join(dir, 'inplace.tar'), layers: 'original' });
+      expect(fromBundle.spilled).toEqual([]);
+      const gz = join(dir, 'inplace.tar.gz');
+      await runOk('sh', ['-c', `gzip -c '${join(dir, 'inplace.tar')}' > '${gz}'`]);
+      const fromGzip = await pull({ images: [gz], output: join(dir, 'inplace-gz.tar'), layers: 'original' });
+      expect(fromGzip.spilled).toEqual([gz]);
+      expect(await readFile(join(dir, 'inplace-gz.tar'))).toEqual(await readFile(join(dir, 'inplace.tar')));
+    } finally {
+      watcher.close();
+    }
+    await sleep(50);
+    // One spill directory: the gzip one; none for the bundle, and none left behind.
+    const spillDirs = [...new Set(created.filter((n) => n.startsWith('airpack-archives-')))];
+    expect(spillDirs).toHaveLength(1);
+    expect(existsSync(join(tmpdir(), spillDirs[0]!))).toBe(false);
   });
 
   it('takes a Windows image from an OCI archive (skopeo oci-archive), foreign layers included', async () => {

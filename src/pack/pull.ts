@@ -44,6 +44,8 @@ export interface PullResult {
   layers: LayerMode;
   images: PulledImage[];
   skipped: Array<{ reference: string; platform: string; available: string[] }>;
+  /** Input archives that were decompressed into a scratch file to be read (gzip, one-frame zstd, ...); an airpack bundle never is. */
+  spilled: string[];
 }
 
 export async function pull(options: PullOptions): Promise<PullResult> {
@@ -60,6 +62,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       layers,
       images: describeImages(packed.images),
       skipped: packed.missing.map((m) => ({ reference: formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available })),
+      spilled: await session.spilled(),
     };
   } finally {
     await session.cleanup();

@@ -34,6 +34,8 @@ export interface Session {
   ctx: FetchContext;
   /** True when blobs are kept between runs (`cacheDir`): layers then go through the store. */
   keepsBlobs: boolean;
+  /** Archives on disk this run had to decompress into a scratch file to read them at random. */
+  spilled: () => Promise<string[]>;
   cleanup: () => Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   return {
     ctx,
     keepsBlobs: options.cacheDir !== undefined,
+    spilled: async () => (await ctx.archives?.spilled()) ?? [],
     cleanup: async () => {
       await ctx.archives?.cleanup();
       if (!options.cacheDir) await rm(dir, { recursive: true, force: true });

@@ -120,6 +120,8 @@ export interface BundleResult {
   /** Absolute paths of the sha256sum files written. */
   checksumFiles: string[];
   skipped: Array<{ reference: string; platform: string; available: string[] }>;
+  /** Input archives that were decompressed into a scratch file to be read (gzip, one-frame zstd, ...); an airpack bundle never is. */
+  spilled: string[];
 }
 
 interface PlannedArtifact {
@@ -276,8 +278,10 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
 
   const session = await openSession(options);
   const artifacts: BundleArtifact[] = [];
+  let spilled: string[];
   try {
     for (const target of targets) artifacts.push(await writeArtifact(session, options, layers, target, skipped));
+    spilled = await session.spilled();
   } finally {
     await session.cleanup();
   }
@@ -287,5 +291,5 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     await writeImageLists(artifacts);
     if (options.checksums !== false) checksumFiles = await writeChecksumFiles(artifacts);
   }
-  return { layers, artifacts, checksumFiles, skipped };
+  return { layers, artifacts, checksumFiles, skipped, spilled };
 }

@@ -229,6 +229,13 @@ export class LocalArchives {
     return archive;
   }
 
+  /** The archives that had to be decompressed into a scratch file to be read at random (gzip, one-frame zstd, bzip2, lz4, xz). */
+  async spilled(): Promise<string[]> {
+    const out: string[] = [];
+    for (const opened of await Promise.allSettled(this.opened.values())) if (opened.status === 'fulfilled' && opened.value.spilled) out.push(opened.value.path);
+    return out;
+  }
+
   /** Removes the decompressed copies, once every open still running has settled. */
   async cleanup(): Promise<void> {
     this.closed = true;
