@@ -5,38 +5,30 @@
  * media type.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { Magic } from '../spec/media-types.js';
+import { detectCompression, readHead } from '../compress/index.js';
 import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
-export type Compression = 'gzip' | 'zstd' | 'none';
+export type LayerCompression = 'gzip' | 'zstd' | 'none';
 
-export function detectCompression(head: Buffer): Compression {
-  if (head.subarray(0, 2).equals(Magic.gzip)) return 'gzip';
-  if (head.subarray(0, 4).equals(Magic.zstd)) return 'zstd';
-  return 'none';
-}
-
-export async function sniffFile(path: string, length = 8): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+/**
+ * A layer is gzip, zstd or a plain tar (the OCI image spec's set), told by
+ * its magic bytes from compress/detect.ts; anything else is taken as plain
+ * and then fails its diff_id check.
+ */
+export function layerCompression(head: Buffer): LayerCompression {
+  const kind = detectCompression(head);
+  return kind === 'gzip' || kind === 'zstd' ? kind : 'none';
 }
 
 function loadZstd(): typeof import('zstd-napi') {
   return createRequire(import.meta.url)('zstd-napi') as typeof import('zstd-napi');
 }
 
-export function decompressor(kind: Compression): Transform | undefined {
+export function decompressor(kind: LayerCompression): Transform | undefined {
   // Big output chunks: inflate runs 2.3x faster at 256 KiB than at the default 16 KiB, a little more at 1 MiB.
   if (kind === 'gzip') return createGunzip({ chunkSize: 1024 * 1024 });
   // Loaded on first use: the native binding costs start-up time that pulls of gzip layers need not pay.
@@ -49,7 +41,7 @@ export function decompressor(kind: Compression): Transform | undefined {
  * `diffId`. Returns the uncompressed size.
  */
 export async function decompressLayer(src: string, dest: string, diffId: string, what: string): Promise<number> {
-  const kind = detectCompression(await sniffFile(src));
+  const kind = layerCompression(await readHead(src));
   const counter = new DigestCounter();
   const stages = [createReadStream(src, { highWaterMark: 1024 * 1024 }), decompressor(kind), new CountingStream(counter), createWriteStream(dest)].filter(
     (s): s is NonNullable<typeof s> => s !== undefined,

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirpackError, isAirpackError } from '../errors.js';
-import { decompressor, detectCompression } from './decompress.js';
+import { decompressor, layerCompression } from './decompress.js';
 import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
 export interface BlobSink {
@@ -93,7 +93,7 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
 
   // The compression is known once the first 4 bytes are in; then the pipeline starts.
   const start = (first: Buffer): Promise<void> => {
-    const kind = detectCompression(first);
+    const kind = layerCompression(first);
     const counting = new CountingStream(counter, exactSize);
     const stages = [decompressor(kind), counting].filter((s): s is Transform => s !== undefined);
     input = stages[0] as Transform;

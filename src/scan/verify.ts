@@ -21,7 +21,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import { AirpackError } from '../errors.js';
 import { formatPlatform, isAttestation } from '../platform/platform.js';
 import { ArchiveEntry, MediaType, METADATA_ENTRIES } from '../spec/media-types.js';
-import { detectCompression as detectLayerCompression, decompressor } from '../blob/decompress.js';
+import { decompressor, layerCompression } from '../blob/decompress.js';
 import type { Transform } from 'node:stream';
 import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
@@ -188,7 +188,7 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
       if (firstChunk) {
         firstChunk = false;
         // A compressed file outside blobs/ is a docker-save layer whose diff_id needs the plain bytes.
-        const kind = detectLayerCompression(chunk);
+        const kind = layerCompression(chunk);
         compressed = kind !== 'none';
         // A blob is checked against its name; only a docker-save layer file needs its plain bytes hashed.
         if (compressed && !entryName(entry.name).startsWith(ArchiveEntry.blobsDir)) inflating = new UncompressedDigest(kind as 'gzip' | 'zstd');

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { detectCompression as detectLayerCompression } from '../blob/decompress.js';
+import { layerCompression } from '../blob/decompress.js';
 import type { BlobSource } from '../blob/download.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
@@ -178,7 +178,7 @@ export class LocalArchive {
     for (const [i, layerPath] of entry.Layers.entries()) {
       const at = this.entry(layerPath);
       if (!at) throw new AirpackError('ARCHIVE_INVALID', `${what}: layer ${JSON.stringify(layerPath)} is not in the archive`);
-      const kind = detectLayerCompression(await at.read(0, Math.min(4, at.size)));
+      const kind = layerCompression(await at.read(0, Math.min(4, at.size)));
       // A plain layer tar is its own diff_id (checked when it is copied); a compressed one must be hashed.
       const digest = kind === 'none' ? (diffIds[i] as string) : await hashLocated(at);
       const mediaType = kind === 'gzip' ? MediaType.dockerLayerGzip : kind === 'zstd' ? MediaType.ociLayerZstd : MediaType.dockerLayer;
