@@ -144,12 +144,14 @@ describe('archives other tools write', () => {
     const v = await airpack(['verify', tar]);
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toContain('1 image(s)');
-    const name = images[0]!.names[0]!;
-    expect((await airpack(['find', name, tar])).code).toBe(0);
+    // It carries no name (RepoTags null): named on the way in, as with skopeo's docker-archive:PATH:NAME.
+    expect(images[0]!.names).toEqual([]);
+    expect(images[0]!.platforms.map((p) => p.platform)).toEqual(['linux/arm64']);
     const out = join(dir, 'hello.tar');
-    const x = await airpack(['extract', tar, name, '-o', out]);
-    expect(x.code, x.stderr).toBe(0);
+    const pulled = await airpack(['pull', `docker-archive:${tar}:example.com/hello:1`, '-p', 'linux/arm64', '-o', out]);
+    expect(pulled.code, pulled.stderr).toBe(0);
     expect((await airpack(['verify', out])).code).toBe(0);
+    expect((await airpack(['find', 'example.com/hello:1', out])).code).toBe(0);
   });
 
   // Before: verify refused an index that lists platforms whose blobs are absent (docker save from containerd's store).

@@ -602,7 +602,9 @@ const ROWS: Row[] = [
     good: false,
     skopeo: ['oci:{p}'],
     ls: lists({ unnamed: true, noPlatform: true }),
-    verify: refused(4, /application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip/),
+    // skopeo refuses this manifest ("unsupported docker v2s2 media type"); containerd and
+    // distribution take it. Every byte is what its digest says, so verify passes and warns.
+    verify: { code: 0, message: /application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip/ },
     pull: [{ src: 'oci:{p}:example.com/prev:1', code: [3, 4], message: /platform|media type/i, notMessage: NOT_SLASH }],
   },
   {
@@ -1132,7 +1134,7 @@ describe.concurrent('interop', () => {
     it('verify', async () => {
       const res = await airpack(['verify', '--json', pathOf(row)]);
       expectCode('verify', res, row.verify.code);
-      let result: { ok: boolean; blobs: number; blobBytes: number; problems: string[] } | undefined;
+      let result: { ok: boolean; blobs: number; blobBytes: number; problems: string[]; warnings?: string[] } | undefined;
       try {
         result = (JSON.parse(res.stdout) as Array<typeof result>)[0];
       } catch {
@@ -1143,7 +1145,7 @@ describe.concurrent('interop', () => {
         expect(result?.blobs, 'blobs hashed').toBeGreaterThan(0);
         expect(result?.blobBytes, 'bytes hashed').toBeGreaterThan(0);
       }
-      if (row.verify.message) expect([...(result?.problems ?? []), res.stderr].join('\n')).toMatch(row.verify.message);
+      if (row.verify.message) expect([...(result?.problems ?? []), ...(result?.warnings ?? []), res.stderr].join('\n')).toMatch(row.verify.message);
     });
 
     if (row.good) {
@@ -1154,11 +1156,15 @@ describe.concurrent('interop', () => {
         const problems = ((JSON.parse(res.stdout || '[{}]') as Array<{ problems?: string[] }>)[0]?.problems ?? []).join('\n');
         const named = problems.includes(bad.member.replace(/^\.\//, '')) || problems.includes(bad.digest.slice(7));
         expect(named, `the problem must name ${bad.member} (${bad.digest}): ${problems}`).toBe(true);
-        // skopeo evidence where its default copy reads that blob.
+        // skopeo evidence where its default copy reads and checks that blob: configs and layers.
+        // (skopeo 1.9 does not check a manifest read from an OCI layout against its digest:
+        // with the a3 manifest of regclient-external damaged, its copy succeeds.)
         const ref = row.skopeo?.[0];
         if (!ref || row.entry.endsWith('.gz')) return;
         const sk = await skopeoRef(row, ref);
-        const reads = new Set([sk.digest, sk.config, sk.raw.config?.digest, ...(sk.raw.layers ?? []).map((l) => l.digest), ...(sk.raw.manifests ?? []).map((m) => m.digest), ...(sk.inspect?.Layers ?? [])]);
+        // From a docker-archive skopeo takes the config's digest from its bytes, so a damaged config passes it too.
+        const configs = ref.startsWith('docker-archive:') ? [] : [sk.config, sk.raw.config?.digest];
+        const reads = new Set([...configs, ...(sk.raw.layers ?? []).map((l) => l.digest), ...(sk.inspect?.Layers ?? [])]);
         if (!reads.has(bad.digest)) return;
         const copy = await runTool('skopeo', ['copy', '-q', fill(row, ref, bad.path), `dir:${await tmp()}/x`]);
         expect(copy.code, `skopeo copy of the corrupted copy succeeded (it reads ${bad.member})`).not.toBe(0);

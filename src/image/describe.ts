@@ -4,6 +4,7 @@
  * and per platform the manifest, config and sizes. Works from whatever the
  * metadata read collected; what it did not read is left out, never guessed.
  */
+import { createHash } from 'node:crypto';
 import { entryName } from '../tar/names.js';
 import { formatPlatform, isAttestation, normalizePlatform, type Platform } from '../platform/platform.js';
 import { parseReference, formatReference, type Reference } from '../ref/reference.js';
@@ -18,6 +19,8 @@ export interface ArchiveDocuments {
   index?: ImageIndex;
   /** Small JSON entries by normalised entry name (`blobs/sha256/<hex>`, `<id>.json`). */
   files: Map<string, Buffer>;
+  /** Entries the documents name that the archive does not hold (known once it was read to the end). */
+  missing?: readonly string[];
 }
 
 export interface ArchiveImagePlatform {
@@ -45,6 +48,12 @@ export interface ArchiveImage {
   platforms: ArchiveImagePlatform[];
   /** Sum over platforms of distinct blob sizes, when known. */
   size?: number;
+  /**
+   * The index lists platforms whose manifests the archive does not hold (docker
+   * save from containerd's store keeps the whole index but one platform's blobs):
+   * `platforms` has only those it holds.
+   */
+  sparse?: boolean;
   /** For an image index.json does not list: its item in manifest.json. */
   dockerEntry?: number;
   /** The manifest.json items that describe this image (skopeo's `docker-archive:PATH:@N` picks by these). */
@@ -106,6 +115,7 @@ function manifestPlatform(meta: Pick<ArchiveDocuments, 'files'>, d: Descriptor):
 export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
   const images: ArchiveImage[] = [];
   const byConfig = new Map<string, ArchiveImage>();
+  const absent = new Set(meta.missing ?? []);
   for (const d of meta.index?.manifests ?? []) {
     if (isAttestation(d.platform)) continue;
     const image: ArchiveImage = { names: [], repoTags: [], digest: d.digest, mediaType: d.mediaType, platforms: [], dockerItems: [] };
@@ -120,7 +130,11 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
     const nested = nestedName ? meta.files.get(nestedName) : undefined;
     if (isIndexType(d.mediaType) && nested) {
       try {
-        for (const c of parseIndex(nested, nestedName!).manifests) if (!isAttestation(c.platform)) image.platforms.push(manifestPlatform(meta, c));
+        for (const c of parseIndex(nested, nestedName!).manifests) {
+          if (isAttestation(c.platform)) continue;
+          if (absent.has(blobEntryName(c.digest) ?? '')) image.sparse = true;
+          else image.platforms.push(manifestPlatform(meta, c));
+        }
       } catch {
         /* verify reports it */
       }
@@ -139,9 +153,11 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
     const tags = (e.RepoTags ?? []).map(normalizeName);
     image ??= tags.length > 0 ? images.find((i) => i.digest !== undefined && tags.some((t) => i.names.includes(t))) : undefined;
     if (!image) {
-      const config = json<ImageConfig>(meta.files.get(cfgName));
-      const p = platformOf(undefined, config);
-      if (hex) p.configDigest = `sha256:${hex}`;
+      const configBytes = meta.files.get(cfgName);
+      const p = platformOf(undefined, json<ImageConfig>(configBytes));
+      // The digest of the bytes, as docker load and skopeo take it; the name may say otherwise.
+      if (configBytes) p.configDigest = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
+      else if (hex) p.configDigest = `sha256:${hex}`;
       p.layers = e.Layers.length;
       image = { names: [], repoTags: [], platforms: [p], dockerEntry: entryIndex, dockerItems: [] };
       images.push(image);

@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { AirpackError } from '../errors.js';
-import { ArchiveEntry, INDEX_MEDIA_TYPES } from '../spec/media-types.js';
+import { ArchiveEntry, INDEX_MEDIA_TYPES, MediaType } from '../spec/media-types.js';
 import { SHA256_DIGEST_RE, type DockerManifestEntry, type ImageIndex, type ImageManifest } from '../spec/types.js';
 
 /** `sha256:<hex>` -> `blobs/sha256/<hex>`, or undefined for a malformed digest. */
@@ -35,7 +35,7 @@ export function parseJson<T>(data: Buffer, what: string): T {
 export function parseDockerManifest(data: Buffer, source: string): DockerManifestEntry[] {
   const what = `${source}: entry "manifest.json"`;
   const value = parseJson<unknown>(data, what);
-  if (!Array.isArray(value)) throw new AirpackError('ARCHIVE_INVALID', `${what}: expected a JSON array, found ${typeof value}`);
+  if (!Array.isArray(value)) throw new AirpackError('ARCHIVE_INVALID', `${what}: expected a JSON array of images, found ${value === null ? 'null' : typeof value}`);
   value.forEach((e: unknown, i) => {
     const entry = e as Partial<DockerManifestEntry> | null;
     if (!entry || typeof entry.Config !== 'string' || !Array.isArray(entry.Layers) || !entry.Layers.every((l) => typeof l === 'string')) {
@@ -78,3 +78,23 @@ export function isIndexType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && INDEX_MEDIA_TYPES.has(mediaType);
 }
 
+/** Config media types of images (as opposed to artifacts, whose config may be anything). */
+export const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaType.ociConfig, MediaType.dockerConfig]);
+
+/** Is this manifest's config an image config (or untyped, as older tools write it)? */
+export function hasImageConfig(manifest: Pick<ImageManifest, 'config'>): boolean {
+  return !manifest.config.mediaType || IMAGE_CONFIG_TYPES.has(manifest.config.mediaType);
+}
+
+/**
+ * An image's config must name one rootfs.diff_id per layer: docker load,
+ * skopeo and containerd refuse an image archive whose config does not
+ * ("rootFS is not set"), so such an image is not written into one.
+ */
+export function checkDiffIds(manifest: Pick<ImageManifest, 'layers'>, config: { rootfs?: { diff_ids?: unknown } }, what: string): void {
+  const ids = config.rootfs?.diff_ids;
+  const n = Array.isArray(ids) ? ids.length : undefined;
+  if (n !== manifest.layers.length) {
+    throw new AirpackError('MANIFEST_INVALID', `${what}: ${manifest.layers.length} layer(s), but its config has ${n === undefined ? 'no rootfs.diff_ids' : `${n} rootfs.diff_ids`} [expected one per layer; loaders refuse the image otherwise]`);
+  }
+}

@@ -61,7 +61,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       bytes: (await stat(output)).size,
       layers,
       images: describeImages(packed.images),
-      skipped: packed.missing.map((m) => ({ reference: formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available })),
+      skipped: packed.missing.map((m) => ({ reference: m.label ?? formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available })),
       spilled: await session.spilled(),
     };
   } finally {

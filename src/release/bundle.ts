@@ -215,7 +215,7 @@ async function writeArtifact(
     ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
   });
   const packed = await pack(session, target.refs, target.specs, sink, { layers, skipMissing: options.skipMissing ?? false });
-  for (const m of packed.missing) skipped.push({ reference: formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available });
+  for (const m of packed.missing) skipped.push({ reference: m.label ?? formatReference(m.ref), platform: formatPlatform(m.spec), available: m.available });
   const artifact: BundleArtifact = {
     path: target.path,
     name: target.name,

@@ -22,7 +22,8 @@ import { parseReference } from '../ref/reference.js';
 import type { Descriptor, DockerManifestEntry, ImageManifest } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
 import { describeArchiveImages, imageMatches, type ArchiveImage, type ArchiveImagePlatform } from '../image/describe.js';
-import { blobEntryName, parseManifest } from '../image/documents.js';
+import { blobEntryName, checkDiffIds, hasImageConfig, parseJson, parseManifest } from '../image/documents.js';
+import { MediaType } from '../spec/media-types.js';
 import { openArchive } from './open.js';
 import { entryName, walkArchive } from '../source/archive-walk.js';
 
@@ -83,17 +84,32 @@ export async function extractImage(source: string, reference: string, opts: Extr
     const manifest: ImageManifest = parseManifest(bytes, `${source}: manifest ${p.manifestDigest}`);
     metadataBlobs.push({ digest: p.manifestDigest!, size: bytes.length, data: bytes });
     const cfg = small(manifest.config.digest);
+    if (hasImageConfig(manifest)) checkDiffIds(manifest, parseJson(cfg, `${source}: config ${manifest.config.digest}`), `${source}: image ${reference} (${p.platform ?? '?'})`);
+    else throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `${source}: ${reference} is not an image (config ${manifest.config.mediaType}); an image archive cannot hold it`);
     metadataBlobs.push({ digest: manifest.config.digest, size: cfg.length, data: cfg });
     for (const l of manifest.layers) if (!layers.some((x) => x.digest === l.digest)) layers.push(l);
     docker.push({ Config: blobEntryName(manifest.config.digest)!, RepoTags: image.repoTags, Layers: manifest.layers.map((l) => blobEntryName(l.digest)!) });
   }
   let descriptor: Descriptor;
-  const all = chosen.length === image.platforms.length;
-  if (all && indexEntry && indexEntry.digest !== chosen[0]!.manifestDigest) {
+  // A sparse index lists platforms the archive lacks: its bytes cannot go along.
+  const whole = !image.sparse && chosen.length === image.platforms.length;
+  if (whole && indexEntry && indexEntry.digest !== chosen[0]!.manifestDigest) {
     // The whole index: keep its bytes so the digest survives.
     const bytes = small(indexEntry.digest);
     metadataBlobs.unshift({ digest: indexEntry.digest, size: bytes.length, data: bytes });
     descriptor = indexEntry;
+  } else if (chosen.length > 1) {
+    // The platforms at hand under a new index, as pull gathers them.
+    const children: Descriptor[] = chosen.map((p) => {
+      const bytes = small(p.manifestDigest!);
+      const mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaType.ociManifest;
+      const platform = toPlatform(p);
+      return { mediaType, digest: p.manifestDigest!, size: bytes.length, ...(platform ? { platform } : {}) };
+    });
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: children }));
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    metadataBlobs.unshift({ digest, size: bytes.length, data: bytes });
+    descriptor = { mediaType: MediaType.ociIndex, digest, size: bytes.length, ...(annotations ? { annotations } : {}) };
   } else {
     const p = chosen[0]!;
     const bytes = small(p.manifestDigest!);

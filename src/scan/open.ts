@@ -49,6 +49,8 @@ export interface ArchiveMetadata {
 const MAX_JSON = 8 * 1024 * 1024;
 /** Small entries read on speculation (a config might be one). */
 const SPECULATIVE = 1024 * 1024;
+/** crane names configs `sha256:<hex>` and writes them before manifest.json. */
+const CRANE_CONFIG = /^sha256:[a-f0-9]{64}$/;
 /** Total JSON held from one archive; past it only entries the metadata names are kept. */
 const MAX_HELD = 64 * 1024 * 1024;
 
@@ -74,7 +76,9 @@ export function missingNames(meta: Pick<ArchiveMetadata, 'dockerManifest' | 'ind
     const name = blobEntryName(digest);
     if (!name || guard > 8) return;
     const isIndex = isIndexType(mediaType);
-    if (!isIndex && depth === 'index') return;
+    // At index depth the manifests an index lists are still wanted: an index may list
+    // platforms whose blobs the archive lacks (docker save from containerd's store).
+    if (!isIndex && depth === 'index' && guard === 0) return;
     const data = have.get(name);
     if (!data) {
       need.add(name);
@@ -118,7 +122,7 @@ export async function openArchive(path: string, opts: OpenOptions = {}): Promise
       e.type === 'file' &&
       (METADATA_ENTRIES.includes(name) ||
         needed.has(name) ||
-        (e.size <= SPECULATIVE && held + e.size <= MAX_HELD && (name.startsWith(ArchiveEntry.blobsDir) || name.endsWith('.json'))))
+        (e.size <= SPECULATIVE && held + e.size <= MAX_HELD && (name.startsWith(ArchiveEntry.blobsDir) || name.endsWith('.json') || CRANE_CONFIG.test(name))))
     );
   };
   const walk = await walkArchive(path, { want: isJsonish, maxEntrySize: MAX_JSON, ...(opts.windowLogMax !== undefined ? { windowLogMax: opts.windowLogMax } : {}) });

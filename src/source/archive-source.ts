@@ -20,7 +20,8 @@ import { layerCompression } from '../blob/decompress.js';
 import type { BlobSource } from '../blob/download.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
-import { describeArchiveImages, imageMatches, type ArchiveImage } from '../image/describe.js';
+import { describeArchiveImages, imageMatches, type ArchiveDocuments, type ArchiveImage } from '../image/describe.js';
+import { entryName } from '../tar/names.js';
 import { dockerManifestFor } from '../image/docker-manifest.js';
 import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, safeEntryPath } from '../image/documents.js';
 import { formatPlatform, isAttestation, type PlatformSpec } from '../platform/platform.js';
@@ -28,7 +29,7 @@ import type { ArchiveInput } from '../ref/input.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
 import { sha256Digest, type FetchedManifest } from '../registry/client.js';
 import { ArchiveEntry, MediaType } from '../spec/media-types.js';
-import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
+import type { Descriptor, DockerManifestEntry, ImageConfig, ImageManifest } from '../spec/types.js';
 import { ArchiveFile, type Located } from './archive-file.js';
 import { resolveFrom, type ManifestSource, type Resolution, type ResolvedImage } from './resolve.js';
 import { urlSource } from './registry-source.js';
@@ -86,7 +87,7 @@ export class LocalArchive {
     const name = blobEntryName(desc.digest);
     const data = name ? await this.read(name, what) : undefined;
     if (!data) throw new AirpackError('ARCHIVE_INVALID', `${this.path}: ${what} ${desc.digest} is not in the archive`);
-    checkDigest(`${this.path}: ${what}`, desc, { digest: sha256Digest(data), size: data.length });
+    checkDigest(`${this.path}: ${what} ${desc.digest}`, desc, { digest: sha256Digest(data), size: data.length });
     return data;
   }
 
@@ -116,10 +117,12 @@ export class LocalArchive {
     if (dockerData) this.dockerManifest = parseDockerManifest(dockerData, this.path);
     const index = indexData ? parseIndex(indexData, `${this.path}: index.json`) : undefined;
     // The JSON documents naming and platforms are read from: indexes, manifests, configs.
+    const missing: string[] = [];
     const keep = async (name: string | undefined): Promise<Buffer | undefined> => {
       if (!name || this.files.has(name)) return name ? this.files.get(name) : undefined;
       const data = await this.read(name, name);
       if (data) this.files.set(name, data);
+      else missing.push(name);
       return data;
     };
     const visit = async (d: Descriptor, depth: number): Promise<void> => {
@@ -134,8 +137,8 @@ export class LocalArchive {
       }
     };
     for (const d of index?.manifests ?? []) await visit(d, 0);
-    for (const e of this.dockerManifest ?? []) await keep(path.posix.normalize(e.Config));
-    const meta: { files: Map<string, Buffer>; index?: ImageIndex; dockerManifest?: DockerManifestEntry[] } = { files: this.files };
+    for (const e of this.dockerManifest ?? []) await keep(entryName(e.Config));
+    const meta: ArchiveDocuments = { files: this.files, missing };
     if (index) meta.index = index;
     if (this.dockerManifest) meta.dockerManifest = this.dockerManifest;
     return describeArchiveImages(meta);
@@ -153,10 +156,9 @@ export class LocalArchive {
     if (at) out.push(rangeSource(at));
     out.push(...(desc.urls ?? []).filter((u) => /^https?:\/\//i.test(u)).map((u) => urlSource(u)));
     if (out.length === 0) {
-      out.push({
-        name: this.path,
-        open: () => Promise.reject(new AirpackError('NOT_FOUND', `not in the archive`)),
-      });
+      // A blob the manifest names and the archive lacks, with nowhere else to get it: the archive is incomplete.
+      const problem = new AirpackError('ARCHIVE_INVALID', `${this.path}: blob ${desc.digest} (${desc.mediaType}) is not in the archive, and its descriptor names no URL to fetch it from`);
+      out.push({ name: this.path, open: () => Promise.reject(problem) });
     }
     return out;
   }
@@ -254,7 +256,14 @@ function inputText(input: ArchiveInput): string {
 }
 
 /** The images of `archive` that `input` takes, each with the name it gets in the output. */
-async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise<Array<{ image: ArchiveImage; name: Reference }>> {
+interface Choice {
+  chosen: Array<{ image: ArchiveImage; name: Reference }>;
+  /** Images the input takes that carry no name for the output; `unnamedError` says how to give them one. */
+  unnamed?: ArchiveImage[];
+  unnamedError?: AirpackError;
+}
+
+async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise<Choice> {
   let images = await archive.images();
   if (images.length === 0) throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: holds no images`);
   const held = (): string => images.map((i, n) => nameOf(i, n)).join(', ');
@@ -273,19 +282,22 @@ async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise
   if (input.name) {
     const want = input.name;
     const matched = images.filter((i) => imageMatches(i, want));
-    if (matched.length > 0) return matched.map((image) => ({ image, name: want }));
-    if (images.length === 1 && unnamed.length === 1) return [{ image: unnamed[0] as ArchiveImage, name: want }];
+    if (matched.length > 0) return { chosen: matched.map((image) => ({ image, name: want })) };
+    if (images.length === 1 && unnamed.length === 1) return { chosen: [{ image: unnamed[0] as ArchiveImage, name: want }] };
     throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image ${formatReference(want)} [it holds: ${held()}]`);
   }
-  if (unnamed.length > 0) {
-    const tag = unnamed[0]?.refTag ?? '1.0';
-    const how =
-      images.length === 1 && input.refTag === undefined
-        ? `give it one: ${inputText(input)}:NAME, e.g. ${inputText(input)}:registry.example.com/app:${tag}`
-        : `pick each by digest and name it: ${inputText(input)}:NAME@${unnamed[0]?.digest ?? 'sha256:…'}, e.g. ${inputText(input)}:registry.example.com/app:${tag}@${unnamed[0]?.digest ?? 'sha256:…'}`;
-    throw new AirpackError('INVALID_ARGUMENT', `${archive.path}: ${unnamed.length === 1 ? 'an image has' : `${unnamed.length} images have`} no name to give it in the output; ${how}`);
-  }
-  return images.flatMap((image) => [...new Set(image.names)].map((name) => ({ image, name: parseReference(name) })));
+  const chosen = images.flatMap((image) => [...new Set(image.names)].map((name) => ({ image, name: parseReference(name) })));
+  if (unnamed.length === 0) return { chosen };
+  const tag = unnamed[0]?.refTag ?? '1.0';
+  const how =
+    images.length === 1 && input.refTag === undefined
+      ? `give it one: ${inputText(input)}:NAME, e.g. ${inputText(input)}:registry.example.com/app:${tag}`
+      : `pick each by digest and name it: ${inputText(input)}:NAME@${unnamed[0]?.digest ?? 'sha256:…'}, e.g. ${inputText(input)}:registry.example.com/app:${tag}@${unnamed[0]?.digest ?? 'sha256:…'}`;
+  return {
+    chosen,
+    unnamed,
+    unnamedError: new AirpackError('INVALID_ARGUMENT', `${archive.path}: ${unnamed.length === 1 ? 'an image has' : `${unnamed.length} images have`} no name to give it in the output; ${how}`),
+  };
 }
 
 /**
@@ -293,7 +305,7 @@ async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise
  * some tools write them) answer the platforms together: a platform is
  * missing only when none of them has it.
  */
-function mergeResolutions(ref: Reference, specs: readonly PlatformSpec[], results: readonly Resolution[]): Resolution {
+function mergeResolutions(ref: Reference, label: string, specs: readonly PlatformSpec[], results: readonly Resolution[]): Resolution {
   const served = new Set<PlatformSpec>();
   const images: ResolvedImage[] = [];
   for (const image of results.flatMap((r) => r.images)) {
@@ -303,7 +315,7 @@ function mergeResolutions(ref: Reference, specs: readonly PlatformSpec[], result
     images.push(image);
   }
   const available = [...new Set([...images.map((i) => formatPlatform(i.platform)), ...results.flatMap((r) => r.missing.flatMap((m) => m.available))])];
-  return { images, missing: specs.filter((s) => !served.has(s)).map((spec) => ({ ref, spec, available })) };
+  return { images, missing: specs.filter((s) => !served.has(s)).map((spec) => ({ ref, label, spec, available })) };
 }
 
 /**
@@ -313,16 +325,22 @@ function mergeResolutions(ref: Reference, specs: readonly PlatformSpec[], result
  */
 export async function resolveArchiveInput(archives: LocalArchives, input: ArchiveInput, specs: readonly PlatformSpec[]): Promise<Resolution> {
   const archive = await archives.open(input.archive);
-  const groups = new Map<string, { name: Reference; images: ArchiveImage[] }>();
-  for (const { image, name } of await chooseImages(archive, input)) {
+  const choice = await chooseImages(archive, input);
+  const groups = new Map<string, { name: Reference; images: ArchiveImage[]; label?: string }>();
+  for (const { image, name } of choice.chosen) {
     const key = formatReference(name);
     const group = groups.get(key) ?? { name, images: [] };
     group.images.push(image);
     groups.set(key, group);
   }
+  // Unnamed images are resolved too, under the input's own text, so that a fault in them
+  // (damage, an artifact) is the answer; only a sound image is then refused for want of a name.
+  for (const [i, image] of (choice.unnamed ?? []).entries()) {
+    groups.set(`\0unnamed ${i}`, { name: parseReference(`unnamed-${i}`), images: [image], label: `${inputText(input)}${image.refTag ? `:${image.refTag}` : ''}` });
+  }
   const resolution: Resolution = { images: [], missing: [] };
-  for (const { name, images } of groups.values()) {
-    const label = formatReference(name);
+  for (const { name, images, label: given } of groups.values()) {
+    const label = given ?? formatReference(name);
     const results: Resolution[] = [];
     for (const image of images) {
       let source: ManifestSource;
@@ -341,10 +359,10 @@ export async function resolveArchiveInput(archives: LocalArchives, input: Archiv
       } else {
         ({ source } = await archive.dockerOnly(image, label));
       }
-      const r = await resolveFrom(name, specs, source);
-      results.push(r);
+      results.push(await resolveFrom(name, specs, source, label));
     }
-    const merged = mergeResolutions(name, specs, results);
+    const merged = mergeResolutions(name, label, specs, results);
+    if (given !== undefined && merged.images.length > 0) throw choice.unnamedError!;
     resolution.images.push(...merged.images);
     resolution.missing.push(...merged.missing);
   }

@@ -10,6 +10,7 @@ import { AirpackError } from '../errors.js';
 import { formatPlatform, isAttestation, normalizePlatform, platformMatches, selectPlatform, type Platform, type PlatformSpec } from '../platform/platform.js';
 import { formatReference, type Reference } from '../ref/reference.js';
 import type { FetchedManifest } from '../registry/client.js';
+import { checkDiffIds, hasImageConfig } from '../image/documents.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 
@@ -30,6 +31,8 @@ export interface ResolvedImage {
 
 export interface MissingPlatform {
   ref: Reference;
+  /** What to call the image in messages, when not its reference (an unnamed image of an archive). */
+  label?: string;
   spec: PlatformSpec;
   available: string[];
 }
@@ -76,8 +79,8 @@ export interface ManifestSource {
 }
 
 /** The images `ref` names for each requested platform: an index's children, or the one manifest. */
-export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[], source: ManifestSource): Promise<Resolution> {
-  const name = formatReference(ref);
+export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[], source: ManifestSource, label = formatReference(ref)): Promise<Resolution> {
+  const name = label;
   const top = await source.top();
   const images: ResolvedImage[] = [];
   const missing: MissingPlatform[] = [];
@@ -90,7 +93,9 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     const parsedManifest = parseJson<ImageManifest>(manifest.bytes, `manifest of ${what}`);
     checkManifest(parsedManifest, `manifest of ${what}`);
     const configBytes = await source.config(parsedManifest.config, `config of ${what}`);
-    const parsed = parseJson<ImageConfig>(configBytes, `config of ${what}`);
+    // An artifact's config may be anything (oras writes empty or binary ones): it has no platform, and is not packed.
+    const parsed = hasImageConfig(parsedManifest) ? parseJson<ImageConfig>(configBytes, `config of ${what}`) : {};
+    if (hasImageConfig(parsedManifest)) checkDiffIds(parsedManifest, parsed, `config of ${what}`);
     const image: ResolvedImage = {
       ref,
       specs: [],
@@ -106,15 +111,26 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
 
   if (INDEX_MEDIA_TYPES.has(top.mediaType)) {
     const index = parseJson<ImageIndex>(top.bytes, `index of ${name}`);
-    const children = (index.manifests ?? []).filter((d) => !isAttestation(d.platform) && (source.has?.(d.digest) ?? true));
+    const listed = (index.manifests ?? []).filter((d) => !isAttestation(d.platform) && (source.has?.(d.digest) ?? true));
     const byDigest = new Map<string, ResolvedImage>();
+    // A child listed without a platform (ggcr and others write such indexes) gets its
+    // config's, as a lone manifest does; skopeo copies such a child too.
+    const children = await Promise.all(
+      listed.map(async (d) => {
+        if (d.platform || INDEX_MEDIA_TYPES.has(d.mediaType)) return d;
+        const image = await load(await source.child(d.digest), undefined, top.digest);
+        byDigest.set(d.digest, image);
+        return image.platform.os ? { ...d, platform: image.platform } : d;
+      }),
+    );
     for (const spec of specs) {
       const child = selectPlatform(spec, children);
       if (!child) {
-        missing.push({ ref, spec, available: children.filter((c) => c.platform).map((c) => formatPlatform(normalizePlatform(c.platform as Platform))) });
+        missing.push({ ref, label: name, spec, available: children.filter((c) => c.platform).map((c) => formatPlatform(normalizePlatform(c.platform as Platform))) });
         continue;
       }
       let image = byDigest.get(child.digest);
+      if (image && !images.includes(image)) images.push(image);
       if (!image) {
         if (INDEX_MEDIA_TYPES.has(child.mediaType)) {
           throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `image ${name}: nested index ${child.digest} for ${formatPlatform(spec)} is not supported`);
@@ -132,7 +148,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     const available = image.platform.os && image.platform.architecture ? [formatPlatform(image.platform)] : [`no platform: not an image (config ${image.parsedManifest.config.mediaType ?? 'without a media type'})`];
     for (const spec of specs) {
       if (platformMatches(spec, image.platform)) image.specs.push(spec);
-      else missing.push({ ref, spec, available });
+      else missing.push({ ref, label: name, spec, available });
     }
     if (image.specs.length > 0) images.push(image);
   }
@@ -141,5 +157,5 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
 
 export function missingPlatformError(m: MissingPlatform): AirpackError {
   const available = m.available.length > 0 ? m.available.join(', ') : 'none';
-  return new AirpackError('PLATFORM_NOT_FOUND', `image ${formatReference(m.ref)}: no image for platform ${formatPlatform(m.spec)} [available: ${available}]`);
+  return new AirpackError('PLATFORM_NOT_FOUND', `image ${m.label ?? formatReference(m.ref)}: no image for platform ${formatPlatform(m.spec)} [available: ${available}]`);
 }
