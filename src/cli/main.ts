@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<object>> = {
   extract: () => import('./extract.js'),
   reorder: () => import('./reorder.js'),
   bundle: () => import('./bundle.js'),
+  serve: () => import('./serve.js'),
 };
 
 async function loadCommands(argv: readonly string[]): Promise<object[]> {

@@ -6,11 +6,16 @@
  * platform choice, and their blobs are read from the archive and verified
  * against their digests on the way into the output, as downloads are.
  *
- * Random access: a plain tar is indexed by its headers, a directory by its
- * files; a compressed tar (.tar.gz, .tar.zst) is decompressed once into a
- * scratch file first. An image that index.json does not list (docker save
- * before Docker 25, crane) gets a docker manifest rebuilt from its config and
- * layer files, as `docker load` does; its digest is then new.
+ * Random access is archive-file.ts's: an airpack bundle is read in place,
+ * a plain tar at its offsets, a directory by its files; only a gzip or
+ * one-frame zstd tar (or bzip2, lz4, xz) is decompressed once into a scratch
+ * file. An image that index.json does not list (docker save before Docker
+ * 25, crane) gets a docker manifest rebuilt from its config and layer files,
+ * as `docker load` does (the one place that does it); its digest is then new.
+ *
+ * Selection follows skopeo: NAME picks by name or digest (a digest of one
+ * platform's manifest picks that manifest), `@N` the Nth manifest.json item,
+ * a bare tag the image with that `org.opencontainers.image.ref.name`.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -28,6 +28,8 @@ export interface RegistryOptions {
   htpasswd?: { username: string; password: string };
   /** Bearer token auth against a token server (see token-server.ts). */
   token?: { realm: string; service: string; issuer: string; rootCertBundlePath: string };
+  /** Run as a pull-through cache of this upstream (distribution's `proxy.remoteurl`). */
+  proxyRemoteUrl?: string;
 }
 
 /** Start a registry and resolve once GET /v2/ answers (200, or 401 with auth). */
@@ -90,6 +92,7 @@ async function startOnce(opts: RegistryOptions, port: number): Promise<RegistryH
       // layers) are refused with MANIFEST_BLOB_UNKNOWN / invalid URL.
       "      allow: ['^https?://']",
       auth,
+      ...(opts.proxyRemoteUrl ? ['proxy:', `  remoteurl: ${q(opts.proxyRemoteUrl)}`] : []),
       '',
     ].join('\n');
     const configPath = join(dir, 'config.yml');

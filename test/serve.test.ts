@@ -1,0 +1,159 @@
+/**
+ * `airpack serve`: a bundle served as a read-only registry, pulled by the
+ * real clients (skopeo, containerd's ctr, podman) and by Debian's
+ * docker-registry configured as a pull-through cache in front of it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundle } from '../src/index.js';
+import { startWorld, type World } from './helpers/world.js';
+import { startContainerd, type ContainerdHandle } from './support/containerd.js';
+import { startRegistry, type RegistryHandle } from './support/registry.js';
+import { run, runOk } from './support/util.js';
+
+const ROOT = join(__dirname, '..');
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+let world: World;
+let server: ChildProcess;
+let url: string;
+let host: string;
+let bundlePath: string;
+let stderr = '';
+
+/** Starts `airpack serve` on a free port; resolves with its URL once it listens. */
+async function startServe(paths: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn('node', [join(ROOT, 'bin/airpack.js'), 'serve', ...paths, '--addr', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  let out = '';
+  const served = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      try {
+        resolve((JSON.parse(out) as { url: string }).url);
+      } catch {
+        /* not all of it yet */
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  return { child, url: served };
+}
+
+beforeAll(async () => {
+  world = await startWorld('airpack-serve-');
+  bundlePath = join(world.dir, 'served.tar.zst');
+  await bundle({ images: [world.fx.multi.ref, world.fx.single.ref], platforms: ['linux/amd64', 'linux/arm64'], output: bundlePath, layers: 'original', level: 3, skipMissing: true });
+  ({ child: server, url } = await startServe([bundlePath]));
+  host = new URL(url).host;
+}, 120_000);
+
+afterAll(async () => {
+  server?.kill('SIGTERM');
+  await world?.stop();
+});
+
+describe('airpack serve', () => {
+  it('answers the registry API: /v2/, catalog, tags', async () => {
+    const v2 = await fetch(`${url}/v2/`);
+    expect(v2.status).toBe(200);
+    expect(v2.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+    expect(await (await fetch(`${url}/v2/_catalog`)).json()).toEqual({ repositories: ['library/multi', 'library/single'] });
+    expect(await (await fetch(`${url}/v2/library/multi/tags/list`)).json()).toEqual({ name: 'library/multi', tags: ['1.0'] });
+  });
+
+  it('serves manifests by tag and digest with their media type and digest', async () => {
+    const head = await fetch(`${url}/v2/library/single/manifests/latest`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    const digest = head.headers.get('docker-content-digest')!;
+    expect(digest).toBe(world.fx.single.manifest.digest);
+    expect(head.headers.get('content-type')).toBe('application/vnd.oci.image.manifest.v1+json');
+    const byDigest = await fetch(`${url}/v2/library/single/manifests/${digest}`);
+    expect(sha256(Buffer.from(await byDigest.arrayBuffer()))).toBe(digest);
+    // The multi-platform image: an index whose children are served by digest too.
+    const index = (await (await fetch(`${url}/v2/library/multi/manifests/1.0`)).json()) as { manifests: Array<{ digest: string }> };
+    expect(index.manifests).toHaveLength(2);
+    for (const child of index.manifests) expect((await fetch(`${url}/v2/library/multi/manifests/${child.digest}`, { method: 'HEAD' })).status).toBe(200);
+  });
+
+  it('serves blobs whole and by Range, and refuses what a read-only registry must', async () => {
+    const layer = world.fx.single.layers[0]!;
+    const whole = Buffer.from(await (await fetch(`${url}/v2/library/single/blobs/${layer.digest}`)).arrayBuffer());
+    expect(sha256(whole)).toBe(layer.digest);
+    const part = await fetch(`${url}/v2/library/single/blobs/${layer.digest}`, { headers: { range: 'bytes=10-99' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 10-99/${whole.length}`);
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(whole.subarray(10, 100));
+    const tail = await fetch(`${url}/v2/library/single/blobs/${layer.digest}`, { headers: { range: 'bytes=-5' } });
+    expect(Buffer.from(await tail.arrayBuffer())).toEqual(whole.subarray(whole.length - 5));
+    expect((await fetch(`${url}/v2/library/single/blobs/${layer.digest}`, { headers: { range: 'bytes=99-10' } })).status).toBe(416);
+    expect((await fetch(`${url}/v2/library/single/blobs/${layer.digest}`, { headers: { range: `bytes=${whole.length}-` } })).status).toBe(416);
+    const put = await fetch(`${url}/v2/library/single/manifests/latest`, { method: 'PUT', body: '{}' });
+    expect(put.status).toBe(405);
+    expect(((await put.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('UNSUPPORTED');
+    expect((await fetch(`${url}/v2/library/single/blobs/sha256:${'0'.repeat(64)}`)).status).toBe(404);
+    expect((await fetch(`${url}/v2/library/nothing/manifests/latest`)).status).toBe(404);
+    expect((await fetch(`${url}/v2/library/single/blobs/sha256:abc`)).status).toBe(400);
+    // Paths that would leave the repository namespace never match one.
+    for (const bad of ['/v2/library/../single/manifests/latest', '/v2/library%2Fsingle/manifests/latest', '/v2/library/single/manifests/..%2F..%2Fetc']) {
+      const res = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', `${url}${bad}`]);
+      expect(['400', '404']).toContain(res.stdout.trim());
+    }
+  });
+
+  it('skopeo copies every platform, digests as in the bundle', async () => {
+    const raw = await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/library/multi:1.0`]);
+    const index = JSON.parse(raw.stdout) as { manifests: Array<{ digest: string; platform: { architecture: string } }> };
+    expect(index.manifests.map((m) => m.platform.architecture).sort()).toEqual(['amd64', 'arm64']);
+    const dest = join(world.dir, 'skopeo-copy');
+    await runOk('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${host}/library/multi:1.0`, `oci:${dest}:multi`]);
+    const amd64 = world.fx.multi.images.find((c) => c.platform.architecture === 'amd64')!;
+    expect(index.manifests.map((m) => m.digest)).toContain(amd64.manifest.digest);
+  });
+
+  it('ctr images pull --plain-http pulls from it', async () => {
+    let containerd: ContainerdHandle | undefined;
+    try {
+      containerd = await startContainerd();
+      const res = await containerd.ctr(['images', 'pull', '--plain-http', '--platform', 'linux/amd64', `${host}/library/single:latest`]);
+      expect(res.code, res.stderr).toBe(0);
+      const images = await containerd.listImages();
+      expect(images.find((i) => i.name === `${host}/library/single:latest`)?.digest).toBe(world.fx.single.manifest.digest);
+    } finally {
+      await containerd?.stop();
+    }
+  });
+
+  it('podman pull --tls-verify=false pulls from it', async () => {
+    const store = join(world.dir, 'podman');
+    const args = ['--storage-driver', 'vfs', '--root', join(store, 'root'), '--runroot', join(store, 'run')];
+    const res = await run('podman', [...args, 'pull', '--tls-verify=false', `${host}/library/single:latest`]);
+    expect(res.code, res.stderr).toBe(0);
+    const inspect = await runOk('podman', [...args, 'image', 'inspect', '--format', '{{.Digest}}', `${host}/library/single:latest`]);
+    expect(inspect.stdout.trim()).toBe(world.fx.single.manifest.digest);
+  });
+
+  it('a docker-registry pull-through cache in front of it serves an image only serve holds', async () => {
+    let cache: RegistryHandle | undefined;
+    try {
+      cache = await startRegistry({ proxyRemoteUrl: url });
+      const raw = await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cache.host}/library/single:latest`]);
+      expect(sha256(Buffer.from(raw.stdout))).toBe(world.fx.single.manifest.digest);
+      const dest = join(world.dir, 'via-cache');
+      await runOk('skopeo', ['copy', '--src-tls-verify=false', `docker://${cache.host}/library/single:latest`, `dir:${dest}`]);
+    } finally {
+      await cache?.stop();
+    }
+  });
+
+  it('stops on SIGTERM within a second, exit 143', async () => {
+    const { child } = await startServe([bundlePath]);
+    const started = Date.now();
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
