@@ -23,9 +23,8 @@ interface ServeArgs {
 
 export async function handler(args: ServeArgs): Promise<void> {
   const server = await serve(args.sources, { addr: args.addr, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) });
-  if (args.json) printJson({ url: server.url, repositories: server.repositories });
-  else if (!args.quiet) process.stdout.write(`serving ${server.repositories.length} repositories on ${server.url} (read-only; Ctrl-C stops)\n`);
-  await new Promise<void>((resolve) => {
+  // Listen for the stop signals before saying where we serve: a caller may send one at once.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -36,4 +35,7 @@ export async function handler(args: ServeArgs): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  if (args.json) printJson({ url: server.url, repositories: server.repositories });
+  else if (!args.quiet) process.stdout.write(`serving ${server.repositories.length} repositories on ${server.url} (read-only; Ctrl-C stops)\n`);
+  await stopped;
 }
