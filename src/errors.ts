@@ -69,8 +69,14 @@ export function toAirpackError(err: unknown, subject?: string): AirpackError | E
   const prefix = (message: string): string => (subject && !message.startsWith(subject) ? `${subject}: ${message}` : message);
   const code = (err as { code?: unknown } | undefined)?.code;
   const name = (err as Error | undefined)?.name;
+  // A bad option to the compressor (a zstd level out of range) is the caller's: a usage error.
+  if (code === 'ZSTD_INVALID_OPTION') return new AirpackError('INVALID_ARGUMENT', prefix((err as Error).message), { cause: err });
   if (typeof code === 'string' && (name === 'TarError' || name === 'ZstdError')) {
     return new AirpackError('ARCHIVE_INVALID', prefix((err as Error).message), { cause: err });
+  }
+  // zlib's errors (Z_DATA_ERROR "incorrect data check", Z_BUF_ERROR "unexpected end of file"): damaged gzip data.
+  if (typeof code === 'string' && /^Z_[A-Z_]+$/.test(code)) {
+    return new AirpackError('ARCHIVE_INVALID', prefix(`gzip data is not decodable (${(err as Error).message})`), { cause: err });
   }
   if (typeof code === 'string' && FILE_ERRORS.test(code)) {
     const e = err as NodeJS.ErrnoException;

@@ -15,6 +15,7 @@ export { listArchive, type ArchiveListing } from './scan/list.js';
 export { verifyArchive, type VerifyResult } from './scan/verify.js';
 export { extractImage, type ExtractOptions, type ExtractResult } from './scan/extract.js';
 export { openArchive, type ArchiveMetadata } from './scan/open.js';
+export { serve, type ServeOptions, type Server } from './serve/server.js';
 
 // Errors and progress
 export { AirpackError, exitCodeFor, ExitCode, isAirpackError, toAirpackError, type ErrorCode } from './errors.js';
@@ -32,7 +33,7 @@ export { openImageSource, type ImageSource, type SourceContext } from './source/
 export type { ManifestSource, MissingPlatform, Resolution, ResolvedImage } from './source/resolve.js';
 export { pack, type PackedImage, type PackOptions } from './pack/pack.js';
 export { openSession, type Session, type SessionOptions } from './pack/session.js';
-export { LAYER_MODES, type FetchedImage, type ImageSink, type LayerMode, type SinkResult, type StoredLayer } from './sink/image-sink.js';
+export { LAYER_MODES, type FetchedImage, type ImageSink, type LayerDestination, type LayerMode, type PredictedWrite, type SinkResult, type StoredLayer } from './sink/image-sink.js';
 export { openSink, type OpenSinkOptions } from './sink/open-sink.js';
 export { describeArchiveImages, imageMatches, type ArchiveImage, type ArchiveImagePlatform } from './image/describe.js';
 

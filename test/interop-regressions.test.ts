@@ -6,7 +6,8 @@
  * before the fix.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -283,6 +284,61 @@ describe('every command treats the same fault the same way', () => {
       expect(reordered.code, reordered.stderr).toBe(0);
       expect(readFileSync(join(dir, `reordered-${tool}.tar`)).subarray(0, 100).toString()).toMatch(/^manifest\.json/);
       expect((await airpack(['verify', packed])).code).toBe(0);
+    }
+  });
+
+  // Before: a damaged .tar.gz was exit 70 with zlib's stack in ls, pull, reorder and extract.
+  it('damaged gzip data is exit 4 everywhere, naming the file', async () => {
+    const gz = readFileSync(join(INTEROP, 'trivy-alpine-310.tar.gz'));
+    const bad = Buffer.from(gz);
+    bad[Math.floor(bad.length / 2)] = bad[Math.floor(bad.length / 2)]! ^ 0xff;
+    const damaged = join(dir, 'damaged.tar.gz');
+    writeFileSync(damaged, bad);
+    const cut = join(dir, 'cut.tar.gz');
+    writeFileSync(cut, gz.subarray(0, Math.floor(gz.length / 2)));
+    for (const file of [damaged, cut]) {
+      for (const args of [['ls', file], ['verify', file], ['pull', file, '-o', join(dir, 'gz-p.tar')], ['reorder', file, '-o', join(dir, 'gz-r.tar')], ['extract', file, 'alpine:3.10', '-o', join(dir, 'gz-x.tar')]]) {
+        const res = await airpack(args);
+        expect({ args: args[0], file, code: res.code }).toEqual({ args: args[0], file, code: 4 });
+        expect(res.stderr).not.toMatch(/\n\s+at /);
+      }
+    }
+    expect(existsSync(join(dir, 'gz-p.tar'))).toBe(false);
+  });
+
+  // Before: a corrupt multi-MB compressed docker-save layer made verify wait forever on 'drain' (exit 13, no output).
+  it('verify reports a damaged multi-MB gzip layer of a docker save', async () => {
+    const layer = gzipSync(randomBytes(3_000_000));
+    layer[Math.floor(layer.length / 2)] = layer[Math.floor(layer.length / 2)]! ^ 0xff;
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } }));
+    const pack = tarStream.pack();
+    const chunks: Buffer[] = [];
+    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.entry({ name: `sha256:${sha256(config)}` }, config);
+    pack.entry({ name: 'layer.tar.gz' }, layer);
+    pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `sha256:${sha256(config)}`, RepoTags: ['example.com/big:1'], Layers: ['layer.tar.gz'] }]));
+    pack.finalize();
+    await new Promise((r) => pack.on('end', r));
+    const tar = join(dir, 'big-gz-layer.tar');
+    writeFileSync(tar, Buffer.concat(chunks));
+    const res = await airpack(['verify', tar]);
+    expect(res.code).toBe(4);
+    expect(res.stderr).toContain('layer.tar.gz');
+  });
+
+  it('a symlink to an OCI layout directory is read by ls, verify and pull alike', async () => {
+    const link = join(dir, 'layout-link');
+    execFileSync('ln', ['-s', join(INTEROP, 'stereoscope-multiplatform_oci_dir'), link]);
+    expect((await airpack(['ls', link])).code).toBe(0);
+    expect((await airpack(['verify', link])).code).toBe(0);
+    expect((await airpack(['pull', `oci:${link}`, '-o', join(dir, 'via-link.tar')])).code).toBe(0);
+  });
+
+  it('a bad compression level is a usage error (exit 2) in bundle and reorder alike', async () => {
+    const tar = join(INTEROP, 'ggcr-tarball-test_image_1.tar');
+    for (const args of [['bundle', tar, '-o', join(dir, 'lvl.tar.zst'), '--level', '99'], ['reorder', tar, '-o', join(dir, 'lvl-r.tar.zst'), '--level', '99']]) {
+      const res = await airpack(args);
+      expect({ args: args[0], code: res.code }).toEqual({ args: args[0], code: 2 });
     }
   });
 

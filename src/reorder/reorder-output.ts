@@ -13,9 +13,7 @@ import { END_OF_ARCHIVE } from '../tar/header.js';
 import { withMetadataBoundary } from '../zstd/metadata-boundary.js';
 import { writeViaTempFile } from '../io/output-sink.js';
 import { FRAME_BOUNDARY, writeZstdFrames, writeZstdParts, type ZstdFrameWriterOptions } from '../zstd/frame-writer.js';
-import { ZstdError } from '../zstd/errors.js';
-import { TarError } from '../tar/errors.js';
-import { AirpackError } from '../errors.js';
+import { toAirpackError } from '../errors.js';
 
 export interface ReorderArchiveOptions extends ReorderOptions {
   /** Output compression; default from the output name (`.tar.zst`, `.tar.gz`), plain tar for a Writable. */
@@ -31,18 +29,9 @@ export interface ReorderArchiveResult extends ReorderResult {
   outputCompression: ArchiveCompression;
 }
 
-/** TarError / ZstdError / fs errors as AirpackError, so the CLI exits 4 (malformed input) or 5 (I/O) rather than 70. */
+/** Failures as the one translator maps them (errors.ts): malformed input 4, I/O 5, a bad option 2. */
 function asAirpackError(err: unknown, input: string): unknown {
-  if (err instanceof AirpackError) return err;
-  if (err instanceof TarError || err instanceof ZstdError) {
-    const code = err instanceof ZstdError && err.code === 'ZSTD_INVALID_OPTION' ? 'INVALID_ARGUMENT' : 'ARCHIVE_INVALID';
-    return new AirpackError(code, `${err.message} [${err.code}]`, { cause: err });
-  }
-  const sys = err as NodeJS.ErrnoException;
-  if (sys && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
-    return new AirpackError('IO_ERROR', `${sys.path ?? input}: ${sys.syscall} failed (${sys.code})`, { cause: err });
-  }
-  return err;
+  return toAirpackError(err, input);
 }
 
 function zstdOptions(opts: ReorderArchiveOptions): ZstdFrameWriterOptions {

@@ -6,7 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AirpackError } from '../errors.js';
+import { AirpackError, toAirpackError } from '../errors.js';
 import { parseReference } from '../ref/reference.js';
 import { describeArchiveImages, imageMatches } from '../image/describe.js';
 import { openArchive } from './open.js';
@@ -79,7 +79,9 @@ export async function findImage(reference: string, paths: readonly string[], opt
     try {
       meta = await openArchive(path, { depth: 'index' });
     } catch (err) {
-      const e = err instanceof AirpackError ? err : new AirpackError('ARCHIVE_INVALID', `${path}: ${(err as Error).message}`, { cause: err });
+      const e = toAirpackError(err, path);
+      // A bug is no unreadable file: let it surface.
+      if (!(e instanceof AirpackError)) throw e;
       result.skipped.push({ path, error: e.message });
       opts.onSkip?.(path, e);
       continue;

@@ -88,7 +88,17 @@ class UncompressedDigest {
   write(chunk: Buffer): Promise<void> | void {
     if (this.decoder.destroyed) return;
     // Copy: the chunk is a view that is reused once the walk moves on.
-    if (!this.decoder.write(Buffer.from(chunk))) return new Promise((r) => this.decoder.once('drain', r));
+    if (this.decoder.write(Buffer.from(chunk))) return;
+    // Wait for room, or for the decoder to fail or finish (then it never drains).
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.decoder.off('drain', done);
+        this.decoder.off('close', done);
+        resolve();
+      };
+      this.decoder.once('drain', done);
+      this.decoder.once('close', done);
+    });
   }
 
   finish(): Promise<string | undefined> {
@@ -168,6 +178,8 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
   let inflating: UncompressedDigest | undefined;
   let firstChunk = false;
   let compressed = false;
+  let head = Buffer.alloc(0);
+  const pendingHead: Buffer[] = [];
   let blobBytes = 0;
   let blobs = 0;
   const walked: IndexedEntry[] = [];
@@ -180,21 +192,28 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
       inflating = undefined;
       firstChunk = true;
       compressed = false;
+      head = Buffer.alloc(0);
+      pendingHead.length = 0;
       return e.type === 'file' && e.size <= KEEP_JSON;
     },
     maxEntrySize: KEEP_JSON,
     onChunk: (entry, chunk) => {
       if (entry !== hashEntry) return;
+      hash!.update(chunk);
+      blobBytes += chunk.length;
       if (firstChunk) {
+        // The compression is known from the first 4 bytes, whichever chunks they come in.
+        head = Buffer.concat([head, chunk.subarray(0, 4)]);
+        pendingHead.push(Buffer.from(chunk));
+        if (head.length < 4 && blobBytes < entry.size) return;
         firstChunk = false;
-        // A compressed file outside blobs/ is a docker-save layer whose diff_id needs the plain bytes.
-        const kind = layerCompression(chunk);
+        const kind = layerCompression(head);
         compressed = kind !== 'none';
         // A blob is checked against its name; only a docker-save layer file needs its plain bytes hashed.
         if (compressed && !entryName(entry.name).startsWith(ArchiveEntry.blobsDir)) inflating = new UncompressedDigest(kind as 'gzip' | 'zstd');
+        const held = Buffer.concat(pendingHead.splice(0));
+        return inflating?.write(held);
       }
-      hash!.update(chunk);
-      blobBytes += chunk.length;
       return inflating?.write(chunk);
     },
   });

@@ -6,8 +6,9 @@
  *   and entry data is read at its offset;
  * - an airpack bundle (zstd with a seek table): read in place, never copied.
  *   The entry index says where each entry's header is; a read decodes only
- *   the frames the entry sits in. Reads take turns (one decoder per file),
- *   which costs nothing when blobs are read in archive order, as pack does.
+ *   the frames the entry sits in. Reads take turns (one decoder per file);
+ *   pack reads in manifest order, which in airpack's layout is archive order,
+ *   so the decoder moves forward (a read behind it restarts that frame).
  *   A seekable zstd file without an entry index has its headers walked once;
  * - an OCI layout directory: its files, with symlinks followed only while
  *   they stay inside it;
@@ -22,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, realpathSync, statSync } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Compression, openDecompressed, readHead, detectCompression } from '../compress/index.js';
 import { AirpackError, toAirpackError } from '../errors.js';
@@ -212,27 +213,28 @@ function bundleRange(source: string, reader: PositionalReader, turns: Turns, e: 
       release();
     }
   };
-  const stream = (offset: number): Readable => {
-    const out = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-    void (async () => {
-      const release = await turns.take();
-      try {
-        const start = await dataOffset();
-        for (let at = offset; at < e.size && !out.destroyed; ) {
-          const piece = await reader.view(start + at, Math.min(4 * 1024 * 1024, e.size - at));
-          at += piece.length;
-          // Copy: the view is only valid until the next read. Wait for the consumer before reading on.
-          if (!out.write(Buffer.from(piece))) await new Promise<void>((r) => { out.once('drain', r); out.once('close', r); });
+  // The turn is taken at the first read, not at open, and given back when the stream ends
+  // or is destroyed: an opened but unread stream holds up nobody.
+  const stream = (offset: number): Readable =>
+    Readable.from(
+      (async function* () {
+        const release = await turns.take();
+        try {
+          const start = await dataOffset();
+          for (let at = offset; at < e.size; ) {
+            const piece = await reader.view(start + at, Math.min(4 * 1024 * 1024, e.size - at));
+            at += piece.length;
+            // Copy: the view is only valid until the next read.
+            yield Buffer.from(piece);
+          }
+        } catch (err) {
+          throw toAirpackError(err, source);
+        } finally {
+          release();
         }
-        out.end();
-      } catch (err) {
-        out.destroy(toAirpackError(err, source));
-      } finally {
-        release();
-      }
-    })();
-    return out;
-  };
+      })(),
+      { objectMode: false, highWaterMark: 4 * 1024 * 1024 },
+    );
   return { source, size: e.size, read, stream };
 }
 

@@ -275,12 +275,20 @@ async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise
   // skopeo's selectors: `@N` (the Nth manifest.json item) and a bare ref.name tag (`oci:DIR:3.10`).
   if (input.item !== undefined) {
     const item = input.item;
+    const items = images.flatMap((i) => i.dockerItems);
     images = images.filter((i) => i.dockerItems.includes(item));
-    if (images.length === 0) throw new AirpackError('NOT_FOUND', `${archive.path}: has no manifest.json item @${item} [expected @0 to @${Math.max(0, ...((await archive.images()).flatMap((i) => i.dockerItems)))}]`);
+    if (items.length === 0) throw new AirpackError('NOT_FOUND', `${archive.path}: @${item} picks an item of docker's manifest.json, and this archive has none [name the image instead]`);
+    if (images.length === 0) throw new AirpackError('NOT_FOUND', `${archive.path}: has no manifest.json item @${item} [expected @0 to @${Math.max(...items)}]`);
   } else if (input.refTag !== undefined) {
     const tag = input.refTag;
     const all = images;
     images = images.filter((i) => i.refTag === tag || i.names.some((n) => n.endsWith(`:${tag}`)));
+    // `oci:DIR:busybox` may mean a name, as docker-archive: takes it: try that before giving up.
+    if (images.length === 0) {
+      const asName = parseReference(tag);
+      images = all.filter((i) => imageMatches(i, asName));
+      if (images.length > 0) return { chosen: images.map((image) => ({ image, name: asName })) };
+    }
     if (images.length === 0) throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image tagged ${tag} [it holds: ${all.map((i, n) => (i.refTag ? `${i.refTag} (${nameOf(i, n)})` : nameOf(i, n))).join(', ')}]`);
   }
   const unnamed = images.filter((i) => i.names.length === 0);

@@ -14,7 +14,7 @@
  *
  * The walk rules themselves (end marker, truncation) are the tar walker's.
  */
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { type Compression, detectCompression, MAGIC_PEEK_SIZE, openDecompressed } from '../compress/index.js';
@@ -63,7 +63,8 @@ async function jumpsTo(z: SeekableZstdFile, only: ReadonlySet<string>): Promise<
 /** Opens `path` for a walk, choosing positional reads when the file allows it. */
 export async function walkArchive(path: string, opts: ArchiveWalkOptions = {}): Promise<ArchiveWalk> {
   try {
-    if ((await lstat(path).catch(() => undefined))?.isDirectory()) {
+    // stat, not lstat: a symlink to an OCI layout directory is that directory, as for pull.
+    if ((await stat(path).catch(() => undefined))?.isDirectory()) {
       return { compression: 'none', mode: 'directory', seekTable: false, entries: guard(path, walkDirectory(path, opts)) };
     }
     const fh = await open(path, 'r');

@@ -118,9 +118,15 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     const children = await Promise.all(
       listed.map(async (d) => {
         if (d.platform || INDEX_MEDIA_TYPES.has(d.mediaType)) return d;
-        const image = await load(await source.child(d.digest), undefined, top.digest);
-        byDigest.set(d.digest, image);
-        return image.platform.os ? { ...d, platform: image.platform } : d;
+        try {
+          const image = await load(await source.child(d.digest), undefined, top.digest);
+          byDigest.set(d.digest, image);
+          return image.platform.os ? { ...d, platform: image.platform } : d;
+        } catch {
+          // A broken child the request may not need: it just offers no platform. One that is
+          // needed fails below, when it is loaded as the selected child.
+          return d;
+        }
       }),
     );
     for (const spec of specs) {
