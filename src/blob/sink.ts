@@ -81,6 +81,20 @@ export function decompressingSink(path: string, diffId: string, what: string): B
  * uncompressed layer must be exactly that long: a byte more fails at once
  * (it would overwrite what follows it), fewer fail at the end.
  */
+/** Marks the error of a decompressed size other than `exactSize`: a size prediction that did not hold. */
+const UNCOMPRESSED_SIZE = Symbol('uncompressed size other than expected');
+
+/** True for the error decompressingSinkTo raises when the plain bytes are not `exactSize` long. */
+export function isUncompressedSizeMismatch(err: unknown): boolean {
+  return isAirpackError(err, 'SIZE_MISMATCH') && (err as unknown as Record<symbol, unknown>)[UNCOMPRESSED_SIZE] === true;
+}
+
+function uncompressedSizeMismatch(message: string, cause: unknown): AirpackError {
+  const err = new AirpackError('SIZE_MISMATCH', message, { cause });
+  Object.defineProperty(err, UNCOMPRESSED_SIZE, { value: true });
+  return err;
+}
+
 export function decompressingSinkTo(open: () => Writable, diffId: string, what: string, exactSize?: number): BlobSink {
   let counter = new DigestCounter();
   let input: Transform | undefined;
@@ -98,7 +112,7 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
     const stages = [decompressor(kind), counting].filter((s): s is Transform => s !== undefined);
     input = stages[0] as Transform;
     done = pipeline([...stages, open()]).catch((err: unknown) => {
-      if (isAirpackError(err, 'SIZE_MISMATCH')) throw new AirpackError('SIZE_MISMATCH', `${what} (uncompressed): ${err.message}`, { cause: err });
+      if (isAirpackError(err, 'SIZE_MISMATCH')) throw uncompressedSizeMismatch(`${what} (uncompressed): ${err.message}`, err);
       throw new AirpackError('DIGEST_MISMATCH', `${what}: cannot be decompressed (${(err as Error).message})`, { cause: err });
     });
     done.catch(() => undefined);
@@ -142,7 +156,8 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
       pendingBytes = 0;
       (input as Transform).end();
       await done;
-      checkDigest(`${what} (uncompressed)`, { digest: diffId, ...(exactSize !== undefined ? { size: exactSize } : {}) }, { digest: counter.digest(), size: counter.bytes });
+      if (exactSize !== undefined && counter.bytes !== exactSize) throw uncompressedSizeMismatch(`${what} (uncompressed): size ${counter.bytes} bytes [expected ${exactSize}]`, undefined);
+      checkDigest(`${what} (uncompressed)`, { digest: diffId }, { digest: counter.digest(), size: counter.bytes });
     },
     async abort() {
       input?.destroy();

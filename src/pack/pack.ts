@@ -14,8 +14,8 @@
  */
 import pLimit from 'p-limit';
 import { downloadBlob } from '../blob/download.js';
-import { decompressingSinkTo } from '../blob/sink.js';
-import { AirpackError, isAirpackError } from '../errors.js';
+import { decompressingSinkTo, isUncompressedSizeMismatch } from '../blob/sink.js';
+import { AirpackError } from '../errors.js';
 import { formatPlatform, type PlatformSpec } from '../platform/platform.js';
 import type { ImageInput } from '../ref/input.js';
 import { formatReference } from '../ref/reference.js';
@@ -113,8 +113,9 @@ async function packPredicted({ ctx }: Session, images: readonly ResolvedImage[],
         sink: () => decompressingSinkTo(dest.open, layer.diffId, what, layer.size),
       }),
     ).catch((err: unknown) => {
-      // A size other than predicted (several gzip members, 4 GiB or more): take the store path.
-      throw isAirpackError(err, 'SIZE_MISMATCH') ? new NotPredictable(err.message) : err;
+      // Plain bytes of another size than predicted (several gzip members, 4 GiB or more): take the
+      // store path. Any other mismatch (a blob longer than its descriptor) is damage, and the answer.
+      throw isUncompressedSizeMismatch(err) ? new NotPredictable((err as Error).message) : err;
     });
     writing.catch(() => {});
     streamed.set(layer.diffId, writing);
