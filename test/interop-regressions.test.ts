@@ -334,6 +334,18 @@ describe('every command treats the same fault the same way', () => {
     expect((await airpack(['pull', `oci:${link}`, '-o', join(dir, 'via-link.tar')])).code).toBe(0);
   });
 
+  // Before: `bundle -o x.tar.gz` crashed (exit 70): the zstd default level 16 was handed to gzip.
+  it('bundle -o x.tar.gz works at its default level, and refuses a zstd level for gzip up front', async () => {
+    const tar = join(INTEROP, 'ggcr-tarball-test_image_1.tar');
+    const gz = join(dir, 'out.tar.gz');
+    const ok = await airpack(['bundle', tar, '-o', gz]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await airpack(['verify', gz])).code).toBe(0);
+    const bad = await airpack(['bundle', tar, '-o', join(dir, 'bad.tar.gz'), '--level', '16']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('gzip level 16 [expected 1 to 9');
+  });
+
   it('a bad compression level is a usage error (exit 2) in bundle and reorder alike', async () => {
     const tar = join(INTEROP, 'ggcr-tarball-test_image_1.tar');
     for (const args of [['bundle', tar, '-o', join(dir, 'lvl.tar.zst'), '--level', '99'], ['reorder', tar, '-o', join(dir, 'lvl-r.tar.zst'), '--level', '99']]) {

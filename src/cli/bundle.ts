@@ -31,7 +31,7 @@ export function builder(y: Argv) {
     .option('version', { type: 'string', describe: '{version} (default: env VERSION, else main)' })
     .option('layers', { choices: LAYER_MODES, default: 'uncompressed' as LayerMode, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
-    .option('level', { type: 'number', default: 16, describe: 'zstd level (as rke2: 16)' })
+    .option('level', { type: 'number', describe: 'Compression level: zstd 1-22 (default 16, as rke2), gzip 1-9 (default 6)' })
     .option('frame-size', frameSizeOption)
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
     .example('$0 bundle --images images.txt -p linux/amd64 -p windows/amd64:ltsc2022 --output-dir dist/artifacts --preset rke2', 'rke2-images.linux-amd64.tar.zst, rke2-windows-ltsc2022-amd64-images.tar.zst, lists, sha256sum-amd64.txt')
@@ -58,7 +58,7 @@ interface BundleArgs extends FetchArgs {
   version?: string;
   layers: LayerMode;
   compression?: ArchiveCompression;
-  level: number;
+  level?: number;
   'frame-size'?: string;
 }
 
@@ -104,7 +104,7 @@ export async function handler(args: BundleArgs): Promise<void> {
       ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),
       env: process.env,
       layers: args.layers,
-      level: args.level,
+      ...(args.level !== undefined ? { level: args.level } : {}),
       ...fetchOptions(args),
       onProgress: reporter.listener,
     });

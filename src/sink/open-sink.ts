@@ -1,5 +1,6 @@
 /** The sink an output path asks for: `.tar.zst` a bundle, `.tar.gz`/`.tgz` a gzip archive, anything else a plain tar. */
 import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { AirpackError } from '../errors.js';
 import { archiveSink } from './archive-sink.js';
 import { bundleSink } from './bundle-sink.js';
 import type { ImageSink } from './image-sink.js';
@@ -20,6 +21,10 @@ export interface OpenSinkOptions {
 
 export function openSink(output: string, options: OpenSinkOptions = {}): ImageSink {
   const compression = options.compression ?? compressionForName(output);
+  // Checked before any work: a level is the compressor's, and gzip's range is not zstd's.
+  if (compression === 'gzip' && options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 1 && options.level <= 9)) {
+    throw new AirpackError('INVALID_ARGUMENT', `${output}: gzip level ${options.level} [expected 1 to 9; zstd levels such as 16 are for .tar.zst]`);
+  }
   if (compression === 'zstd') {
     return bundleSink(output, { ...(options.level !== undefined ? { level: options.level } : {}), ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}) });
   }
