@@ -16,6 +16,7 @@ export { verifyArchive, type VerifyResult } from './scan/verify.js';
 export { extractImage, type ExtractOptions, type ExtractResult } from './scan/extract.js';
 export { openArchive, type ArchiveMetadata } from './scan/open.js';
 export { serve, type ServeOptions, type Server } from './serve/server.js';
+export { push, type PushedImage, type PushOptions, type PushResult } from './push/push.js';
 
 // Errors and progress
 export { AirpackError, exitCodeFor, ExitCode, isAirpackError, toAirpackError, type ErrorCode } from './errors.js';

@@ -219,11 +219,11 @@ describe('archives other tools write', () => {
     const cfgName = `sha256:${sha256(config)}`;
     const pack = tarStream.pack();
     const chunks: Buffer[] = [];
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
     pack.entry({ name: cfgName }, config);
     pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: cfgName, RepoTags: ['example.com/crane:1'], Layers: [] }]));
     pack.finalize();
-    await new Promise((r) => pack.on('end', r));
+    await new Promise<void>((r) => pack.on('end', () => r()));
     const tar = join(dir, 'crane.tar');
     writeFileSync(tar, Buffer.concat(chunks));
     const images = await lsImages(tar);
@@ -313,12 +313,12 @@ describe('every command treats the same fault the same way', () => {
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } }));
     const pack = tarStream.pack();
     const chunks: Buffer[] = [];
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
     pack.entry({ name: `sha256:${sha256(config)}` }, config);
     pack.entry({ name: 'layer.tar.gz' }, layer);
     pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `sha256:${sha256(config)}`, RepoTags: ['example.com/big:1'], Layers: ['layer.tar.gz'] }]));
     pack.finalize();
-    await new Promise((r) => pack.on('end', r));
+    await new Promise<void>((r) => pack.on('end', () => r()));
     const tar = join(dir, 'big-gz-layer.tar');
     writeFileSync(tar, Buffer.concat(chunks));
     const res = await airpack(['verify', tar]);

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<object>> = {
   reorder: () => import('./reorder.js'),
   bundle: () => import('./bundle.js'),
   serve: () => import('./serve.js'),
+  push: () => import('./push.js'),
 };
 
 async function loadCommands(argv: readonly string[]): Promise<object[]> {

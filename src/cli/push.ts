@@ -1,0 +1,51 @@
+/** `airpack push`: bundles and archives into a registry, digests kept. */
+import type { Argv } from 'yargs';
+import { push } from '../push/push.js';
+import { registryOptions, withRegistryOptions, type RegistryArgs } from './common.js';
+import { createReporter, formatBytes, printJson } from './output.js';
+
+export const command = 'push <sources..>';
+export const describe = 'Push the images of bundles and archives into a registry under their own names (host replaced), manifests and blobs byte for byte';
+
+export function builder(y: Argv) {
+  return withRegistryOptions(y)
+    .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'Bundles, image archives (docker save, skopeo, crane, buildx) or OCI layout directories' })
+    .option('registry', { type: 'string', demandOption: true, describe: 'HOST[:PORT][/PREFIX]: the registry, and a path prefix for every repository' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print what would go where; send nothing' })
+    .option('concurrency', { type: 'number', default: 4, describe: 'Blobs uploaded in parallel' })
+    .example('$0 push rke2-images.linux-amd64.tar.zst --registry registry.site:5000', 'docker.io/rancher/x:v1 -> registry.site:5000/rancher/x:v1')
+    .example('$0 push *.tar.zst --registry registry.site:5000/mirror --dry-run', 'what would go where, under a prefix');
+}
+
+interface PushArgs extends RegistryArgs {
+  sources: string[];
+  registry: string;
+  'dry-run': boolean;
+  concurrency: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export async function handler(args: PushArgs): Promise<void> {
+  const reporter = createReporter('push', { quiet: args.quiet });
+  try {
+    const result = await push({
+      sources: args.sources,
+      registry: args.registry,
+      dryRun: args['dry-run'],
+      registryOptions: registryOptions(args),
+      concurrency: args.concurrency,
+      onProgress: reporter.listener,
+    });
+    reporter.done();
+    if (args.json) return printJson(result);
+    if (args.quiet) return;
+    for (const image of result.images) process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${result.dryRun ? '  (dry run)' : ''}\n`);
+    if (!result.dryRun) {
+      const { uploaded, present, mounted } = result.blobs;
+      process.stdout.write(`pushed ${result.images.length} image(s) to ${result.registry}: ${uploaded} blob(s) uploaded (${formatBytes(result.bytesUploaded)}), ${present} already there, ${mounted} mounted\n`);
+    }
+  } finally {
+    reporter.done();
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * `push`: the images of bundles and archives into a registry, under the
+ * names they carry with the registry host replaced (and a path prefix
+ * added): `docker.io/rancher/x:v1` pushed to `site:5000/mirror` becomes
+ * `site:5000/mirror/rancher/x:v1`. Manifests, indexes and blobs go up byte
+ * for byte, so `name@sha256:...` pins (kubelets, Helm charts) still resolve.
+ *
+ * Each image is read through the archive source (a bundle in place) and
+ * written through the registry sink (sink/registry-sink.ts). An image that
+ * only docker's manifest.json lists (docker save before 25) has its docker
+ * manifest rebuilt, as `docker load` does, so its digest is new.
+ */
+import pLimit from 'p-limit';
+import type { BlobSource } from '../blob/download.js';
+import { AirpackError } from '../errors.js';
+import type { ArchiveImage } from '../image/describe.js';
+import { parseIndex, parseJson } from '../image/documents.js';
+import type { ProgressListener } from '../progress.js';
+import { formatReference, parseReference, type Reference } from '../ref/reference.js';
+import { RegistryPool, type FetchedManifest, type RegistryOptions } from '../registry/client.js';
+import { RegistryWriter, type BlobOutcome, type MountSources } from '../sink/registry-sink.js';
+import { LocalArchives, type LocalArchive } from '../source/archive-source.js';
+import { INDEX_MEDIA_TYPES } from '../spec/media-types.js';
+import type { Descriptor, ImageManifest } from '../spec/types.js';
+
+export interface PushOptions {
+  /** Bundles, image archives or OCI layout directories. */
+  sources: readonly string[];
+  /** `HOST[:PORT][/PREFIX]`. */
+  registry: string;
+  /** Print what would go where; send nothing. */
+  dryRun?: boolean;
+  registryOptions?: RegistryOptions;
+  /** Blobs in flight at once (default 4). */
+  concurrency?: number;
+  onProgress?: ProgressListener;
+}
+
+export interface PushedImage {
+  source: string;
+  /** The name in the archive. */
+  name: string;
+  /** Where it went: `host/prefix/repo:tag` (or `@digest` when the name has no tag). */
+  target: string;
+  digest: string;
+  mediaType: string;
+  /** Per platform manifest, when the image is an index. */
+  children: string[];
+}
+
+export interface PushResult {
+  registry: string;
+  dryRun: boolean;
+  images: PushedImage[];
+  blobs: Record<BlobOutcome, number>;
+  /** Bytes sent in uploads. */
+  bytesUploaded: number;
+}
+
+/** `host:5000/some/prefix` -> host and prefix; the host must look like one (a dot, a port, or localhost). */
+export function parseRegistryTarget(text: string): { host: string; prefix: string } {
+  const [host = '', ...rest] = text.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').split('/');
+  if (!/^(localhost|[^/]*[.:][^/]*)$/.test(host)) throw new AirpackError('INVALID_ARGUMENT', `--registry "${text}": expected HOST[:PORT][/PREFIX], e.g. registry.example.com:5000/mirror`);
+  const prefix = rest.join('/');
+  if (prefix && !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(prefix)) {
+    throw new AirpackError('INVALID_ARGUMENT', `--registry "${text}": prefix "${prefix}" is not a repository path [lowercase letters, digits, ".", "_", "-", separated by "/"]`);
+  }
+  return { host, prefix };
+}
+
+interface Graph {
+  top: FetchedManifest;
+  children: FetchedManifest[];
+  blobs: Array<{ desc: Descriptor; sources: BlobSource[] }>;
+}
+
+/** Everything an image in `archive` needs in a registry: its manifests (top last) and blobs. */
+async function graphOf(archive: LocalArchive, image: ArchiveImage, label: string): Promise<Graph> {
+  const blobs = new Map<string, { desc: Descriptor; sources: BlobSource[] }>();
+  const addManifest = (m: FetchedManifest, sourcesFor: (d: Descriptor) => BlobSource[]): void => {
+    const parsed = parseJson<ImageManifest>(m.bytes, `${archive.path}: manifest ${m.digest}`);
+    for (const d of [parsed.config, ...(parsed.layers ?? [])]) if (!blobs.has(d.digest)) blobs.set(d.digest, { desc: d, sources: sourcesFor(d) });
+  };
+  if (!image.digest) {
+    const { source } = await archive.dockerOnly(image, label);
+    const top = await source.top();
+    addManifest(top, (d) => source.blobs(d));
+    return { top, children: [], blobs: [...blobs.values()] };
+  }
+  const top = await archive.manifest({ digest: image.digest, ...(image.mediaType ? { mediaType: image.mediaType } : {}) }, `manifest of ${label}`);
+  const children: FetchedManifest[] = [];
+  if (INDEX_MEDIA_TYPES.has(top.mediaType)) {
+    const index = parseIndex(top.bytes, `${archive.path}: index ${top.digest}`);
+    for (const d of index.manifests) {
+      if (!archive.blob(d.digest)) {
+        throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: ${label}: its index lists ${d.digest}${d.platform ? ` (${d.platform.os}/${d.platform.architecture})` : ''}, which the archive does not hold [pushing a part of an index is not supported yet]`);
+      }
+      const child = await archive.manifest(d, `manifest of ${label}`);
+      if (INDEX_MEDIA_TYPES.has(child.mediaType)) throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `${archive.path}: ${label}: nested index ${d.digest} [not supported by push yet]`);
+      children.push(child);
+      addManifest(child, (b) => archive.sources(b));
+    }
+  } else {
+    addManifest(top, (b) => archive.sources(b));
+  }
+  return { top, children, blobs: [...blobs.values()] };
+}
+
+function targetOf(ref: Reference, host: string, prefix: string): Reference {
+  const repository = prefix ? `${prefix}/${ref.repository}` : ref.repository;
+  return { registry: host, repository, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) };
+}
+
+export async function push(options: PushOptions): Promise<PushResult> {
+  if (options.sources.length === 0) throw new AirpackError('INVALID_ARGUMENT', 'push: name at least one bundle or archive');
+  const { host, prefix } = parseRegistryTarget(options.registry);
+  const pool = new RegistryPool(options.registryOptions);
+  const mounts: MountSources = new Map();
+  const result: PushResult = { registry: options.registry, dryRun: options.dryRun ?? false, images: [], blobs: { present: 0, mounted: 0, uploaded: 0 }, bytesUploaded: 0 };
+  const writer = new RegistryWriter(pool.get(host), mounts, { onBytes: (n) => ((result.bytesUploaded += n), options.onProgress?.({ type: 'bytes', n })) });
+  const limit = pLimit(options.concurrency ?? 4);
+  const archives = new LocalArchives();
+  try {
+    for (const path of options.sources) {
+      const archive = await archives.open(path);
+      for (const image of await archive.images()) {
+        if (image.names.length === 0) {
+          options.onProgress?.({ type: 'warning', message: `${path}: an image (${image.digest ?? 'docker manifest.json item'}) carries no name, so nothing to push it as; skipped` });
+          continue;
+        }
+        const graph = await graphOf(archive, image, image.names[0]!);
+        for (const name of new Set(image.names)) {
+          const target = targetOf(parseReference(name), host, prefix);
+          const pushed: PushedImage = {
+            source: path,
+            name,
+            target: formatReference(target.tag !== undefined ? target : { ...target, digest: graph.top.digest }),
+            digest: graph.top.digest,
+            mediaType: graph.top.mediaType,
+            children: graph.children.map((c) => c.digest),
+          };
+          result.images.push(pushed);
+          if (options.dryRun) continue;
+          const outcomes = await Promise.all(graph.blobs.map((b) => limit(() => writer.putBlob(target.repository, b.desc, b.sources))));
+          for (const o of outcomes) result.blobs[o]++;
+          // Children by digest before the index that names them; the tag last.
+          for (const child of graph.children) await writer.putManifest(target.repository, child.digest, child);
+          await writer.putManifest(target.repository, graph.top.digest, graph.top);
+          if (target.tag !== undefined) await writer.putManifest(target.repository, target.tag, graph.top);
+          options.onProgress?.({ type: 'image-done', reference: pushed.target, platform: graph.children.length > 0 ? `${graph.children.length} platforms` : 'one platform' });
+        }
+      }
+    }
+  } finally {
+    await archives.cleanup();
+  }
+  return result;
+}

@@ -1,0 +1,166 @@
+/**
+ * The registry as a sink: puts blobs and manifests into an OCI distribution
+ * registry, in the order that keeps every reference resolvable while it
+ * goes up: blobs first, then the manifests an index names (by digest), then
+ * the index or manifest itself by digest, and the tag last.
+ *
+ * Blobs (distribution spec, "push"):
+ * - HEAD first; a blob the registry has (with the right size) is skipped;
+ * - a blob this run already put into another repository of the same
+ *   registry is mounted (`POST ...?mount=<digest>&from=<repo>`: 201 means
+ *   mounted, 202 means the registry declined and opened an upload instead);
+ * - small blobs go up in one PUT; bigger ones in PATCH chunks, each
+ *   response's `Location` used exactly as given (relative or absolute, query
+ *   kept), then a closing `PUT ?digest=`;
+ * - every byte read is hashed on the way: a source whose bytes are not
+ *   their digest fails before the upload is closed, naming the digest.
+ *
+ * Manifests are PUT with `Content-Type` equal to their media type, and the
+ * registry's `Docker-Content-Digest` must be ours. Children are always PUT,
+ * even when a HEAD would say they exist: a half-finished earlier push must
+ * heal by being run again (oras-go #1211).
+ */
+import { createHash } from 'node:crypto';
+import type { BlobSource } from '../blob/download.js';
+import { AirpackError } from '../errors.js';
+import { firstHeader, type FetchedManifest, type RegistryClient } from '../registry/client.js';
+import { readBody } from '../registry/http.js';
+import type { Descriptor } from '../spec/types.js';
+
+/** Blobs up to this size go up in one request; bigger ones in chunks of this size. */
+export const CHUNK_SIZE = 16 * 1024 * 1024;
+
+export type BlobOutcome = 'present' | 'mounted' | 'uploaded';
+
+export interface RegistryWriterOptions {
+  /** Bytes uploaded, for progress. */
+  onBytes?: (n: number) => void;
+  chunkSize?: number;
+}
+
+/** Where in this run each blob already went, for cross-repository mounts. */
+export type MountSources = Map<string, string>;
+
+export class RegistryWriter {
+  private readonly chunkSize: number;
+
+  constructor(
+    readonly client: RegistryClient,
+    private readonly mounts: MountSources = new Map(),
+    private readonly options: RegistryWriterOptions = {},
+  ) {
+    this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
+  }
+
+  /** Makes sure `desc` is in `repository`, reading it from `sources` only when it must go up. */
+  async putBlob(repository: string, desc: Descriptor, sources: readonly BlobSource[]): Promise<BlobOutcome> {
+    const what = `blob ${desc.digest} into ${this.client.registry}/${repository}`;
+    const head = await this.client.request(repository, 'pull,push', { method: 'HEAD', path: `/v2/${repository}/blobs/${desc.digest}` });
+    head.body.resume();
+    if (head.status === 200 && Number(firstHeader(head.headers['content-length']) ?? desc.size) === desc.size) {
+      this.mounts.set(desc.digest, repository);
+      return 'present';
+    }
+    let location: string;
+    const from = this.mounts.get(desc.digest);
+    if (from && from !== repository) {
+      const res = await this.client.request(repository, 'pull,push', { method: 'POST', path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`, body: '' });
+      res.body.resume();
+      if (res.status === 201) {
+        this.mounts.set(desc.digest, repository);
+        return 'mounted';
+      }
+      location = await this.uploadLocation(res, what);
+    } else {
+      const res = await this.client.request(repository, 'pull,push', { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
+      location = await this.uploadLocation(res, what);
+    }
+    await this.upload(repository, desc, sources, location, what);
+    this.mounts.set(desc.digest, repository);
+    return 'uploaded';
+  }
+
+  /** PUTs a manifest or index under `reference` (its digest or a tag) and checks the digest the registry computed. */
+  async putManifest(repository: string, reference: string, manifest: FetchedManifest): Promise<void> {
+    const what = `manifest ${manifest.digest} as ${this.client.registry}/${repository}:${reference}`.replace(/:sha256:/, '@sha256:');
+    const res = await this.client.request(repository, 'pull,push', {
+      method: 'PUT',
+      path: `/v2/${repository}/manifests/${reference}`,
+      headers: { 'content-type': manifest.mediaType },
+      body: manifest.bytes,
+    });
+    if (res.status !== 201 && res.status !== 200) throw await this.client.errorFor(res, what);
+    res.body.resume();
+    const digest = firstHeader(res.headers['docker-content-digest']);
+    if (digest && digest !== manifest.digest) throw new AirpackError('DIGEST_MISMATCH', `${what}: the registry stored it as ${digest} [expected ${manifest.digest}]`);
+  }
+
+  private async uploadLocation(res: Awaited<ReturnType<RegistryClient['request']>>, what: string): Promise<string> {
+    if (res.status !== 202) throw await this.client.errorFor(res, `${what}: starting the upload`);
+    res.body.resume();
+    const location = firstHeader(res.headers.location);
+    if (!location) throw new AirpackError('REGISTRY_ERROR', `${what}: the registry started an upload without a Location header`);
+    return new URL(location, res.url).href;
+  }
+
+  /** The blob's bytes into the upload at `location`: one PUT when small, PATCH chunks when not. */
+  private async upload(repository: string, desc: Descriptor, sources: readonly BlobSource[], location: string, what: string): Promise<void> {
+    const source = sources[0];
+    if (!source) throw new AirpackError('NOT_FOUND', `${what}: no source holds its bytes`);
+    const { body } = await source.open(0);
+    const hash = createHash('sha256');
+    let sent = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const close = (url: string): string => `${url}${url.includes('?') ? '&' : '?'}digest=${encodeURIComponent(desc.digest)}`;
+    const check = (): void => {
+      const got = `sha256:${hash.digest('hex')}`;
+      if (sent !== desc.size) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave ${sent} bytes [expected ${desc.size}]`);
+      if (got !== desc.digest) throw new AirpackError('DIGEST_MISMATCH', `${what}: ${source.name} gave bytes with digest ${got} [expected ${desc.digest}]`);
+    };
+    const patch = async (chunk: Buffer): Promise<void> => {
+      const res = await this.client.request(repository, 'pull,push', {
+        method: 'PATCH',
+        path: location,
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `${sent - chunk.length}-${sent - 1}` },
+        body: chunk,
+      });
+      if (res.status !== 202) throw await this.client.errorFor(res, `${what}: chunk at ${sent - chunk.length}`);
+      res.body.resume();
+      // The newest Location, exactly as given: registries put their upload state in it.
+      const next = firstHeader(res.headers.location);
+      if (next) location = new URL(next, res.url).href;
+      this.options.onBytes?.(chunk.length);
+    };
+    try {
+      for await (const piece of body as AsyncIterable<Buffer>) {
+        hash.update(piece);
+        sent += piece.length;
+        if (sent > desc.size) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave more than the ${desc.size} bytes its descriptor says`);
+        pending.push(piece);
+        pendingBytes += piece.length;
+        if (desc.size > this.chunkSize && pendingBytes >= this.chunkSize) {
+          const chunk = Buffer.concat(pending, pendingBytes);
+          pending = [];
+          pendingBytes = 0;
+          await patch(chunk);
+        }
+      }
+    } finally {
+      body.destroy();
+    }
+    check();
+    const last = Buffer.concat(pending, pendingBytes);
+    // A small blob goes up with the closing PUT; a big one's last chunk as a PATCH first.
+    if (desc.size > this.chunkSize && last.length > 0) await patch(last);
+    const res = await this.client.request(repository, 'pull,push', {
+      method: 'PUT',
+      path: close(location),
+      headers: { 'content-type': 'application/octet-stream' },
+      body: desc.size > this.chunkSize ? '' : last,
+    });
+    if (res.status !== 201) throw await this.client.errorFor(res, `${what}: closing the upload`);
+    await readBody(res, 64 * 1024).catch(() => undefined);
+    if (desc.size <= this.chunkSize) this.options.onBytes?.(last.length);
+  }
+}

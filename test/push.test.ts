@@ -1,0 +1,134 @@
+/**
+ * `airpack push`: a bundle into a fresh registry (Debian's docker-registry,
+ * open and with htpasswd), read back with skopeo: by tag, by digest and per
+ * platform, digests identical to the source registry's; a second push
+ * sends nothing; a prefix and a dry run.
+ */
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundle, push, RegistryClient } from '../src/index.js';
+import { RegistryWriter } from '../src/sink/registry-sink.js';
+import { startWorld, type World } from './helpers/world.js';
+import { startRegistry, type RegistryHandle } from './support/registry.js';
+import { run, runOk } from './support/util.js';
+
+const ROOT = join(__dirname, '..');
+let world: World;
+let bundlePath: string;
+
+beforeAll(async () => {
+  world = await startWorld('airpack-push-');
+  bundlePath = join(world.dir, 'release.tar.zst');
+  await bundle({
+    images: [world.fx.multi.ref, world.fx.single.ref, world.fx.dockerlist.ref],
+    platforms: ['linux/amd64', 'linux/arm64'],
+    output: bundlePath,
+    layers: 'original',
+    level: 3,
+    skipMissing: true,
+  });
+}, 120_000);
+
+afterAll(() => world?.stop());
+
+const inspectRaw = async (ref: string, extra: string[] = []): Promise<string> => (await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', ...extra, `docker://${ref}`])).stdout;
+const digestOf = async (ref: string, extra: string[] = []): Promise<string> =>
+  (JSON.parse((await runOk('skopeo', ['inspect', '--tls-verify=false', ...extra, `docker://${ref}`])).stdout) as { Digest: string }).Digest;
+
+describe('airpack push', () => {
+  let site: RegistryHandle;
+  beforeAll(async () => {
+    site = await startRegistry();
+  });
+  afterAll(() => site?.stop());
+
+  it('pushes every image under its own name, digests kept, and a second push sends nothing', async () => {
+    const first = await push({ sources: [bundlePath], registry: site.host });
+    expect(first.images.map((i) => i.target).sort()).toEqual([`${site.host}/library/dockerlist:2.0`, `${site.host}/library/multi:1.0`, `${site.host}/library/single:latest`]);
+    expect(first.blobs.uploaded).toBeGreaterThan(0);
+    // The single-platform image: the source registry's manifest digest, by tag and by digest.
+    expect(await digestOf(`${site.host}/library/single:latest`)).toBe(world.fx.single.manifest.digest);
+    await runOk('skopeo', ['inspect', '--tls-verify=false', `docker://${site.host}/library/single@${world.fx.single.manifest.digest}`]);
+    // The multi-platform image: its index as the bundle holds it, and each child per platform with the source's digest.
+    const pushedIndex = first.images.find((i) => i.target.endsWith('/library/multi:1.0'))!;
+    const children = async (ref: string): Promise<Record<string, string>> =>
+      Object.fromEntries((JSON.parse(await inspectRaw(ref)) as { manifests: Array<{ digest: string; platform: { architecture: string } }> }).manifests.map((m) => [m.platform.architecture, m.digest]));
+    expect(await children(`${site.host}/library/multi:1.0`)).toEqual({ amd64: world.fx.multi.byPlatform['linux/amd64']!.manifest.digest, arm64: world.fx.multi.byPlatform['linux/arm64/v8']!.manifest.digest });
+    // Each child resolves per platform, as a node pulling it would ask for it.
+    const arm64 = JSON.parse(await inspectRaw(`${site.host}/library/multi@${world.fx.multi.byPlatform['linux/arm64/v8']!.manifest.digest}`)) as { config: { digest: string } };
+    expect(arm64.config.digest).toBe(world.fx.multi.byPlatform['linux/arm64/v8']!.config.digest);
+    expect(JSON.parse(await inspectRaw(`${site.host}/library/multi@${pushedIndex.digest}`))).toMatchObject({ manifests: expect.any(Array) });
+    // A Docker manifest list's children keep their Docker media type and digest.
+    expect((await children(`${site.host}/library/dockerlist:2.0`)).arm64).toBe(world.fx.dockerlist.byPlatform['linux/arm64']!.manifest.digest);
+    // skopeo copies it all out again: every blob is there and is what its digest says.
+    await runOk('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${site.host}/library/multi:1.0`, `oci:${join(world.dir, 'copied')}:multi`]);
+
+    const again = await push({ sources: [bundlePath], registry: site.host });
+    expect(again.blobs.uploaded).toBe(0);
+    expect(again.bytesUploaded).toBe(0);
+    expect(again.blobs.present).toBe(first.blobs.uploaded + first.blobs.present + first.blobs.mounted);
+  });
+
+  it('adds a path prefix; a blob already pushed to another repository in the run is mounted, not sent', async () => {
+    const shared = join(world.dir, 'shared.tar.zst');
+    await bundle({ images: [world.fx.sharedA.ref, world.fx.sharedB.ref], platforms: ['linux/amd64'], output: shared, layers: 'original', level: 3 });
+    const res = await push({ sources: [shared], registry: `${site.host}/mirror/site` });
+    expect(res.images.map((i) => i.target).sort()).toEqual([`${site.host}/mirror/site/library/shared-a:1`, `${site.host}/mirror/site/library/shared-b:1`]);
+    expect(await digestOf(`${site.host}/mirror/site/library/shared-b:1`)).toBe(world.fx.sharedB.manifest.digest);
+    // shared-a and shared-b share a layer: uploaded for the first, mounted for the second.
+    expect(res.blobs.mounted).toBe(1);
+  });
+
+  it('pushes big blobs in chunks', async () => {
+    const data = Buffer.alloc(5 * 1024 * 1024 + 123, 7);
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    const writer = new RegistryWriter(new RegistryClient(site.host), new Map(), { chunkSize: 1024 * 1024 });
+    const outcome = await writer.putBlob('chunked/blob', { mediaType: 'application/octet-stream', digest, size: data.length }, [{ name: 'memory', open: async () => ({ body: Readable.from([data.subarray(0, 3_000_000), data.subarray(3_000_000)]), resumed: false }) }]);
+    expect(outcome).toBe('uploaded');
+    const back = await runOk('sh', ['-c', `curl -sf '${site.url}/v2/chunked/blob/blobs/${digest}' | sha256sum`]);
+    expect(back.stdout.split(' ')[0]).toBe(digest.slice(7));
+    // A source whose bytes are not their digest never closes an upload.
+    const wrong = `sha256:${'a'.repeat(64)}`;
+    await expect(writer.putBlob('chunked/blob', { mediaType: 'application/octet-stream', digest: wrong, size: data.length }, [{ name: 'memory', open: async () => ({ body: Readable.from([data]), resumed: false }) }])).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    const head = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-I', `${site.url}/v2/chunked/blob/blobs/${wrong}`]);
+    expect(head.stdout).toBe('404');
+  });
+
+  it('--dry-run says what would go where and sends nothing; the CLI speaks JSON', async () => {
+    const fresh = await startRegistry();
+    try {
+      const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', bundlePath, '--registry', `${fresh.host}/x`, '--dry-run', '--json']);
+      expect(res.code, res.stderr).toBe(0);
+      const result = JSON.parse(res.stdout) as { dryRun: boolean; images: Array<{ target: string }> };
+      expect(result.dryRun).toBe(true);
+      expect(result.images.map((i) => i.target)).toContain(`${fresh.host}/x/library/single:latest`);
+      expect(((await (await fetch(`${fresh.url}/v2/_catalog`)).json()) as { repositories: string[] }).repositories).toEqual([]);
+      const bad = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', bundlePath, '--registry', 'not a host']);
+      expect(bad.code).toBe(2);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('authenticates against an htpasswd registry, and never prints the password', async () => {
+    const password = 'pUsh-s3cret-Passw0rd';
+    const locked = await startRegistry({ htpasswd: { username: 'pusher', password } });
+    try {
+      const auth = join(world.dir, 'auth.json');
+      await writeFile(auth, JSON.stringify({ auths: { [locked.host]: { auth: Buffer.from(`pusher:${password}`).toString('base64') } } }));
+      const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', bundlePath, '--registry', locked.host, '--json'], { env: { ...process.env, REGISTRY_AUTH_FILE: auth, DOCKER_CONFIG: '/nonexistent' } });
+      expect(res.code, res.stderr).toBe(0);
+      for (const out of [res.stdout, res.stderr]) {
+        expect(out).not.toContain(password);
+        expect(out).not.toContain(Buffer.from(`pusher:${password}`).toString('base64'));
+      }
+      const anonymous = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', bundlePath, '--registry', locked.host], { env: { ...process.env, DOCKER_CONFIG: '/nonexistent', REGISTRY_AUTH_FILE: '/nonexistent' } });
+      expect(anonymous.code).toBe(3);
+    } finally {
+      await locked.stop();
+    }
+  });
+});
