@@ -6,6 +6,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
+import { runInterruptCleanups } from '../io/cleanup.js';
 
 /**
  * Command modules, loaded on demand: a run loads only the command it names
@@ -42,8 +43,24 @@ function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
   });
 }
 
+/**
+ * Ctrl-C (SIGINT) or SIGTERM ends the run at once: every temp file and
+ * scratch directory it made is removed (io/cleanup.ts), complete outputs are
+ * left as they are, and the exit code is the shell's 128 + signal number.
+ */
+function stopOnSignals(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      runInterruptCleanups();
+      process.stderr.write(`airpack: stopped by ${signal}; temp files removed\n`);
+      process.exit(code);
+    });
+  }
+}
+
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   quietOnClosedPipe(process.stdout);
+  stopOnSignals();
   let exitCode: number = ExitCode.ok;
   const commands = await loadCommands(argv);
   const cli = yargs(argv)

@@ -1,5 +1,6 @@
 /** `airpack serve`: a read-only registry over bundles and archives, until Ctrl-C. */
 import type { Argv } from 'yargs';
+import { onInterrupt } from '../io/cleanup.js';
 import { serve } from '../serve/server.js';
 import { printJson } from './output.js';
 
@@ -23,19 +24,10 @@ interface ServeArgs {
 
 export async function handler(args: ServeArgs): Promise<void> {
   const server = await serve(args.sources, { addr: args.addr, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) });
-  // Listen for the stop signals before saying where we serve: a caller may send one at once.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      // Stopped by a signal: the shell's convention, 128 + its number.
-      process.exitCode = signal === 'SIGINT' ? 130 : 143;
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  // Ctrl-C or SIGTERM (cli/main.ts) stops the listener and removes any scratch copy; the exit code is 130/143.
+  onInterrupt(() => server.stopNow());
   if (args.json) printJson({ url: server.url, repositories: server.repositories });
   else if (!args.quiet) process.stdout.write(`serving ${server.repositories.length} repositories on ${server.url} (read-only; Ctrl-C stops)\n`);
-  await stopped;
+  // Runs until a signal ends the process.
+  await new Promise<never>(() => {});
 }

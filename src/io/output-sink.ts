@@ -3,6 +3,7 @@
  * gathered into large ones) or any Writable (with back-pressure). Both take
  * whole byte ranges of another file so copies stay large and sequential.
  */
+import { removeOnInterrupt } from './cleanup.js';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
@@ -162,11 +163,14 @@ export function endWritable(out: Writable): Promise<void> {
  */
 export class TempFile {
   private done = false;
+  private readonly forget: () => void;
   private constructor(
     readonly path: string,
     readonly target: string | undefined,
     readonly fh: FileHandle,
-  ) {}
+  ) {
+    this.forget = removeOnInterrupt(path);
+  }
 
   /** Creates a temp file beside `target`, or in `dir` for scratch data. */
   static async create(opts: { target: string } | { dir: string; prefix: string }): Promise<TempFile> {
@@ -184,6 +188,7 @@ export class TempFile {
     await this.fh.close();
     await rename(this.path, this.target);
     this.done = true;
+    this.forget();
   }
 
   /** Closes and removes the file; safe to call more than once and after errors. */
@@ -192,6 +197,7 @@ export class TempFile {
     this.done = true;
     await this.fh.close().catch(() => {});
     await unlink(this.path).catch(() => {});
+    this.forget();
   }
 }
 

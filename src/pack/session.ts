@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { BlobStore } from '../blob/store.js';
+import { removeOnInterrupt } from '../io/cleanup.js';
 import { AirpackError } from '../errors.js';
 import { parsePlatform, type PlatformSpec } from '../platform/platform.js';
 import type { ProgressListener } from '../progress.js';
@@ -42,6 +43,8 @@ export interface Session {
 /** A blob store and registry pool for one run; the temp store is removed by `cleanup`. */
 export async function openSession(options: SessionOptions): Promise<Session> {
   const dir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'airpack-blobs-')));
+  // A temp store goes with the run, also when Ctrl-C ends it; a kept cache stays.
+  const forget = options.cacheDir ? () => {} : removeOnInterrupt(dir);
   const pool = new RegistryPool(options.registry);
   const ctx: FetchContext = {
     store: new BlobStore(dir),
@@ -56,6 +59,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     cleanup: async () => {
       await ctx.archives?.cleanup();
       if (!options.cacheDir) await rm(dir, { recursive: true, force: true });
+      forget();
     },
   };
 }

@@ -14,6 +14,7 @@
  * sha256sum files are written once, over all bundles' artifacts.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { removeOnInterrupt } from '../io/cleanup.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -81,6 +82,7 @@ export async function bundleRelease(
     for (const key of Object.keys(obj)) if (!KEYS.has(key)) throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: unknown field "${key}"`);
   }
   const cacheDir = overrides.cacheDir ?? desc.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'airpack-release-blobs-')));
+  const forget = overrides.cacheDir || desc.cacheDir ? () => {} : removeOnInterrupt(cacheDir);
   const { bundles: entries, ...defaults } = desc;
   const results: BundleResult[] = [];
   try {
@@ -107,6 +109,7 @@ export async function bundleRelease(
     }
   } finally {
     if (!overrides.cacheDir && !desc.cacheDir) await rm(cacheDir, { recursive: true, force: true });
+    forget();
   }
   const dirArtifacts = results.flatMap((r) => r.artifacts).filter((a) => a.imageList);
   const checksumFiles = desc.checksums === false ? [] : await writeChecksumFiles(dirArtifacts);

@@ -11,6 +11,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { removeOnInterrupt } from '../io/cleanup.js';
 import { basename, dirname, join } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
@@ -134,6 +135,7 @@ export async function extractImage(source: string, reference: string, opts: Extr
   }
   const outDir = dirname(opts.output);
   const scratch = await mkdtemp(join(outDir, `.${basename(opts.output)}.blobs-`));
+  const forget = removeOnInterrupt(scratch);
   try {
     const wanted = new Map<string, Wanted>();
     for (const l of layers) wanted.set(blobEntryName(l.digest)!, { digest: l.digest, size: l.size });
@@ -152,6 +154,7 @@ export async function extractImage(source: string, reference: string, opts: Extr
     return result(written.tarBytes, metadataBlobs.length + layerBlobs.length);
   } finally {
     await rm(scratch, { recursive: true, force: true });
+    forget();
   }
 }
 

@@ -37,6 +37,8 @@ export interface Server {
   /** Repositories served. */
   repositories: string[];
   close(): Promise<void>;
+  /** Stops listening and drops every connection at once (for a process about to exit). */
+  stopNow(): void;
 }
 
 /** The spec's grammar: path components of lowercase alphanumerics and separators. */
@@ -166,6 +168,10 @@ export async function serve(paths: readonly string[], options: ServeOptions = {}
   return {
     url: `http://${shown}:${address.port}`,
     repositories: catalog.repositories(),
+    stopNow() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

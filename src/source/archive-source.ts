@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { removeOnInterrupt } from '../io/cleanup.js';
 import os from 'node:os';
 import path from 'node:path';
 import { layerCompression } from '../blob/decompress.js';
@@ -220,6 +221,7 @@ function rangeSource(at: Located): BlobSource {
 export class LocalArchives {
   private readonly opened = new Map<string, Promise<LocalArchive>>();
   private scratch?: Promise<string>;
+  private forgetScratch: () => void = () => {};
   private closed = false;
 
   open(file: string): Promise<LocalArchive> {
@@ -229,7 +231,10 @@ export class LocalArchives {
     if (!archive) {
       archive = LocalArchive.open(file, () => {
         if (this.closed) return Promise.reject(new AirpackError('INVALID_ARGUMENT', `${file}: the run is over; archives can no longer be opened`));
-        return (this.scratch ??= mkdtemp(path.join(os.tmpdir(), 'airpack-archives-')));
+        return (this.scratch ??= mkdtemp(path.join(os.tmpdir(), 'airpack-archives-')).then((dir) => {
+          this.forgetScratch = removeOnInterrupt(dir);
+          return dir;
+        }));
       });
       this.opened.set(key, archive);
     }
@@ -248,6 +253,7 @@ export class LocalArchives {
     this.closed = true;
     for (const opened of await Promise.allSettled(this.opened.values())) if (opened.status === 'fulfilled') await opened.value.close();
     if (this.scratch) await rm(await this.scratch, { recursive: true, force: true });
+    this.forgetScratch();
   }
 }
 

@@ -1,0 +1,39 @@
+/**
+ * What a run would leave behind if it were stopped now: temp files beside
+ * outputs and scratch directories (the blob store of a run, decompressed
+ * copies of archives). Each registers its removal while it exists; the CLI
+ * runs them all when SIGINT or SIGTERM arrives, then exits (cli/main.ts),
+ * so Ctrl-C leaves neither `.OUT.tar.<pid>.<hex>.tmp` nor GBs of blobs.
+ * Removal is synchronous: it must finish before the process exits, whatever
+ * else is still running.
+ */
+import { rmSync } from 'node:fs';
+
+const pending = new Map<number, () => void>();
+let nextId = 0;
+
+/** Registers `remove` to run on interruption; call the returned function once the thing is gone or kept. */
+export function onInterrupt(remove: () => void): () => void {
+  const id = nextId++;
+  pending.set(id, remove);
+  return () => {
+    pending.delete(id);
+  };
+}
+
+/** Removes `path` (file or directory) on interruption. */
+export function removeOnInterrupt(path: string): () => void {
+  return onInterrupt(() => rmSync(path, { recursive: true, force: true }));
+}
+
+/** Runs every registered removal (each at most once); errors are ignored: the rest must still run. */
+export function runInterruptCleanups(): void {
+  for (const [id, remove] of [...pending]) {
+    pending.delete(id);
+    try {
+      remove();
+    } catch {
+      /* best effort: the others still run */
+    }
+  }
+}
