@@ -1,5 +1,5 @@
 /**
- * Interop: every archive in /work/shared/interop (made by other projects'
+ * Interop: every archive in ../shared/interop (made by other projects'
  * tools and test suites), plus archives made here with skopeo, podman and
  * containerd, through every read command and input path of the CLI.
  *

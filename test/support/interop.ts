@@ -20,7 +20,8 @@ import { startBlobServer } from './foreign-server.js';
 import { startRegistry } from './registry.js';
 import type { RunResult } from './util.js';
 
-export const INTEROP_DIR = '/work/shared/interop';
+/** ../shared/interop beside the repository, where CI and every session have it (read-only: copy before changing). */
+export const INTEROP_DIR = fileURLToPath(new URL('../../../shared/interop', import.meta.url));
 export const AIRPACK_BIN = fileURLToPath(new URL('../../bin/airpack.js', import.meta.url));
 
 /**
