@@ -5,7 +5,7 @@
  * bsdtar, sha256sum, and airpack's own first-frame reader.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle, type BundleResult } from '../src/index.js';
@@ -98,6 +98,8 @@ describe('bundle -o FILE.tar.zst', () => {
 
   it('gives the same bytes on a second run', async () => {
     const again = join(dir, 'again', 'two-platforms.tar.zst');
+    // A single -o is taken as written: its directory must exist (checked before any work).
+    await mkdir(join(dir, 'again'));
     await bundle({ images: [fx.multi.ref, fx.dockerlist.ref], platforms: ['linux/amd64', 'linux/arm64'], output: again });
     expect(sha256(await readFile(again))).toBe(sha256(await readFile(out)));
   });

@@ -64,4 +64,36 @@ describe('airpack CLI', () => {
     expect(result.images.map((i) => i.reference)).toEqual([fx.sharedA.ref, fx.sharedB.ref]);
     expect(result.bytes).toBeGreaterThan(0);
   });
+
+  // Issue 13, finding 4: `find` by the digest a digest-only bundle was made from.
+  it('finds an image by the digest it was bundled by', async () => {
+    const byDigest = `${fx.host}/${fx.multi.repo}@${fx.multi.index.digest}`;
+    const out = join(dir, 'bydigest.tar.zst');
+    const made = await airpack(['bundle', byDigest, '-p', 'linux/amd64', '-o', out, '--level', '1']);
+    expect(made.code, made.stderr).toBe(0);
+    const found = await airpack(['find', byDigest, out]);
+    expect(found.code, found.stderr).toBe(0);
+    expect(found.stdout).toContain(out);
+  });
+
+  // Issue 13, finding 7: output paths are checked before any work.
+  it('refuses an output in a missing directory, or a directory, before any work (exit 2)', async () => {
+    for (const o of [join(dir, 'nosuchdir', 'sub', 'x.tar'), dir]) {
+      for (const cmd of ['pull', 'bundle']) {
+        const started = Date.now();
+        const res = await airpack([cmd, fx.single.ref, '-o', o]);
+        expect({ cmd, o, code: res.code }).toEqual({ cmd, o, code: 2 });
+        expect(res.stderr).toMatch(/does not exist|is a directory/);
+        expect(Date.now() - started).toBeLessThan(3000);
+      }
+    }
+    expect(existsSync(join(dir, 'nosuchdir'))).toBe(false);
+  });
+
+  // Issue 13, finding 9: a mistyped architecture is a usage error naming the near miss, not "registry refused".
+  it('exits 2 on an unknown architecture, suggesting the near miss', async () => {
+    const res = await airpack(['pull', fx.single.ref, '-p', 'linux/amd46', '-o', join(dir, 'typo.tar')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('unknown architecture "amd46"; did you mean "amd64"?');
+  });
 });

@@ -11,6 +11,7 @@ import type { ImageInput } from '../ref/input.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryOptions } from '../registry/client.js';
 import type { LayerMode } from '../sink/image-sink.js';
+import { checkOutputFile } from '../io/output-path.js';
 import { openSink } from '../sink/open-sink.js';
 import { describeImages, pack, type PackedImage } from './pack.js';
 import { openSession, parseInputs } from './session.js';
@@ -52,6 +53,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const { refs, specs } = parseInputs(options);
   const layers = options.layers ?? 'original';
   const output = path.resolve(options.output);
+  checkOutputFile(options.output);
   const session = await openSession(options);
   try {
     const sink = openSink(output, { layersThroughStore: session.keepsBlobs });

@@ -26,6 +26,7 @@ import type { ImageInput } from '../ref/input.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryOptions } from '../registry/client.js';
 import type { LayerMode } from '../sink/image-sink.js';
+import { checkOutputDir, checkOutputFile } from '../io/output-path.js';
 import { openSink } from '../sink/open-sink.js';
 import { formatSha256Sums, sha256File } from './checksums.js';
 import {
@@ -269,9 +270,11 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     if (options.preset || options.name || (options.sets && options.sets.length > 0)) {
       throw new AirpackError('INVALID_ARGUMENT', '--preset, --name and image sets need --output-dir, not -o');
     }
+    checkOutputFile(options.output);
     const output = path.resolve(options.output);
     targets = [{ path: output, name: path.basename(output), set: '', refs: toRefs([...(options.images ?? []), ...(options.windowsImages ?? [])]), specs }];
   } else {
+    checkOutputDir(options.outputDir as string);
     const dir = path.resolve(options.outputDir as string);
     targets = plan(options, specs).map((p) => ({ ...p, path: path.join(dir, p.name) }));
   }

@@ -12,6 +12,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { removeOnInterrupt } from '../io/cleanup.js';
+import { checkOutputFile } from '../io/output-path.js';
 import { basename, dirname, join } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
@@ -55,6 +56,7 @@ function toPlatform(p: ArchiveImagePlatform): Platform | undefined {
 /** Writes the image `reference` (one platform, or all) from `source` to `opts.output`. */
 export async function extractImage(source: string, reference: string, opts: ExtractOptions): Promise<ExtractResult> {
   const ref = parseReference(reference);
+  checkOutputFile(opts.output);
   const meta = await openArchive(source, { depth: 'config' });
   const images = describeArchiveImages(meta);
   const image = images.find((i) => imageMatches(i, ref));
