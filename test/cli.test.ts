@@ -94,6 +94,6 @@ describe('airpack CLI', () => {
   it('exits 2 on an unknown architecture, suggesting the near miss', async () => {
     const res = await airpack(['pull', fx.single.ref, '-p', 'linux/amd46', '-o', join(dir, 'typo.tar')]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('unknown architecture "amd46"; did you mean "amd64"?');
+    expect(res.stderr).toContain('unknown architecture "amd46" (did you mean "amd64"?)');
   });
 });

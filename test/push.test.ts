@@ -132,3 +132,47 @@ describe('airpack push', () => {
     }
   });
 });
+
+describe('push safety', () => {
+  // In-process fakes: a registry that sends the upload to another host, which no real registry here does.
+  it('never sends credentials to another origin named by an upload Location', async () => {
+    const http = await import('node:http');
+    const seen: Array<string | undefined> = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      res.writeHead(201).end();
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.2', () => r()));
+    const otherPort = (other.address() as { port: number }).port;
+    const registry = http.createServer((req, res) => {
+      req.resume();
+      if (!req.headers.authorization) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"' }).end();
+      if (req.method === 'HEAD') return void res.writeHead(404).end();
+      if (req.method === 'POST') return void res.writeHead(202, { location: `http://127.0.0.2:${otherPort}/upload?state=x` }).end();
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', () => r()));
+    const host = `127.0.0.1:${(registry.address() as { port: number }).port}`;
+    try {
+      const client = new RegistryClient(host, { credentials: async () => ({ username: 'bob', password: 'hunter2' }) });
+      const data = Buffer.from('a small blob');
+      const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      const writer = new RegistryWriter(client);
+      await writer.putBlob('x/y', { mediaType: 'application/octet-stream', digest, size: data.length }, [{ name: 'memory', open: async () => ({ body: Readable.from([data]), resumed: false }) }]);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toBeUndefined();
+    } finally {
+      registry.close();
+      other.close();
+    }
+  });
+
+  it('refuses credentials or a scheme in --registry', async () => {
+    for (const registry of ['bob:hunter2@localhost:5999/mirror', 'https://localhost:5999']) {
+      const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', bundlePath, '--registry', registry, '--dry-run']);
+      expect(res.code).toBe(2);
+      expect(res.stdout + res.stderr).not.toContain('hunter2');
+    }
+  });
+});

@@ -157,3 +157,48 @@ describe('airpack serve', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 });
+
+describe('airpack serve under a client that goes away', () => {
+  it('an abandoned Range read of a big blob does not hold up the next request', async () => {
+    const { randomBytes, createHash: hash } = await import('node:crypto');
+    const tarStream = (await import('tar-stream')).default;
+    const { writeFileSync } = await import('node:fs');
+    const layer = randomBytes(12 * 1024 * 1024);
+    const diffId = `sha256:${hash('sha256').update(layer).digest('hex')}`;
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    const pack = tarStream.pack();
+    const chunks: Buffer[] = [];
+    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+    pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: 'config.json', RepoTags: ['example.com/big:1'], Layers: ['layer.tar'] }]));
+    pack.entry({ name: 'config.json' }, config);
+    pack.entry({ name: 'layer.tar' }, layer);
+    pack.finalize();
+    await new Promise<void>((r) => pack.on('end', () => r()));
+    const tar = join(world.dir, 'big.tar');
+    writeFileSync(tar, Buffer.concat(chunks));
+    const big = join(world.dir, 'big.tar.zst');
+    await bundle({ images: [tar], output: big, level: 1 });
+    const { child, url: bigUrl } = await startServe([big]);
+    try {
+      // Read 1 KB of a 12 MB range, then hang up.
+      const http = await import('node:http');
+      await new Promise<void>((resolve) => {
+        const req = http.get(`${bigUrl}/v2/big/blobs/${diffId}`, { headers: { range: 'bytes=0-12000000' } }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => resolve());
+      });
+      const started = Date.now();
+      const res = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `${bigUrl}/v2/big/manifests/1`]);
+      expect(res.stdout).toBe('200');
+      const whole = await run('sh', ['-c', `curl -s --max-time 10 '${bigUrl}/v2/big/blobs/${diffId}' | sha256sum`]);
+      expect(whole.stdout.split(' ')[0]).toBe(diffId.slice(7));
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { removeOnInterrupt } from '../io/cleanup.js';
 import { digestHex } from '../spec/types.js';
 
 export class BlobStore {
@@ -43,12 +44,16 @@ export class BlobStore {
         if (await this.has(digest)) return final;
         await mkdir(path.dirname(final), { recursive: true });
         const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+        // Registered before it exists: a Ctrl-C at any point leaves no partial blob, even in a kept cache.
+        const forget = removeOnInterrupt(tmp);
         try {
           await produce(tmp);
           await rename(tmp, final);
         } catch (err) {
           await rm(tmp, { force: true });
           throw err;
+        } finally {
+          forget();
         }
         return final;
       })().finally(() => this.inflight.delete(digest));

@@ -36,7 +36,10 @@ async function loadCommands(argv: readonly string[]): Promise<object[]> {
  * output is no longer wanted, which is no failure. Exit at once, quietly,
  * as cat and ls do, instead of dying with an EPIPE stack trace.
  */
+let pipeHandled = false;
 function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  if (pipeHandled) return;
+  pipeHandled = true;
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
     throw err;
@@ -48,7 +51,11 @@ function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
  * scratch directory it made is removed (io/cleanup.ts), complete outputs are
  * left as they are, and the exit code is the shell's 128 + signal number.
  */
+let signalsHandled = false;
 function stopOnSignals(): void {
+  // Once per process: main() may run more than once (tests call it in-process).
+  if (signalsHandled) return;
+  signalsHandled = true;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
       runInterruptCleanups();

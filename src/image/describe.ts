@@ -183,7 +183,7 @@ export function imageMatches(image: ArchiveImage, ref: Reference): { name?: stri
     // By the digest the archive records (index or manifest), or by the name it was stored under:
     // a digest-only pull keeps the source registry's digest in its name (`repo@sha256:...`).
     const digests = [image.digest, ...image.platforms.map((p) => p.manifestDigest)];
-    const byName = image.names.find((n) => n === `${repo}@${ref.digest}` || n.endsWith(`@${ref.digest}`));
+    const byName = image.names.find((n) => n === `${repo}@${ref.digest}`);
     if (byName && !digests.includes(ref.digest)) return { name: byName };
     if (!digests.includes(ref.digest)) return undefined;
     const named = image.names.find((n) => n.startsWith(`${repo}:`) || n.startsWith(`${repo}@`));

@@ -163,14 +163,12 @@ export function endWritable(out: Writable): Promise<void> {
  */
 export class TempFile {
   private done = false;
-  private readonly forget: () => void;
   private constructor(
     readonly path: string,
     readonly target: string | undefined,
     readonly fh: FileHandle,
-  ) {
-    this.forget = removeOnInterrupt(path);
-  }
+    private readonly forget: () => void,
+  ) {}
 
   /** Creates a temp file beside `target`, or in `dir` for scratch data. */
   static async create(opts: { target: string } | { dir: string; prefix: string }): Promise<TempFile> {
@@ -179,8 +177,16 @@ export class TempFile {
       'target' in opts
         ? join(dirname(opts.target), `.${basename(opts.target)}.${suffix}`)
         : join(opts.dir, `${opts.prefix}.${suffix}`);
-    const fh = await open(path, 'wx+');
-    return new TempFile(path, 'target' in opts ? opts.target : undefined, fh);
+    // Registered before it exists, so a signal between open() and here leaves nothing behind.
+    const forget = removeOnInterrupt(path);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'wx+');
+    } catch (err) {
+      forget();
+      throw err;
+    }
+    return new TempFile(path, 'target' in opts ? opts.target : undefined, fh, forget);
   }
 
   async commit(): Promise<void> {

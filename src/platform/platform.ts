@@ -79,8 +79,9 @@ export function resolveWindowsVersion(input: string): string {
 /** Parse `os/arch[/variant][:osversion]`. */
 /** The values the OCI image spec names for os and architecture: Go's GOOS and GOARCH. */
 // `unknown/unknown` is what buildx writes on attestations: a valid value that selects no image.
-const KNOWN_OS = ['unknown', 'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos'];
-const KNOWN_ARCH = ['unknown', '386', 'amd64', 'arm', 'arm64', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'ppc64', 'ppc64le', 'riscv64', 's390x', 'sparc64', 'wasm'];
+// `wasi/wasm` is what Docker's wasm images carry.
+const KNOWN_OS = ['unknown', 'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasi', 'wasip1', 'windows', 'zos'];
+const KNOWN_ARCH = ['unknown', '386', 'amd64', 'amd64p32', 'arm', 'arm64', 'arm64be', 'armbe', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'ppc64', 'ppc64le', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm'];
 
 /** Edit distance, for "did you mean" on a mistyped os or architecture. */
 function distance(a: string, b: string): number {
@@ -99,7 +100,7 @@ function distance(a: string, b: string): number {
 
 function nearest(value: string, known: readonly string[]): string {
   const best = [...known].sort((x, y) => distance(value, x) - distance(value, y))[0]!;
-  return distance(value, best) <= 2 ? `; did you mean "${best}"?` : '';
+  return distance(value, best) <= 2 ? ` (did you mean "${best}"?)` : '';
 }
 
 export function parsePlatform(input: string): PlatformSpec {

@@ -59,7 +59,10 @@ export interface PushResult {
 
 /** `host:5000/some/prefix` -> host and prefix; the host must look like one (a dot, a port, or localhost). */
 export function parseRegistryTarget(text: string): { host: string; prefix: string } {
-  const [host = '', ...rest] = text.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '').split('/');
+  // Credentials belong in the auth file, never on a command line (they would show in ps and logs).
+  if (/^[^/]*@/.test(text.replace(/^[a-z]+:\/\//, ''))) throw new AirpackError('INVALID_ARGUMENT', '--registry: expected HOST[:PORT][/PREFIX] without user:password@ [put credentials in $REGISTRY_AUTH_FILE or ~/.docker/config.json]');
+  if (/^[a-z]+:\/\//i.test(text)) throw new AirpackError('INVALID_ARGUMENT', '--registry: expected HOST[:PORT][/PREFIX] without a scheme [https is used, with a fallback to http for --insecure hosts and 127.0.0.0/8]');
+  const [host = '', ...rest] = text.replace(/\/+$/, '').split('/');
   if (!/^(localhost|[^/]*[.:][^/]*)$/.test(host)) throw new AirpackError('INVALID_ARGUMENT', `--registry "${text}": expected HOST[:PORT][/PREFIX], e.g. registry.example.com:5000/mirror`);
   const prefix = rest.join('/');
   if (prefix && !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(prefix)) {

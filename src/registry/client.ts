@@ -92,8 +92,14 @@ export class RegistryClient {
     const base = await this.baseUrl();
     const scope = `repository:${repository}:${actions}`;
     const url = req.path.startsWith('http') ? req.path : `${base}${req.path}`;
+    // Credentials go only to the registry itself: an upload Location (or any absolute URL) on
+    // another origin gets none, and an https registry may not send us to plain http.
+    const sameOrigin = new URL(url).origin === new URL(base).origin;
+    if (!sameOrigin && base.startsWith('https:') && url.startsWith('http:')) {
+      throw new AirpackError('REGISTRY_ERROR', `registry ${this.registry}: sent us to ${redactUrl(new URL(url))}, plain http from https [refused]`);
+    }
     for (let attempt = 0; ; attempt++) {
-      const authorization = await this.auth.authorize(scope);
+      const authorization = sameOrigin ? await this.auth.authorize(scope) : undefined;
       const headers = { ...req.headers, ...(authorization ? { authorization } : {}) };
       const res = await sendWithRetry({ ...req, url, headers, tls: this.tls }, this.options.retry);
       if (res.status !== 401 || attempt > 0) return res;

@@ -7,7 +7,7 @@
  * holds by digest. Archives are read through the archive source: a bundle
  * in place through its seek table and entry index, nothing unpacked.
  */
-import { type Readable, Transform } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import type { ArchiveImage } from '../image/describe.js';
 import { parseReference } from '../ref/reference.js';
 import type { FetchedManifest } from '../registry/client.js';
@@ -104,8 +104,9 @@ function upTo(source: Readable, length: number): Readable {
       done();
     },
   });
-  source.on('error', (err) => cut.destroy(err));
-  return source.pipe(cut);
+  // pipeline(): when the client goes away, the source is destroyed too, and gives back its read turn.
+  pipeline(source, cut, () => {});
+  return cut;
 }
 
 async function addImage(repos: Map<string, Repo>, archive: LocalArchive, image: ArchiveImage, onWarning: (message: string) => void): Promise<void> {

@@ -83,10 +83,13 @@ async function handle(catalog: Catalog, req: http.IncomingMessage, res: http.Ser
   const method = req.method ?? 'GET';
   const head = method === 'HEAD';
   res.setHeader('docker-distribution-api-version', 'registry/2.0');
-  if (method !== 'GET' && method !== 'HEAD') return sendError(res, 405, 'UNSUPPORTED', `${method}: this registry is read-only (airpack serve)`, false);
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  // Matched on the raw path: an encoded slash or dot segment is no repository name.
-  const path = url.pathname;
+  if (method !== 'GET' && method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return sendError(res, 405, 'UNSUPPORTED', `${method}: this registry is read-only (airpack serve)`, false);
+  }
+  // Matched on the raw path, before any normalisation: an encoded slash or a dot segment
+  // matches no repository name in the grammar below, so it never reaches a lookup.
+  const path = (req.url ?? '/').split('?')[0]!;
   if (path === '/v2/' || path === '/v2') {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
     return void res.end(head ? undefined : '{}');
@@ -112,7 +115,7 @@ async function handle(catalog: Catalog, req: http.IncomingMessage, res: http.Ser
   if (kind === 'manifests') {
     if (!TAG.test(ref) && !DIGEST.test(ref)) return sendError(res, 400, ref.includes(':') ? 'DIGEST_INVALID' : 'TAG_INVALID', `${ref}: expected a tag or sha256:<64 hex>`, head);
     const manifest = await catalog.manifest(name, ref);
-    if (!manifest) return sendError(res, 404, 'MANIFEST_UNKNOWN', `${name}:${ref} is not served here`, head);
+    if (!manifest) return sendError(res, 404, 'MANIFEST_UNKNOWN', `${name}${ref.startsWith('sha256:') ? '@' : ':'}${ref} is not served here`, head);
     res.writeHead(200, { 'content-type': manifest.mediaType, 'content-length': manifest.bytes.length, 'docker-content-digest': manifest.digest, etag: `"${manifest.digest}"` });
     return void res.end(head ? undefined : manifest.bytes);
   }
@@ -150,7 +153,9 @@ export async function serve(paths: readonly string[], options: ServeOptions = {}
     handle(catalog, req, res)
       .catch((err: unknown) => {
         // Headers may be out already (a stream broke): then the connection is cut.
-        if (!res.headersSent) sendError(res, 500, 'UNKNOWN', (err as Error).message, req.method === 'HEAD');
+        // The details (local paths) stay here: a remote client learns only that it failed.
+        options.onWarning?.(`${req.method} ${req.url}: ${(err as Error).message}`);
+        if (!res.headersSent) sendError(res, 500, 'UNKNOWN', 'the archive could not be read', req.method === 'HEAD');
         else res.destroy(err as Error);
       })
       .finally(() => options.onRequest?.(req.method ?? 'GET', req.url ?? '', res.statusCode));
