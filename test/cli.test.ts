@@ -96,4 +96,19 @@ describe('airpack CLI', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('unknown architecture "amd46" (did you mean "amd64"?)');
   });
+
+  // Issue 13, finding 1: a mistyped option used to be reported only after the whole bundle was written.
+  it('refuses an unknown option before any work', async () => {
+    const out = join(dir, 'typo-option.tar.zst');
+    const started = Date.now();
+    const res = await airpack(['bundle', fx.single.ref, '--cache-dri', join(dir, 'c'), '-o', out]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('Unknown arguments: cache-dri');
+    expect(existsSync(out)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(3000);
+    // --help and --version still answer once.
+    const help = await airpack(['bundle', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout.split('airpack bundle').length).toBeGreaterThan(1);
+  });
 });

@@ -65,12 +65,9 @@ function stopOnSignals(): void {
   }
 }
 
-export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
-  quietOnClosedPipe(process.stdout);
-  stopOnSignals();
-  let exitCode: number = ExitCode.ok;
-  const commands = await loadCommands(argv);
-  const cli = yargs(argv)
+/** The command line, with these command modules. */
+function build(argv: readonly string[], commands: readonly object[], onUsageError: () => void) {
+  return yargs([...argv])
     .scriptName('airpack')
     .usage('$0 <command> [options]\n\nPack container images for air-gapped installs.')
     .option('json', { type: 'boolean', default: false, global: true, describe: 'Print the result as JSON on stdout' })
@@ -80,7 +77,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .strict()
     .recommendCommands()
     .epilogue(
-      'Exit codes: 0 ok; 1 not found (find); 2 bad arguments, reference, platform or image list; 3 registry refused (unknown image or platform, unauthorized); 4 integrity (digest or size mismatch, malformed archive); 5 network or I/O failure; 70 internal error.',
+      'Exit codes: 0 ok; 1 not found (find); 2 bad arguments, reference, platform or image list; 3 registry refused (unknown image or platform, unauthorized); 4 integrity (digest or size mismatch, malformed archive); 5 network or I/O failure; 70 internal error; 130/143 stopped by SIGINT/SIGTERM.',
     )
     .help()
     .alias('help', 'h')
@@ -89,8 +86,29 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     .fail((msg, err, y) => {
       if (err) throw err;
       process.stderr.write(`${y.help() && ''}airpack: ${msg}\nRun airpack --help for usage.\n`);
-      exitCode = ExitCode.usage;
+      onUsageError();
     });
+}
+
+export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  stopOnSignals();
+  let exitCode: number = ExitCode.ok;
+  const commands = await loadCommands(argv);
+  // yargs checks unknown options only after an async handler has run: `bundle --cache-dri X`
+  // downloaded and wrote everything, then said "Unknown arguments". So the command line is
+  // first parsed with handlers that do nothing; only a line that passes runs for real.
+  const dryRun = commands.map((c) => ({ ...c, handler: () => {} }));
+  let valid = true;
+  try {
+    await build(argv, dryRun, () => (valid = false)).parseAsync();
+  } catch (err) {
+    // A builder's own check (a bad value) fails here, before any work.
+    process.stderr.write(`airpack: ${(err as Error).message}\n`);
+    return exitCodeFor(err) === ExitCode.internal ? ExitCode.usage : exitCodeFor(err);
+  }
+  if (!valid) return ExitCode.usage;
+  const cli = build(argv, commands, () => (exitCode = ExitCode.usage));
   try {
     await cli.parseAsync();
   } catch (err) {
