@@ -379,4 +379,20 @@ t=tarfile.open(sys.argv[1]); ms=t.getmembers(); last=ms[-1]; print(last.offset_d
     expect(existsSync(join(dir, 'in-p.tar'))).toBe(false);
     expect(existsSync(join(dir, 'in-r.tar'))).toBe(false);
   });
+
+  // Issue 13, finding 6: verify said "checksum matches" right above the line saying it does not.
+  it('verify says a checksum does not match when it does not', async () => {
+    const tar = join(dir, 'summed', 'x.tar');
+    execFileSync('mkdir', ['-p', join(dir, 'summed')]);
+    cpSync(join(INTEROP, 'ggcr-tarball-test_image_1.tar'), tar);
+    writeFileSync(join(dir, 'summed', 'sha256sum-amd64.txt'), `${'0'.repeat(64)}  x.tar\n`);
+    const bad = await airpack(['verify', tar]);
+    expect(bad.code).toBe(4);
+    expect(bad.stdout).toContain('checksum does NOT match');
+    expect(bad.stdout).not.toContain('checksum matches');
+    writeFileSync(join(dir, 'summed', 'sha256sum-amd64.txt'), `${sha256(readFileSync(tar))}  x.tar\n`);
+    const good = await airpack(['verify', tar]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toContain('checksum matches');
+  });
 });

@@ -28,7 +28,7 @@ export async function handler(args: VerifyArgs): Promise<void> {
       for (const p of r.problems) process.stderr.write(`${p}\n`);
       if (!args.quiet) {
         process.stdout.write(
-          `${r.path}: ${r.ok ? 'ok' : 'FAILED'}: ${r.images} image(s), ${r.blobs} blobs, ${formatBytes(r.blobBytes)} hashed in ${r.seconds.toFixed(2)} s${r.checksumFile ? `, checksum matches ${r.checksumFile}` : ''}\n`,
+          `${r.path}: ${r.ok ? 'ok' : 'FAILED'}: ${r.images} image(s), ${r.blobs} blobs, ${formatBytes(r.blobBytes)} hashed in ${r.seconds.toFixed(2)} s${r.checksumFile ? `, checksum ${r.checksumOk ? 'matches' : 'does NOT match'} ${r.checksumFile}` : ''}\n`,
         );
       }
     }

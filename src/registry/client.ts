@@ -88,7 +88,7 @@ export class RegistryClient {
    * A request to the registry with authentication: sends what we know, and on
    * 401 learns the challenge and tries once more.
    */
-  async request(repository: string, actions: 'pull' | 'pull,push', req: Omit<HttpRequest, 'url' | 'tls'> & { path: string }): Promise<HttpResponse> {
+  async request(repository: string, actions: 'pull' | 'pull,push', req: Omit<HttpRequest, 'url' | 'tls'> & { path: string; retry?: RetryPolicy }): Promise<HttpResponse> {
     const base = await this.baseUrl();
     const scope = `repository:${repository}:${actions}`;
     const url = req.path.startsWith('http') ? req.path : `${base}${req.path}`;
@@ -101,7 +101,8 @@ export class RegistryClient {
     for (let attempt = 0; ; attempt++) {
       const authorization = sameOrigin ? await this.auth.authorize(scope) : undefined;
       const headers = { ...req.headers, ...(authorization ? { authorization } : {}) };
-      const res = await sendWithRetry({ ...req, url, headers, tls: this.tls }, this.options.retry);
+      const { retry, path: _path, ...http } = req;
+      const res = await sendWithRetry({ ...http, url, headers, tls: this.tls }, retry ?? this.options.retry);
       if (res.status !== 401 || attempt > 0) return res;
       res.body.resume();
       if (!this.auth.challenged(firstHeader(res.headers['www-authenticate']), scope)) return res;

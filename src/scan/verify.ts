@@ -46,6 +46,8 @@ export interface VerifyResult {
   images: number;
   /** The checksum file that listed this archive, when one did. */
   checksumFile?: string;
+  /** Whether the archive's sha256 is the one that file lists. */
+  checksumOk?: boolean;
   seconds: number;
 }
 
@@ -415,7 +417,8 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
   if (sums) {
     result.checksumFile = sums[0];
     const got = await sha256File(path);
-    if (got !== sums[1]) problems.push(`${path}: sha256 ${got} [expected ${sums[1]} from ${sums[0]}]`);
+    result.checksumOk = got === sums[1];
+    if (!result.checksumOk) problems.push(`${path}: sha256 ${got} [expected ${sums[1]} from ${sums[0]}]`);
   }
   result.ok = problems.length === 0;
   result.seconds = (performance.now() - started) / 1000;

@@ -27,6 +27,13 @@ import { firstHeader, type FetchedManifest, type RegistryClient } from '../regis
 import { readBody } from '../registry/http.js';
 import type { Descriptor } from '../spec/types.js';
 
+/**
+ * Upload requests (POST, PATCH, the closing PUT) change state on the registry: a retried
+ * PATCH may apply twice, a retried POST leaves an orphan upload. They are sent once; a
+ * failure fails the blob, and running the push again starts its upload afresh.
+ */
+const ONCE = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
+
 /** Blobs up to this size go up in one request; bigger ones in chunks of this size. */
 export const CHUNK_SIZE = 16 * 1024 * 1024;
 
@@ -64,7 +71,7 @@ export class RegistryWriter {
     let location: string;
     const from = this.mounts.get(desc.digest);
     if (from && from !== repository) {
-      const res = await this.client.request(repository, 'pull,push', { method: 'POST', path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`, body: '' });
+      const res = await this.client.request(repository, 'pull,push', { retry: ONCE, method: 'POST', path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`, body: '' });
       res.body.resume();
       if (res.status === 201) {
         this.mounts.set(desc.digest, repository);
@@ -72,7 +79,7 @@ export class RegistryWriter {
       }
       location = await this.uploadLocation(res, what);
     } else {
-      const res = await this.client.request(repository, 'pull,push', { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
+      const res = await this.client.request(repository, 'pull,push', { retry: ONCE, method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
       location = await this.uploadLocation(res, what);
     }
     await this.upload(repository, desc, sources, location, what);
@@ -120,6 +127,7 @@ export class RegistryWriter {
     };
     const patch = async (chunk: Buffer): Promise<void> => {
       const res = await this.client.request(repository, 'pull,push', {
+        retry: ONCE,
         method: 'PATCH',
         path: location,
         headers: { 'content-type': 'application/octet-stream', 'content-range': `${sent - chunk.length}-${sent - 1}` },
@@ -154,6 +162,7 @@ export class RegistryWriter {
     // A small blob goes up with the closing PUT; a big one's last chunk as a PATCH first.
     if (desc.size > this.chunkSize && last.length > 0) await patch(last);
     const res = await this.client.request(repository, 'pull,push', {
+      retry: ONCE,
       method: 'PUT',
       path: close(location),
       headers: { 'content-type': 'application/octet-stream' },
