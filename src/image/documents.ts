@@ -23,11 +23,12 @@ export function safeEntryPath(path: string, what: string): string {
   return norm;
 }
 
-export function parseJson<T>(data: Buffer, what: string): T {
+/** JSON or an error naming the document; `code` says whose it is (an archive's, or a registry's manifest). */
+export function parseJson<T>(data: Buffer, what: string, code: 'ARCHIVE_INVALID' | 'MANIFEST_INVALID' = 'ARCHIVE_INVALID'): T {
   try {
     return JSON.parse(data.toString('utf8')) as T;
   } catch (err) {
-    throw new AirpackError('ARCHIVE_INVALID', `${what}: not valid JSON (${(err as Error).message})`, { cause: err });
+    throw new AirpackError(code, `${what}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
 }
 

@@ -28,7 +28,7 @@ export interface OpenOptions {
 
 export interface ArchiveMetadata {
   path: string;
-  compression: Compression | 'bzip2' | 'lz4';
+  compression: Compression;
   mode: 'random' | 'stream' | 'directory';
   seekTable: boolean;
   /** docker manifest.json, when present. */

@@ -144,7 +144,6 @@ export async function findChecksum(path: string): Promise<[string, string] | und
   return undefined;
 }
 
-/** Verifies one archive. Throws only when the file cannot be opened at all. */
 /** A bundle's entry index must list exactly the entries the walk met, where it met them. */
 async function checkEntryIndex(path: string, walked: readonly IndexedEntry[], problems: string[]): Promise<void> {
   let index: IndexedEntry[] | undefined;
@@ -169,6 +168,7 @@ async function checkEntryIndex(path: string, walked: readonly IndexedEntry[], pr
   );
 }
 
+/** Verifies one archive. Throws only when the file cannot be opened at all. */
 export async function verifyOne(path: string): Promise<VerifyResult> {
   const started = performance.now();
   const problems: string[] = [];

@@ -10,7 +10,7 @@ import { AirpackError } from '../errors.js';
 import { formatPlatform, isAttestation, normalizePlatform, platformMatches, selectPlatform, type Platform, type PlatformSpec } from '../platform/platform.js';
 import { formatReference, type Reference } from '../ref/reference.js';
 import type { FetchedManifest } from '../registry/client.js';
-import { checkDiffIds, hasImageConfig } from '../image/documents.js';
+import { checkDiffIds, hasImageConfig, parseJson as parseDocument } from '../image/documents.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 
@@ -42,12 +42,9 @@ export interface Resolution {
   missing: MissingPlatform[];
 }
 
+/** Documents from a source (registry or archive) that do not parse are bad manifests: exit 4. */
 function parseJson<T>(bytes: Buffer, what: string): T {
-  try {
-    return JSON.parse(bytes.toString('utf8')) as T;
-  } catch (err) {
-    throw new AirpackError('MANIFEST_INVALID', `${what}: not valid JSON`, { cause: err });
-  }
+  return parseDocument<T>(bytes, what, 'MANIFEST_INVALID');
 }
 
 function checkManifest(m: ImageManifest, what: string): void {
