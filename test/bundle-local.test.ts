@@ -71,6 +71,51 @@ describe('bundle from archives on disk', () => {
     expect(await readFile(fromBundle)).toEqual(await readFile(fromRegistry));
   });
 
+  it('re-bundles out of a bundle with no scratch file: layers stream from its frames into the new ones', async () => {
+    const both = join(dir, 'stream-src.tar.zst');
+    await bundle({ images: [world.fx.multi.ref, world.fx.sharedA.ref], platforms: ['linux/amd64'], output: both, frameSize: 256 * 1024 });
+    const plain = join(dir, 'stream-src.tar');
+    await pull({ images: [both], output: plain });
+    // A kept cache is the blob store: watch it, and the temp directory for a spill.
+    const cacheDir = join(dir, 'stream-cache');
+    await mkdir(cacheDir);
+    const created: string[] = [];
+    const watchers = [watch(cacheDir, { recursive: true }, (_e, name) => name && created.push(String(name))), watch(tmpdir(), (_e, name) => name && String(name).startsWith('airpack-archives-') && created.push(String(name)))];
+    const fromBundle = join(dir, 'stream-out.tar.zst');
+    try {
+      const result = await bundle({ images: [both], platforms: ['linux/amd64'], output: fromBundle, cacheDir, frameSize: 256 * 1024 });
+      expect(result.artifacts[0]!.images).toHaveLength(2);
+    } finally {
+      for (const w of watchers) w.close();
+    }
+    expect(created).toEqual([]);
+    expect(await readdir(cacheDir)).toEqual([]);
+    // The same bytes as from the plain tar, and as the bundle it came from.
+    const fromTar = join(dir, 'stream-out-tar.tar.zst');
+    await bundle({ images: [plain], platforms: ['linux/amd64'], output: fromTar, frameSize: 256 * 1024 });
+    expect(await readFile(fromBundle)).toEqual(await readFile(fromTar));
+    expect(await readFile(fromBundle)).toEqual(await readFile(both));
+  });
+
+  it('refuses a layer that does not match its digest while streaming it into a bundle, and leaves no file', async () => {
+    const src = join(dir, 'stream-bad-src.tar');
+    await pull({ images: [world.fx.single.ref], output: src, layers: 'uncompressed' });
+    // Flip one byte inside the largest layer, where the tar has it.
+    const entries = await readTar(src);
+    const layer = entries.filter((e) => e.name.startsWith('blobs/sha256/')).sort((a, b) => b.data.length - a.data.length)[0]!;
+    const bytes = await readFile(src);
+    const at = bytes.indexOf(layer.data.subarray(0, 64)) + Math.floor(layer.data.length / 2);
+    bytes[at] ^= 0xff;
+    const bad = join(dir, 'stream-bad.tar');
+    await writeFile(bad, bytes);
+    const out = join(dir, 'stream-bad-out', 'x.tar.zst');
+    await mkdir(join(dir, 'stream-bad-out'));
+    const err = await bundle({ images: [bad], platforms: ['linux/amd64'], output: out }).catch((e: unknown) => e);
+    expect(isAirpackError(err, 'DIGEST_MISMATCH'), String(err)).toBe(true);
+    expect(String(err)).toContain(layer.name.slice('blobs/sha256/'.length));
+    expect(await readdir(join(dir, 'stream-bad-out'))).toEqual([]);
+  });
+
   it('reads an airpack bundle in place: no scratch copy, while a gzip archive is spilled once and says so', async () => {
     const both = join(dir, 'inplace.tar.zst');
     await bundle({ images: [world.fx.multi.ref], platforms: ['linux/amd64'], output: both });

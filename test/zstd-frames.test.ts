@@ -23,6 +23,7 @@ import {
   readRange,
   readSeekTable,
   SeekableZstdFile,
+  StreamedPart,
   writeZstdFrames,
   writeZstdParts,
   ZstdFrameWriter,
@@ -268,6 +269,62 @@ describe('writeZstdFrames', () => {
     expect(idx.frames.map((f) => f.uncompressedSize)).toEqual(index.frames.map((f) => f.uncompressedSize));
     expect((await readFile(p)).equals(file)).toBe(true);
   }, 120_000);
+
+  it('gives the same bytes from streamed parts, written in odd chunks across frame boundaries, with no file', async () => {
+    const half = 2_500_000;
+    // Two streamed parts around a file range and bytes; the first spans three frames.
+    const first = new StreamedPart(half);
+    const last = new StreamedPart(body.length - half - 777);
+    const bodyFile = join(dir, 'body-streamed.bin');
+    await writeFile(bodyFile, body);
+    const p = join(dir, 'streamed.zst');
+    const feed = async (part: StreamedPart, bytes: Buffer): Promise<void> => {
+      const out = part.writable();
+      for (let at = 0, k = 1; at < bytes.length; k++) {
+        const n = Math.min(bytes.length - at, 1 + ((k * 7919) % 300_000));
+        await new Promise<void>((resolve, reject) => out.write(bytes.subarray(at, at + n), (err) => (err ? reject(err) : resolve())));
+        at += n;
+      }
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    };
+    const writing = writeZstdParts([meta, FRAME_BOUNDARY, { streamed: first }, body.subarray(half, half + 777), { streamed: last }], p, { frameSize, parallelism: 2 });
+    // The producer writes in order while the frames compress, held back by the workers.
+    await feed(first, body.subarray(0, half));
+    await feed(last, body.subarray(half + 777));
+    const idx = await writing;
+    expect(idx.frames.map((f) => f.uncompressedSize)).toEqual(index.frames.map((f) => f.uncompressedSize));
+    expect((await readFile(p)).equals(file)).toBe(true);
+  }, 120_000);
+
+  it('fails with the producer\'s own error when a streamed part breaks or ends short, and leaves nothing', async () => {
+    const broken = new StreamedPart(3 * frameSize);
+    const p = join(dir, 'broken.zst');
+    const writing = writeZstdParts([meta, FRAME_BOUNDARY, { streamed: broken }], p, { frameSize, parallelism: 2 });
+    const out = broken.writable();
+    out.on('error', () => {});
+    await new Promise<void>((resolve) => out.write(body.subarray(0, frameSize + 5), () => resolve()));
+    const cause = new Error('layer sha256:abc: connection reset');
+    out.destroy(cause);
+    await expect(writing).rejects.toBe(cause);
+
+    const short = new StreamedPart(1000);
+    const q = join(dir, 'short-stream.zst');
+    const shortWrite = writeZstdParts([{ streamed: short }], q, { frameSize });
+    const w = short.writable();
+    w.on('error', () => {});
+    w.end(body.subarray(0, 10));
+    await expect(shortWrite).rejects.toThrow(/ended after 10 of its 1000 bytes/);
+    // A part whose verification fails after its last byte keeps the file from being completed.
+    const unverified = new StreamedPart(100);
+    const r = join(dir, 'unverified.zst');
+    const wrong = new Error('layer sha256:def: digest sha256:123 [expected sha256:def]');
+    const ready = new Promise((_resolve, reject) => setTimeout(() => reject(wrong), 50));
+    ready.catch((err: unknown) => unverified.fail(err));
+    const unverifiedWrite = writeZstdParts([{ streamed: unverified, ready }], r, { frameSize });
+    unverified.writable().end(body.subarray(0, 100));
+    await expect(unverifiedWrite).rejects.toBe(wrong);
+    expect((await readdir(dir)).filter((n) => /broken\.zst|short-stream\.zst|unverified\.zst/.test(n))).toEqual([]);
+  }, 60_000);
 
   it('compresses and streams frames from workers in a program run with --input-type=module', async () => {
     // Eval'd workers inherit the flag; their code then has no require of its own.

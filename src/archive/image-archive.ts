@@ -23,11 +23,14 @@ import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex }
 import { writeExactly } from '../io/file-copy.js';
 import { FileSink, TempFile, writeViaTempFile } from '../io/output-sink.js';
 import { encodeEntryIndex, type IndexedEntry } from '../zstd/entry-index.js';
-import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type ZstdFrameIndex } from '../zstd/frame-writer.js';
+import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
-/** A blob the archive holds: small JSON blobs in memory, layers as files. */
-export type ArchiveBlob = { digest: string; size: number } & ({ data: Buffer } | { path: string; ready?: Promise<unknown> });
+/**
+ * A blob the archive holds: small JSON blobs in memory, layers as files, or
+ * (zstd only) a layer whose bytes are streamed in as it is read.
+ */
+export type ArchiveBlob = { digest: string; size: number } & ({ data: Buffer } | { path: string; ready?: Promise<unknown> } | { streamed: StreamedPart; ready?: Promise<unknown> });
 
 export interface ArchiveImageEntry {
   /** The index.json entry: a manifest or an index descriptor, with name annotations and platform. */
@@ -93,10 +96,23 @@ export function buildDockerManifestJson(images: readonly ArchiveImageEntry[]): B
 }
 
 /**
- * A piece of the tar: bytes, a whole file, or the end of the metadata frame.
- * A file may still be on its way: writers wait for `ready` before reading it.
+ * A piece of the tar: bytes, a whole file, bytes streamed in (zstd only),
+ * or the end of the metadata frame. A file may still be on its way: writers
+ * wait for `ready` before reading it.
  */
-export type TarPart = Buffer | { path: string; size: number; ready?: Promise<unknown> } | FrameBoundary;
+export type TarPart = Buffer | { path: string; size: number; ready?: Promise<unknown> } | { streamed: StreamedPart; ready?: Promise<unknown> } | FrameBoundary;
+
+function partSize(part: TarPart): number {
+  if (isBoundary(part)) return 0;
+  if (Buffer.isBuffer(part)) return part.length;
+  return 'streamed' in part ? part.streamed.size : part.size;
+}
+
+/** A file part, for the writers that read files (plain and gzip tars take no streamed parts). */
+function filePart(part: Exclude<TarPart, Buffer | FrameBoundary>): { path: string; size: number; ready?: Promise<unknown> } {
+  if ('streamed' in part) throw new Error('image archive: a streamed layer can only go into a zstd bundle');
+  return part;
+}
 
 /** The archive's tar as parts, in order, with a frame boundary before the first layer. */
 export function archiveParts(content: ArchiveContent): TarPart[] {
@@ -111,7 +127,7 @@ export function archiveLayout(content: ArchiveContent): { parts: TarPart[]; entr
   let offset = 0;
   const push = (part: TarPart): void => {
     parts.push(part);
-    if (!isBoundary(part)) offset += Buffer.isBuffer(part) ? part.length : part.size;
+    offset += partSize(part);
   };
   const header = (name: string, size: number, type: 'file' | 'directory'): void => {
     entries.push({ name, headerOffset: offset, size });
@@ -139,7 +155,7 @@ export function archiveLayout(content: ArchiveContent): { parts: TarPart[]; entr
       file(blobPath(blob.digest), blob.data);
     } else {
       header(blobPath(blob.digest), blob.size, 'file');
-      push({ path: blob.path, size: blob.size, ...(blob.ready ? { ready: blob.ready } : {}) });
+      push('streamed' in blob ? { streamed: blob.streamed, ...(blob.ready ? { ready: blob.ready } : {}) } : { path: blob.path, size: blob.size, ...(blob.ready ? { ready: blob.ready } : {}) });
       push(padding(blob.size));
     }
   }
@@ -160,14 +176,15 @@ async function* partStream(parts: readonly TarPart[]): AsyncGenerator<Buffer> {
     } else if (Buffer.isBuffer(part)) {
       if (part.length > 0) yield part;
     } else {
-      await part.ready;
-      for await (const chunk of createReadStream(part.path, { highWaterMark: 4 * 1024 * 1024 })) yield chunk as Buffer;
+      const file = filePart(part);
+      await file.ready;
+      for await (const chunk of createReadStream(file.path, { highWaterMark: 4 * 1024 * 1024 })) yield chunk as Buffer;
     }
   }
 }
 
 function tarSize(parts: readonly TarPart[]): number {
-  return parts.reduce((n, p) => (isBoundary(p) ? n : n + (Buffer.isBuffer(p) ? p.length : p.size)), 0);
+  return parts.reduce((n, p) => n + partSize(p), 0);
 }
 
 async function writePlain(parts: readonly TarPart[], tmp: TempFile): Promise<void> {
@@ -178,10 +195,11 @@ async function writePlain(parts: readonly TarPart[], tmp: TempFile): Promise<voi
       await sink.write(part);
       continue;
     }
-    await part.ready;
-    const src = await open(part.path, 'r');
+    const file = filePart(part);
+    await file.ready;
+    const src = await open(file.path, 'r');
     try {
-      await sink.copyFrom(src, 0, part.size);
+      await sink.copyFrom(src, 0, file.size);
     } finally {
       await src.close();
     }
@@ -213,8 +231,9 @@ export async function writeTarParts(parts: readonly TarPart[], fh: FileHandle): 
       continue;
     }
     await flush();
-    offsets.set(part.path, pos);
-    pos += part.size;
+    const file = filePart(part);
+    offsets.set(file.path, pos);
+    pos += file.size;
   }
   await flush();
   return offsets;

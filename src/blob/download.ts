@@ -18,6 +18,8 @@ import { checkDigest, DigestCounter } from './verify.js';
 export interface BlobSource {
   /** For messages: `registry 127.0.0.1:5000`, `https://host/path`. */
   readonly name: string;
+  /** A file on this machine (an archive): reading it may pause without a timeout. */
+  readonly local?: boolean;
   /** Open the blob from `offset`; `resumed` says whether the server honoured the offset. */
   open(offset: number): Promise<{ body: Readable; resumed: boolean }>;
 }

@@ -8,20 +8,26 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { AirpackError } from '../errors.js';
 
 export class DigestCounter {
-  private hash: Hash = createHash('sha256');
+  private hash: Hash | undefined;
   bytes = 0;
 
+  /** `hashing: false` only counts: for bytes whose digest another counter already checks. */
+  constructor(private readonly hashing = true) {
+    this.hash = hashing ? createHash('sha256') : undefined;
+  }
+
   update(chunk: Buffer): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.bytes += chunk.length;
   }
 
   reset(): void {
-    this.hash = createHash('sha256');
+    this.hash = this.hashing ? createHash('sha256') : undefined;
     this.bytes = 0;
   }
 
   digest(): string {
+    if (!this.hash) throw new Error('DigestCounter: counting only, no digest');
     return `sha256:${this.hash.digest('hex')}`;
   }
 }

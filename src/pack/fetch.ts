@@ -86,7 +86,7 @@ export async function fetchImages(
           await downloadBlob(sources, desc, tmp, {
             what,
             onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
-            sink: (file) => decompressingSink(file, diffId, what),
+            sink: (file) => decompressingSink(file, diffId, what, desc.digest),
           });
         });
         const mediaType = UNCOMPRESSED_LAYER_TYPE[image.manifest.mediaType] ?? MediaType.ociLayer;

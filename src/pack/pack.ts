@@ -99,18 +99,20 @@ async function packPredicted({ ctx }: Session, images: readonly ResolvedImage[],
   const planned = predictedImages(images, layers, (diffId) => ctx.store.path(diffId));
   ctx.onProgress?.({ type: 'writing', output: sink.output });
   const write = await sink.startPredicted!(planned);
-  const toStream = [...layers.values()].filter((l) => write.destination(l.diffId).kind === 'stream');
+  const destinations = new Map([...layers.values()].map((l) => [l.diffId, write.destination({ diffId: l.diffId, local: l.image.blobs(l.desc)[0]?.local === true })]));
   const streamed = new Map<string, Promise<unknown>>();
   const limit = pLimit(ctx.concurrency);
-  for (const layer of toStream) {
-    const dest = write.destination(layer.diffId);
+  // Layers a sink takes in order come one at a time, in archive order (the order of `layers`).
+  const inOrder = pLimit(1);
+  for (const layer of layers.values()) {
+    const dest = destinations.get(layer.diffId)!;
     if (dest.kind !== 'stream') continue;
     const what = `layer ${layer.desc.digest} of ${formatReference(layer.image.ref)}`;
-    const writing = limit(() =>
+    const writing = (dest.inOrder ? inOrder : limit)(() =>
       downloadBlob(layer.image.blobs(layer.desc), layer.desc, sink.output, {
         what,
         onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
-        sink: () => decompressingSinkTo(dest.open, layer.diffId, what, layer.size),
+        sink: () => decompressingSinkTo(dest.open, layer.diffId, what, { exactSize: layer.size, blobDigest: layer.desc.digest }),
       }),
     ).catch((err: unknown) => {
       // Plain bytes of another size than predicted (several gzip members, 4 GiB or more): take the

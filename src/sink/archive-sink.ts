@@ -47,7 +47,7 @@ async function startDirect(output: string, images: readonly FetchedImage[]): Pro
   const pathToOffset = new Map<string, number>();
   for (const image of images) for (const l of image.layers) pathToOffset.set(l.descriptor.digest, offsets.get(l.path)!);
   return {
-    destination: (diffId) => {
+    destination: ({ diffId }) => {
       const start = pathToOffset.get(diffId)!;
       return { kind: 'stream', open: () => createWriteStream('', { fd: tmp.fh.fd, start, autoClose: false, highWaterMark: 1024 * 1024 }) };
     },

@@ -5,12 +5,15 @@
  *
  * From predicted layer sizes the layout is known before the layers are
  * fetched, so each frame is compressed as soon as the layers in it are in
- * the blob store, while the rest still download.
+ * the blob store, while the rest still download. Layers read out of an
+ * archive on this machine (re-bundling) skip the store: they stream into
+ * their frames in archive order as they are read and verified.
  */
 import { writeImageArchive, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { assembleArchive } from './archive-content.js';
 import type { FetchedImage, ImageSink, SinkResult } from './image-sink.js';
 import type { WrittenArchive } from '../archive/image-archive.js';
+import { StreamedPart } from '../zstd/frame-writer.js';
 
 export interface BundleSinkOptions {
   /** zstd level (default 16, as rke2). */
@@ -36,17 +39,33 @@ export function bundleSink(output: string, options: BundleSinkOptions = {}): Ima
     output,
     write: async (images: readonly FetchedImage[]) => result(await writeImageArchive(output, assembleArchive(images), archiveOptions)),
     async startPredicted(images) {
+      const sizes = new Map(images.flatMap((image) => image.layers.map((l) => [l.descriptor.digest, l.descriptor.size] as const)));
+      const streamed = new Map<string, StreamedPart>();
       return {
-        destination: () => ({ kind: 'store' }),
+        destination({ diffId, local }) {
+          // A layer read out of an archive here goes straight into its frames: no copy in the
+          // store. A download goes through the store: its connection must not wait on a frame.
+          if (!local) return { kind: 'store' };
+          const part = new StreamedPart(sizes.get(diffId)!);
+          streamed.set(diffId, part);
+          return { kind: 'stream', inOrder: true, open: () => part.writable() };
+        },
         async finish(stored) {
           const content = assembleArchive(images);
-          for (const blob of content.layerBlobs) {
-            // The frame holding this layer waits for it (the writer reads the stored file).
-            if ('path' in blob) {
-              blob.ready = stored(blob.digest);
-              blob.ready.catch(() => {});
+          content.layerBlobs = content.layerBlobs.map((blob) => {
+            if (!('path' in blob)) return blob;
+            const part = streamed.get(blob.digest);
+            const ready = stored(blob.digest);
+            if (part) {
+              // A layer that fails before or while streaming stops the frames waiting for it.
+              // The bundle is complete only once each has been verified (after its last byte).
+              ready.catch((err: unknown) => part.fail(err));
+              return { digest: blob.digest, size: blob.size, streamed: part, ready };
             }
-          }
+            // The frame holding this layer waits for it (the writer reads the stored file).
+            ready.catch(() => {});
+            return { ...blob, ready };
+          });
           return result(await writeImageArchive(output, content, archiveOptions));
         },
       };

@@ -40,14 +40,27 @@ export interface SinkResult {
 /**
  * Where a layer of a predicted layout goes: into the blob store (the sink
  * reads it from there once it is stored), or straight to its place in the
- * output as it is decompressed.
+ * output as it is decompressed. `inOrder`: the layers streamed this way must
+ * come one at a time, in archive order (a bundle's frames take their bytes
+ * in order).
  */
-export type LayerDestination = { kind: 'store' } | { kind: 'stream'; open: () => Writable };
+export type LayerDestination = { kind: 'store' } | { kind: 'stream'; open: () => Writable; inOrder?: boolean };
+
+/** A layer of a predicted layout, as the sink sees it when it chooses. */
+export interface PlannedLayer {
+  diffId: string;
+  /**
+   * Read from a file on this machine (an archive, a layout directory): its
+   * reads may be held back while the output catches up. A registry
+   * download may not be (its connection would time out).
+   */
+  local: boolean;
+}
 
 /** An output laid out from predicted layer sizes, waiting for its layers. */
 export interface PredictedWrite {
-  /** Where the layer with this diff_id goes. */
-  destination(diffId: string): LayerDestination;
+  /** Where this layer goes (asked once per layer). */
+  destination(layer: PlannedLayer): LayerDestination;
   /**
    * Completes the output once every layer is in: `stored(diffId)` settles
    * when that layer is written where `destination` said (rejecting when it

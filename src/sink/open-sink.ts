@@ -25,6 +25,9 @@ export function openSink(output: string, options: OpenSinkOptions = {}): ImageSi
   if (compression === 'gzip' && options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 1 && options.level <= 9)) {
     throw new AirpackError('INVALID_ARGUMENT', `${output}: gzip level ${options.level} [expected 1 to 9; zstd levels such as 16 are for .tar.zst]`);
   }
+  if (compression === 'zstd' && options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 1 && options.level <= 22)) {
+    throw new AirpackError('INVALID_ARGUMENT', `${output}: zstd level ${options.level} [expected 1 to 22]`);
+  }
   if (compression === 'zstd') {
     return bundleSink(output, { ...(options.level !== undefined ? { level: options.level } : {}), ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}) });
   }

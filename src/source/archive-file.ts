@@ -233,7 +233,8 @@ function bundleRange(source: string, reader: PositionalReader, turns: Turns, e: 
           release();
         }
       })(),
-      { objectMode: false, highWaterMark: 4 * 1024 * 1024 },
+      // Pieces as they are (two ahead): a byte-mode stream would concatenate them on every read.
+      { objectMode: true, highWaterMark: 2 },
     );
   return { source, size: e.size, read, stream };
 }

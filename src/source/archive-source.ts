@@ -214,7 +214,7 @@ async function hashLocated(at: Located): Promise<string> {
 
 /** A blob in an archive: any offset can be read, so a "resume" always continues. */
 function rangeSource(at: Located): BlobSource {
-  return { name: at.source, open: async (offset) => ({ body: at.stream(offset), resumed: true }) };
+  return { name: at.source, local: true, open: async (offset) => ({ body: at.stream(offset), resumed: true }) };
 }
 
 /** The archives of one run, each opened once, with the scratch space their decompressed copies take. */

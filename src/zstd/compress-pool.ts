@@ -10,17 +10,19 @@
  * its input and the settings, never on how many workers ran.
  *
  * A frame's input is a list of slices: bytes handed over (transferred, not
- * copied) or ranges of files the worker reads itself, so an archive made of
- * blob files is compressed without ever being buffered in this thread. The
- * content size is pledged up front: the header records it and libzstd
- * shrinks the window to fit small frames.
+ * copied), ranges of files the worker reads itself, so an archive made of
+ * blob files is compressed without ever being buffered in this thread, or
+ * bytes that arrive later through a `FrameFeed` (a layer read out of another
+ * bundle, compressed as it is decoded, never stored). The content size is
+ * pledged up front: the header records it and libzstd shrinks the window to
+ * fit small frames.
  */
 import type { Worker } from 'node:worker_threads';
 import { ZstdError } from './errors.js';
 import { startZstdWorker } from './worker.js';
 
-/** Bytes, or `length` bytes of the file at `path` from `offset`. */
-export type FrameSlice = Uint8Array | { path: string; offset: number; length: number };
+/** Bytes, `length` bytes of the file at `path` from `offset`, or bytes pushed in later. */
+export type FrameSlice = Uint8Array | { path: string; offset: number; length: number } | FrameFeed;
 
 export interface FrameSettings {
   /** zstd level, 1..22. */
@@ -31,13 +33,123 @@ export interface FrameSettings {
   longDistanceMatching: boolean;
 }
 
-interface FrameRequest extends FrameSettings {
-  id: number;
-  size: number;
-  slices: Array<Uint8Array | { path: string; offset: number; length: number }>;
+/** A slice as the worker sees it: a feed is its number within the frame. */
+type WireSlice = Uint8Array | { path: string; offset: number; length: number } | { feed: number; length: number };
+
+type Request =
+  | ({ kind: 'frame'; id: number; size: number; slices: WireSlice[] } & FrameSettings)
+  | { kind: 'data'; id: number; feed: number; buf: Uint8Array; n: number };
+
+type WorkerReply =
+  | { id: number; chunk: Uint8Array }
+  | { id: number; done: true }
+  | { id: number; error: string }
+  /** A feed's buffer, consumed (or dropped) and handed back for reuse. */
+  | { id: number; feed: number; returned: Uint8Array };
+
+/** Bytes a feed copies into each buffer it sends, and buffers it may have out at once: 8 MiB per feed. */
+const FEED_BUFFER = 1024 * 1024;
+const FEED_BUFFERS = 8;
+/**
+ * Feed buffers back from the workers, for the next feed: fresh memory costs
+ * a page fault per 4 KiB, and a layer is often a feed of its own.
+ */
+const spareBuffers: Uint8Array[] = [];
+
+function feedBuffer(length: number): Uint8Array {
+  return length >= FEED_BUFFER ? (spareBuffers.pop() ?? new Uint8Array(FEED_BUFFER)) : new Uint8Array(length);
 }
 
-type WorkerReply = { id: number; chunk: Uint8Array } | { id: number; done: true } | { id: number; error: string };
+function spare(buf: Uint8Array): void {
+  if (buf.length === FEED_BUFFER && spareBuffers.length < 2 * FEED_BUFFERS) spareBuffers.push(buf);
+}
+
+/**
+ * Bytes of a frame that arrive after the frame is queued: `write()` them in
+ * order, `length` in all. Each write is copied into a few reused buffers
+ * sent to the worker as it gets to them; a write waits while all of them
+ * are out, which is the back-pressure on whoever produces the bytes.
+ */
+export class FrameFeed {
+  private send: ((buf: Uint8Array, n: number) => void) | undefined;
+  private readonly queued: Array<{ buf: Uint8Array; n: number }> = [];
+  private out = 0;
+  private current: Uint8Array | undefined;
+  private fill = 0;
+  private taken = 0;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  /** Set by the pool: how a feed failure stops its frame. */
+  onFail: ((err: unknown) => void) | undefined;
+
+  constructor(readonly length: number) {}
+
+  /** Copies `chunk` in; it may be reused once the promise resolves. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.taken + chunk.length > this.length) {
+      throw new ZstdError('ZSTD_COMPRESS_FAILED', `frame input: ${this.taken + chunk.length} bytes written to a slice of ${this.length}`);
+    }
+    let at = 0;
+    while (at < chunk.length) {
+      this.check();
+      if (!this.current) {
+        while (this.out >= FEED_BUFFERS) {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          this.check();
+        }
+        this.current = feedBuffer(this.length - this.taken);
+        this.fill = 0;
+        this.out++;
+      }
+      const n = Math.min(chunk.length - at, this.current.length - this.fill);
+      this.current.set(chunk.subarray(at, at + n), this.fill);
+      this.fill += n;
+      this.taken += n;
+      at += n;
+      if (this.fill === this.current.length || this.taken === this.length) this.flush();
+    }
+  }
+
+  /** Stops the feed; its frame fails with `err`. */
+  fail(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.notify();
+    this.onFail?.(err);
+  }
+
+  /** The pool: the frame is on a worker, send what is queued and what follows. */
+  attach(send: (buf: Uint8Array, n: number) => void): void {
+    this.send = send;
+    for (const q of this.queued.splice(0)) send(q.buf, q.n);
+  }
+
+  /** The pool: the worker is done with one buffer. */
+  returned(buf: Uint8Array): void {
+    this.out--;
+    spare(buf);
+    this.notify();
+  }
+
+  private flush(): void {
+    const buf = this.current!;
+    const n = this.fill;
+    this.current = undefined;
+    this.fill = 0;
+    if (this.send) this.send(buf, n);
+    else this.queued.push({ buf, n });
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
 
 /**
  * The compressed bytes of one frame as they arrive from its worker. `chunks()`
@@ -94,6 +206,8 @@ export class CompressedFrame {
 /**
  * Runs inside each worker (started from its source text): compress every
  * frame request with one reused context, posting output in 1 MiB chunks.
+ * A frame with feeds is compressed as far as its bytes have come; each
+ * 'data' message moves it on, and its buffer goes back to be reused.
  */
 function frameWorkerMain(require: NodeJS.Require): void {
   const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
@@ -104,71 +218,122 @@ function frameWorkerMain(require: NodeJS.Require): void {
   const cctx = new zstd.CCtx();
   const readBuf = Buffer.allocUnsafe(READ_CHUNK);
   const port = parentPort!;
+  type FrameRequest = Extract<Request, { kind: 'frame' }>;
+  let job: { req: FrameRequest; next: number; remaining: number | undefined; data: Map<number, Array<{ buf: Uint8Array; n: number }>> } | undefined;
+  let out = new Uint8Array(OUT_CHUNK);
+  let fill = 0;
 
-  port.on('message', (req: FrameRequest) => {
-    let out = new Uint8Array(OUT_CHUNK);
-    let fill = 0;
-    const post = (): void => {
-      if (fill === 0) return;
-      const chunk = fill === out.length ? out : out.slice(0, fill);
-      port.postMessage({ id: req.id, chunk }, [chunk.buffer as ArrayBuffer]);
-      out = new Uint8Array(OUT_CHUNK);
-      fill = 0;
-    };
-    const feed = (src: Uint8Array, op: number): void => {
-      let input = src;
-      for (;;) {
-        const [remaining, produced, consumed] = cctx.compressStream2(out.subarray(fill), input, op);
-        fill += produced;
-        input = input.subarray(consumed);
-        if (fill === out.length) post();
-        const finished = op === zstd.EndDirective.end ? remaining === 0 : input.length === 0;
-        if (finished) return;
+  const post = (id: number): void => {
+    if (fill === 0) return;
+    const chunk = fill === out.length ? out : out.slice(0, fill);
+    port.postMessage({ id, chunk }, [chunk.buffer as ArrayBuffer]);
+    out = new Uint8Array(OUT_CHUNK);
+    fill = 0;
+  };
+  const giveBack = (id: number, feed: number, buf: Uint8Array): void => port.postMessage({ id, feed, returned: buf }, [buf.buffer as ArrayBuffer]);
+  const feed = (id: number, src: Uint8Array, op: number): void => {
+    let input = src;
+    for (;;) {
+      const [remaining, produced, consumed] = cctx.compressStream2(out.subarray(fill), input, op);
+      fill += produced;
+      input = input.subarray(consumed);
+      if (fill === out.length) post(id);
+      const finished = op === zstd.EndDirective.end ? remaining === 0 : input.length === 0;
+      if (finished) return;
+    }
+  };
+  const readFile = (id: number, slice: { path: string; offset: number; length: number }): void => {
+    const fd = fs.openSync(slice.path, 'r');
+    try {
+      let done = 0;
+      while (done < slice.length) {
+        const n = fs.readSync(fd, readBuf, 0, Math.min(READ_CHUNK, slice.length - done), slice.offset + done);
+        if (n === 0) throw new Error(`${slice.path}: expected ${slice.length} bytes from offset ${slice.offset}, file ends after ${done}`);
+        feed(id, readBuf.subarray(0, n), zstd.EndDirective.continue);
+        done += n;
       }
-    };
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  /** Compresses as far as the frame's bytes have come; ends the frame when all are in. */
+  const advance = (): void => {
+    const current = job!;
+    const { req } = current;
+    try {
+      while (current.next < req.slices.length) {
+        const slice = req.slices[current.next]!;
+        if (slice instanceof Uint8Array) feed(req.id, slice, zstd.EndDirective.continue);
+        else if ('path' in slice) readFile(req.id, slice);
+        else {
+          current.remaining ??= slice.length;
+          const queue = current.data.get(slice.feed) ?? [];
+          while (current.remaining > 0 && queue.length > 0) {
+            const { buf, n } = queue.shift()!;
+            if (n > current.remaining) throw new Error(`feed ${slice.feed}: more than its ${slice.length} bytes`);
+            feed(req.id, buf.subarray(0, n), zstd.EndDirective.continue);
+            current.remaining -= n;
+            giveBack(req.id, slice.feed, buf);
+          }
+          if (current.remaining > 0) return;
+          current.remaining = undefined;
+        }
+        current.next++;
+      }
+      feed(req.id, new Uint8Array(0), zstd.EndDirective.end);
+      post(req.id);
+      job = undefined;
+      port.postMessage({ id: req.id, done: true });
+    } catch (err) {
+      job = undefined;
+      fill = 0;
+      port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  port.on('message', (req: Request) => {
+    if (req.kind === 'data') {
+      // Data for a frame that failed or is gone: only its buffer matters.
+      if (job?.req.id !== req.id) return giveBack(req.id, req.feed, req.buf);
+      const queue = job.data.get(req.feed) ?? [];
+      queue.push({ buf: req.buf, n: req.n });
+      job.data.set(req.feed, queue);
+      advance();
+      return;
+    }
     try {
       cctx.reset(zstd.ResetDirective.sessionAndParameters);
       cctx.setParameter(zstd.CParameter.compressionLevel, req.level);
       cctx.setParameter(zstd.CParameter.windowLog, req.windowLog);
       cctx.setParameter(zstd.CParameter.enableLongDistanceMatching, req.longDistanceMatching ? 1 : 0);
       cctx.setPledgedSrcSize(req.size);
-      for (const slice of req.slices) {
-        if (slice instanceof Uint8Array) {
-          feed(slice, zstd.EndDirective.continue);
-          continue;
-        }
-        const fd = fs.openSync(slice.path, 'r');
-        try {
-          let done = 0;
-          while (done < slice.length) {
-            const n = fs.readSync(fd, readBuf, 0, Math.min(READ_CHUNK, slice.length - done), slice.offset + done);
-            if (n === 0) throw new Error(`${slice.path}: expected ${slice.length} bytes from offset ${slice.offset}, file ends after ${done}`);
-            feed(readBuf.subarray(0, n), zstd.EndDirective.continue);
-            done += n;
-          }
-        } finally {
-          fs.closeSync(fd);
-        }
-      }
-      feed(new Uint8Array(0), zstd.EndDirective.end);
-      post();
-      port.postMessage({ id: req.id, done: true });
     } catch (err) {
       port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
+      return;
     }
+    job = { req, next: 0, remaining: undefined, data: new Map() };
+    advance();
   });
 }
 
 interface Slot {
   worker: Worker;
-  busy: CompressedFrame | undefined;
+  busy: Job | undefined;
+}
+
+interface Job {
+  id: number;
+  request: Extract<Request, { kind: 'frame' }>;
+  frame: CompressedFrame;
+  feeds: FrameFeed[];
+  transfer: ArrayBuffer[];
 }
 
 /** A fixed set of workers; frames queue until one is free. */
 export class FrameCompressorPool {
   private readonly slots: Slot[] = [];
-  private readonly queue: Array<{ request: FrameRequest; frame: CompressedFrame; transfer: ArrayBuffer[] }> = [];
-  private readonly byId = new Map<number, CompressedFrame>();
+  private readonly queue: Job[] = [];
+  private readonly byId = new Map<number, Job>();
   private nextId = 0;
   private closed = false;
 
@@ -179,6 +344,7 @@ export class FrameCompressorPool {
   /**
    * Queues one frame. Byte slices are transferred to the worker: the caller
    * must not touch them afterwards (and must not pass views of shared pools).
+   * Feeds may be written to at once; their bytes wait until the frame is on a worker.
    */
   compress(slices: readonly FrameSlice[], settings: FrameSettings, label: string): CompressedFrame {
     if (this.closed) throw new Error('FrameCompressorPool: already closed');
@@ -186,15 +352,20 @@ export class FrameCompressorPool {
     const frame = new CompressedFrame(size, label);
     const id = this.nextId++;
     const transfer: ArrayBuffer[] = [];
-    const plain = slices.map((s) => {
+    const feeds: FrameFeed[] = [];
+    const wire = slices.map((s): WireSlice => {
+      if (s instanceof FrameFeed) return { feed: feeds.push(s) - 1, length: s.length };
       if (!(s instanceof Uint8Array)) return { path: s.path, offset: s.offset, length: s.length };
       // Only a view of a whole ArrayBuffer can be moved; anything else is copied once.
       const owned = s.byteOffset === 0 && s.byteLength === s.buffer.byteLength && !transfer.includes(s.buffer as ArrayBuffer) ? s : s.slice();
       transfer.push(owned.buffer as ArrayBuffer);
       return owned;
     });
-    this.byId.set(id, frame);
-    this.queue.push({ request: { id, size, slices: plain, ...settings }, frame, transfer });
+    const job: Job = { id, request: { kind: 'frame', id, size, slices: wire, ...settings }, frame, feeds, transfer };
+    // A feed that fails (its producer broke) fails the frame; the worker waiting on it is replaced.
+    for (const feed of feeds) feed.onFail = (err) => this.failJob(job, err);
+    this.byId.set(id, job);
+    this.queue.push(job);
     this.dispatch();
     return frame;
   }
@@ -203,22 +374,23 @@ export class FrameCompressorPool {
   async close(): Promise<void> {
     this.closed = true;
     const err = new ZstdError('ZSTD_COMPRESS_FAILED', 'compression stopped before the frame was complete');
-    for (const { frame } of this.queue) frame.fail(err);
     this.queue.length = 0;
-    for (const frame of this.byId.values()) frame.fail(err);
+    for (const job of [...this.byId.values()]) this.settle(job, err);
     this.byId.clear();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots.length = 0;
   }
 
   private dispatch(): void {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && !this.closed) {
       let slot = this.slots.find((s) => !s.busy);
       if (!slot && this.slots.length < this.size) slot = this.spawn();
       if (!slot) return;
       const job = this.queue.shift()!;
-      slot.busy = job.frame;
-      slot.worker.postMessage(job.request, job.transfer);
+      const worker = slot.worker;
+      slot.busy = job;
+      worker.postMessage(job.request, job.transfer);
+      job.feeds.forEach((feed, index) => feed.attach((buf, n) => worker.postMessage({ kind: 'data', id: job.id, feed: index, buf, n } satisfies Request, [buf.buffer as ArrayBuffer])));
     }
   }
 
@@ -235,27 +407,55 @@ export class FrameCompressorPool {
   }
 
   private onReply(slot: Slot, reply: WorkerReply): void {
-    const frame = this.byId.get(reply.id);
-    if (!frame) return;
+    const job = this.byId.get(reply.id);
+    if (!job) return;
     if ('chunk' in reply) {
-      frame.push(Buffer.from(reply.chunk.buffer, reply.chunk.byteOffset, reply.chunk.byteLength));
+      job.frame.push(Buffer.from(reply.chunk.buffer, reply.chunk.byteOffset, reply.chunk.byteLength));
       return;
     }
-    this.byId.delete(reply.id);
+    if ('returned' in reply) {
+      job.feeds[reply.feed]?.returned(reply.returned);
+      return;
+    }
     slot.busy = undefined;
-    if ('error' in reply) frame.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `${frame.label}: ${reply.error}`));
-    else frame.end();
+    if ('error' in reply) this.settle(job, new ZstdError('ZSTD_COMPRESS_FAILED', `${job.frame.label}: ${reply.error}`));
+    else this.settle(job);
+    this.dispatch();
+  }
+
+  /** A frame is over: done, or failed with `err` (its feeds too, so their writers stop waiting). */
+  private settle(job: Job, err?: unknown): void {
+    if (!this.byId.delete(job.id)) return;
+    if (err === undefined) {
+      job.frame.end();
+      return;
+    }
+    job.frame.fail(err instanceof Error ? err : new Error(String(err)));
+    for (const feed of job.feeds) feed.fail(err);
+  }
+
+  /** A feed failed: the frame fails with the feed's own error, and a worker waiting for its bytes is replaced. */
+  private failJob(job: Job, err: unknown): void {
+    if (!this.byId.has(job.id)) return;
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    const slot = this.slots.find((s) => s.busy === job);
+    this.settle(job, err);
+    if (slot) {
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      slot.worker.removeAllListeners('exit');
+      void slot.worker.terminate();
+    }
     this.dispatch();
   }
 
   private onWorkerExit(slot: Slot, err: Error): void {
-    this.slots.splice(this.slots.indexOf(slot), 1);
-    const frame = slot.busy;
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return;
+    this.slots.splice(at, 1);
+    const job = slot.busy;
     slot.busy = undefined;
-    if (frame) {
-      for (const [id, f] of this.byId) if (f === frame) this.byId.delete(id);
-      frame.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `${frame.label}: ${err.message}`, { cause: err }));
-    }
+    if (job) this.settle(job, new ZstdError('ZSTD_COMPRESS_FAILED', `${job.frame.label}: ${err.message}`, { cause: err }));
     this.dispatch();
   }
 }

@@ -14,15 +14,18 @@
  * - `writeZstdParts`: the input as parts, bytes or ranges of files (an image
  *   archive is its blob files). Workers read the files themselves, nothing
  *   is buffered here: memory is libzstd's per worker plus the compressed
- *   output of frames that finish ahead of their turn.
+ *   output of frames that finish ahead of their turn. A part can also be a
+ *   `StreamedPart`, bytes of known size written in later, in order (a
+ *   layer decoded out of another bundle): they go to the workers as they
+ *   come, a few MiB at a time, and are never stored.
  * - `ZstdFrameWriter` / `writeZstdFrames`: a byte stream pushed in. A frame's
  *   bytes must be held until it is handed to a worker, so memory grows with
  *   (parallelism + 1) x frameSize; the default parallelism keeps that
  *   within PUSH_INPUT_BUDGET.
  */
 import { availableParallelism } from 'node:os';
-import type { Writable } from 'node:stream';
-import { type CompressedFrame, FrameCompressorPool, type FrameSettings, type FrameSlice } from './compress-pool.js';
+import { Writable } from 'node:stream';
+import { type CompressedFrame, FrameCompressorPool, FrameFeed, type FrameSettings, type FrameSlice } from './compress-pool.js';
 import { writeViaTempFile } from '../io/output-sink.js';
 import { ZstdError } from './errors.js';
 import { MAX_BUNDLE_WINDOW, MAX_FRAME_HEADER_SIZE, parseFrameHeader } from './frame-header.js';
@@ -327,11 +330,105 @@ export class ZstdFrameWriter {
 const STAGING_SIZE = 4 * 1024 * 1024;
 
 /**
- * A piece of the input of `writeZstdParts`: bytes, a file range, or the end
- * of a frame. A file may still be on its way: its frame is handed to a
- * worker only once `ready` resolves (and the write fails if it rejects).
+ * Bytes of one part of `writeZstdParts` that arrive while it runs: exactly
+ * `size` of them, written in order through `writable()`. A write waits
+ * until the frame its bytes belong to is cut and has room on a worker, so
+ * whoever produces them is held back, never buffered without bound. `fail`
+ * stops the write (the producer broke); so does a writable that ends early.
  */
-export type ZstdInputPart = Buffer | { path: string; offset?: number; size: number; ready?: Promise<unknown> } | FrameBoundary;
+export class StreamedPart {
+  private readonly feeds: FrameFeed[] = [];
+  private feedAt = 0;
+  private written = 0;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  private opened = false;
+
+  constructor(readonly size: number) {}
+
+  /** writeZstdParts: the next `length` bytes of the part go to one frame. */
+  slice(length: number): FrameFeed {
+    const feed = new FrameFeed(length);
+    if (this.failure !== undefined) feed.fail(this.failure);
+    this.feeds.push(feed);
+    this.notify();
+    return feed;
+  }
+
+  /** Writes the next bytes; resolves when `chunk` may be reused. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.written + chunk.length > this.size) {
+      throw new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part: more than its ${this.size} bytes`);
+    }
+    let at = 0;
+    while (at < chunk.length) {
+      let feed = this.feeds[this.feedAt];
+      while (!feed || feed.length === 0) {
+        if (this.failure !== undefined) throw this.failure;
+        if (feed) feed = this.feeds[++this.feedAt];
+        else await new Promise<void>((resolve) => (this.wake = resolve));
+        feed = this.feeds[this.feedAt];
+      }
+      const before = this.written - this.offsetOf(this.feedAt);
+      const n = Math.min(chunk.length - at, feed.length - before);
+      await feed.write(chunk.subarray(at, at + n));
+      at += n;
+      this.written += n;
+      if (this.written - this.offsetOf(this.feedAt) === feed.length) this.feedAt++;
+    }
+  }
+
+  /** The producer broke: every frame holding this part fails with `err`. */
+  fail(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    for (const feed of this.feeds) feed.fail(err);
+    this.notify();
+  }
+
+  /** The part as a Writable, for a pipeline; opened once (the bytes cannot be taken back). */
+  writable(): Writable {
+    if (this.opened) throw new ZstdError('ZSTD_COMPRESS_FAILED', 'streamed part: written once only, its bytes cannot be taken back');
+    this.opened = true;
+    return new Writable({
+      highWaterMark: 0,
+      write: (chunk: Buffer, _enc, cb) => this.write(chunk).then(() => cb(), cb),
+      final: (cb) => {
+        if (this.written === this.size) return cb();
+        const err = new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part: ended after ${this.written} of its ${this.size} bytes`);
+        this.fail(err);
+        cb(err);
+      },
+      destroy: (err, cb) => {
+        if (err) this.fail(err);
+        else if (this.written < this.size) this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part: closed after ${this.written} of its ${this.size} bytes`));
+        cb(err);
+      },
+    });
+  }
+
+  private offsetOf(feedIndex: number): number {
+    let n = 0;
+    for (let i = 0; i < feedIndex; i++) n += this.feeds[i]!.length;
+    return n;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+/**
+ * A piece of the input of `writeZstdParts`: bytes, a file range, bytes
+ * streamed in, or the end of a frame. A file may still be on its way: its
+ * frame is handed to a worker only once `ready` resolves (and the write
+ * fails if it rejects). A streamed part's `ready` says its bytes were what
+ * they should be (verified after the last one): the file is complete only
+ * once every one has resolved.
+ */
+export type ZstdInputPart = Buffer | { path: string; offset?: number; size: number; ready?: Promise<unknown> } | { streamed: StreamedPart; ready?: Promise<unknown> } | FrameBoundary;
 
 function isBoundary(item: unknown): item is FrameBoundary {
   return !(item instanceof Uint8Array) && (item as FrameBoundary).boundary === true;
@@ -343,12 +440,28 @@ function isBoundary(item: unknown): item is FrameBoundary {
  * read by the workers, so their bytes never pass through this thread.
  */
 export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Writable | string, opts: ZstdFrameWriterOptions = {}): Promise<ZstdFrameIndex> {
-  if (typeof output === 'string') return writeViaTempFile(output, (out) => writeZstdParts(parts, out, { ...opts, end: true }));
-  const resolved = resolveOptions(opts, defaultParallelism);
+  const failStreamed = (err: unknown): void => {
+    // A producer still writing a streamed part must not wait for a frame that will never come.
+    for (const part of parts) if (!Buffer.isBuffer(part) && 'streamed' in part) part.streamed.fail(err);
+  };
+  if (typeof output === 'string') {
+    return writeViaTempFile(output, (out) => writeZstdParts(parts, out, { ...opts, end: true })).catch((err: unknown) => {
+      failStreamed(err);
+      throw err;
+    });
+  }
+  let resolved: ResolvedOptions;
+  try {
+    resolved = resolveOptions(opts, defaultParallelism);
+  } catch (err) {
+    failStreamed(err);
+    throw err;
+  }
   const frames = new OrderedFrames(output, resolved);
   try {
     let slices: FrameSlice[] = [];
     let waits: Array<Promise<unknown>> = [];
+    const verified: Array<Promise<unknown>> = [];
     let fill = 0;
     const cut = async (): Promise<void> => {
       if (fill === 0) return;
@@ -364,6 +477,18 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     for (const part of parts) {
       if (isBoundary(part)) {
         await cut();
+        continue;
+      }
+      if ('streamed' in part) {
+        const { streamed } = part;
+        if (part.ready) verified.push(part.ready);
+        for (let taken = 0; taken < streamed.size; ) {
+          const n = Math.min(streamed.size - taken, resolved.frameSize - fill);
+          slices.push(streamed.slice(n));
+          taken += n;
+          fill += n;
+          if (fill === resolved.frameSize) await cut();
+        }
         continue;
       }
       const length = Buffer.isBuffer(part) ? part.length : part.size;
@@ -384,8 +509,10 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     }
     await cut();
     if (frames.count === 0) await frames.submit([], 0);
+    await Promise.all(verified);
     return await frames.finish();
   } catch (err) {
+    failStreamed(err);
     await frames.close();
     throw err;
   }

@@ -22,6 +22,7 @@ export {
   MAX_FRAME_SIZE,
   writeZstdFrames,
   writeZstdParts,
+  StreamedPart,
   ZstdFrameWriter,
   type FrameBoundary,
   type ZstdFrameIndex,
