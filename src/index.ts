@@ -17,6 +17,8 @@ export { extractImage, type ExtractOptions, type ExtractResult } from './scan/ex
 export { openArchive, type ArchiveMetadata } from './scan/open.js';
 export { serve, type ServeOptions, type Server } from './serve/server.js';
 export { push, type PushedImage, type PushOptions, type PushResult } from './push/push.js';
+export { annotateList, createList, inspectManifest, pushList, removeLists, type ManifestOptions, type PlatformOverrides, type PushedList } from './manifest/manifest.js';
+export { LocalLists, localListDir, type ListEntry, type LocalList } from './manifest/local-lists.js';
 
 // Errors and progress
 export { AirpackError, exitCodeFor, ExitCode, isAirpackError, toAirpackError, type ErrorCode } from './errors.js';

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<object>> = {
   bundle: () => import('./bundle.js'),
   serve: () => import('./serve.js'),
   push: () => import('./push.js'),
+  manifest: () => import('./manifest.js'),
 };
 
 async function loadCommands(argv: readonly string[]): Promise<object[]> {
@@ -98,7 +99,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
   // yargs checks unknown options only after an async handler has run: `bundle --cache-dri X`
   // downloaded and wrote everything, then said "Unknown arguments". So the command line is
   // first parsed with handlers that do nothing; only a line that passes runs for real.
-  const dryRun = commands.map((c) => ({ ...c, handler: () => {} }));
+  // A command with subcommands gives its own `validator` (its handlers live in its builder).
+  const dryRun = commands.map((c) => (c as { validator?: object }).validator ?? { ...c, handler: () => {} });
   let valid = true;
   try {
     await build(argv, dryRun, () => (valid = false)).parseAsync();

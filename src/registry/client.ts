@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { AirpackError } from '../errors.js';
 import { apiHost } from '../ref/reference.js';
 import { MANIFEST_ACCEPT } from '../spec/media-types.js';
+import type { Descriptor } from '../spec/types.js';
 import { RegistryAuth } from './auth.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import { readBody, redactUrl, sendWithRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type TlsOptions } from './http.js';
@@ -33,6 +34,8 @@ export interface FetchedManifest {
 
 /** Manifests larger than this are refused, as registries do (the spec suggests 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Configs and other blobs read into memory. */
+export const MAX_SMALL_BLOB_BYTES = 64 * 1024 * 1024;
 
 export function sha256Digest(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -140,6 +143,18 @@ export class RegistryClient {
     if (res.status === 206 && offset > 0) return { res, resumed: true };
     if (res.status === 200) return { res, resumed: false };
     throw await this.errorFor(res, `blob ${digest} in ${this.registry}/${repository}`);
+  }
+
+  /** A small blob (a config) read into memory, checked against its descriptor's size and digest. */
+  async getSmallBlob(repository: string, desc: Descriptor, what: string): Promise<Buffer> {
+    if (desc.size > MAX_SMALL_BLOB_BYTES) throw new AirpackError('MANIFEST_INVALID', `${what}: ${desc.size} bytes is too large for a config [at most ${MAX_SMALL_BLOB_BYTES}]`);
+    const { res } = await this.openBlob(repository, desc.digest);
+    const bytes = await readBody(res, MAX_SMALL_BLOB_BYTES);
+    const digest = sha256Digest(bytes);
+    if (bytes.length !== desc.size || digest !== desc.digest) {
+      throw new AirpackError('DIGEST_MISMATCH', `${what}: registry sent ${bytes.length} bytes with digest ${digest} [expected ${desc.size} bytes, ${desc.digest}]`);
+    }
+    return bytes;
   }
 
   /** Turn a non-success response into an error that names the thing and the registry's own words. */
