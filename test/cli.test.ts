@@ -97,6 +97,48 @@ describe('airpack CLI', () => {
     expect(res.stderr).toContain('unknown architecture "amd46" (did you mean "amd64"?)');
   });
 
+  // Issue 13, finding 5: the velero example with a Linux-only image left _output/velero-...-linux-amd64.tar
+  // without its list and checksum when the Windows artifact failed.
+  it('writes a release set all or nothing: a failed artifact leaves no other artifact, list or staging directory', async () => {
+    const outDir = join(dir, 'velero-fail');
+    const env = { BUILD_OS: 'linux windows', BUILD_ARCH: 'amd64', BUILD_WINDOWS_VERSION: 'ltsc2022', VERSION: 'v1.14.0' };
+    const res = await run('node', ['bin/airpack.js', 'bundle', fx.single.ref, '--output-dir', outDir, '--preset', 'velero'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', ...env } });
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain('windows/amd64');
+    expect(existsSync(outDir) ? await readdir(outDir, { recursive: true }) : []).toEqual([]);
+    // The same through a release description with two bundles: the first, good one is not left behind either.
+    const desc = join(dir, 'fails.yaml');
+    await writeFile(desc, `outputDir: release-fail\npreset: rke2\nbundles:\n  - images: [${fx.single.ref}]\n    platforms: [linux/amd64]\n  - images: [${fx.single.ref}]\n    platforms: [linux/arm64]\n`);
+    const rel = await airpack(['bundle', '--release', desc]);
+    expect(rel.code).toBe(3);
+    const relDir = join(dir, 'release-fail');
+    expect(existsSync(relDir) ? await readdir(relDir, { recursive: true }) : []).toEqual([]);
+  });
+
+  it('takes skipMissing and concurrency from a release description when the command line leaves them unsaid', async () => {
+    const desc = join(dir, 'skip.yaml');
+    await writeFile(desc, `outputDir: release-skip\npreset: rke2\nskipMissing: true\nconcurrency: 2\nbundles:\n  - images: [${fx.single.ref}, ${fx.multi.ref}]\n    platforms: [linux/arm64]\n`);
+    const res = await airpack(['bundle', '--release', desc, '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    const result = JSON.parse(res.stdout) as { bundles: Array<{ skipped: Array<{ reference: string }>; artifacts: Array<{ name: string; path: string }> }> };
+    expect(result.bundles[0]!.skipped.map((s) => s.reference)).toEqual([fx.single.ref]);
+    expect(result.bundles[0]!.artifacts.map((a) => a.name)).toEqual(['rke2-images.linux-arm64.tar.zst']);
+    expect(existsSync(result.bundles[0]!.artifacts[0]!.path)).toBe(true);
+    expect((await readdir(join(dir, 'release-skip'))).sort()).toEqual(['rke2-images.linux-arm64.tar.zst', 'rke2-images.linux-arm64.txt', 'sha256sum-arm64.txt']);
+    // Said on the command line, it wins.
+    const strict = await airpack(['bundle', '--release', desc, '--skip-missing=false']);
+    expect(strict.code).toBe(3);
+  });
+
+  it('refuses --concurrency 0 (or not a whole number) before any work, naming the option', async () => {
+    for (const value of ['0', '1.5', 'x']) {
+      const res = await airpack(['pull', fx.single.ref, '-o', join(dir, 'conc.tar'), '--concurrency', value]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/--concurrency .*expected a whole number from 1 to 1024/);
+    }
+    expect(existsSync(join(dir, 'conc.tar'))).toBe(false);
+  });
+
   // Issue 13, finding 1: a mistyped option used to be reported only after the whole bundle was written.
   it('refuses an unknown option before any work', async () => {
     const out = join(dir, 'typo-option.tar.zst');

@@ -9,6 +9,7 @@ import type { Argv } from 'yargs';
 import { AirpackError } from '../errors.js';
 import { parseImageList, type ImageInput } from '../ref/input.js';
 import type { RegistryOptions } from '../registry/client.js';
+import { DEFAULT_CONCURRENCY } from '../pack/session.js';
 
 export interface RegistryArgs {
   insecure?: string[];
@@ -27,26 +28,37 @@ export function withRegistryOptions<T>(y: Argv<T>) {
 
 /** Options of every command that downloads images (pull, bundle). */
 export interface FetchArgs extends RegistryArgs {
-  'skip-missing': boolean;
+  'skip-missing'?: boolean;
   'cache-dir'?: string;
-  concurrency: number;
+  concurrency?: number;
   json: boolean;
   quiet: boolean;
 }
 
 export function withFetchOptions<T>(y: Argv<T>) {
   return withRegistryOptions(y)
-    .option('skip-missing', { type: 'boolean', default: false, describe: 'Warn and go on when an image lacks a requested platform' })
+    // No yargs defaults here: a default would override the same field of a release description.
+    .option('skip-missing', { type: 'boolean', describe: 'Warn and go on when an image lacks a requested platform [default: false]' })
     .option('cache-dir', { type: 'string', describe: 'Keep verified blobs here between runs' })
-    .option('concurrency', { type: 'number', default: 8, describe: 'Blob downloads in parallel' });
+    .option('concurrency', { type: 'number', coerce: positiveInteger('concurrency'), describe: `Blob downloads in parallel [default: ${DEFAULT_CONCURRENCY}]` });
 }
 
-/** The library options that FetchArgs stand for. */
-export function fetchOptions(args: FetchArgs): { registry: RegistryOptions; concurrency: number; skipMissing: boolean; cacheDir?: string } {
+/** A yargs coerce for counts: `--concurrency 0` or `1.5` is refused before any work, naming the option. */
+export function positiveInteger(flag: string): (value: unknown) => number | undefined {
+  return (value) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new AirpackError('INVALID_ARGUMENT', `--${flag} ${Number.isNaN(n) ? 'is not a number' : String(value)}: expected a whole number from 1 to 1024`);
+    return n;
+  };
+}
+
+/** The library options FetchArgs stand for; only those given (the library has the defaults). */
+export function fetchOptions(args: FetchArgs): { registry: RegistryOptions; concurrency?: number; skipMissing?: boolean; cacheDir?: string } {
   return {
     registry: registryOptions(args),
-    concurrency: args.concurrency,
-    skipMissing: args['skip-missing'],
+    ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),
+    ...(args['skip-missing'] !== undefined ? { skipMissing: args['skip-missing'] } : {}),
     ...(args['cache-dir'] ? { cacheDir: args['cache-dir'] } : {}),
   };
 }

@@ -1,7 +1,7 @@
 /** `airpack push`: bundles and archives into a registry, digests kept. */
 import type { Argv } from 'yargs';
 import { push } from '../push/push.js';
-import { registryOptions, withRegistryOptions, type RegistryArgs } from './common.js';
+import { positiveInteger, registryOptions, withRegistryOptions, type RegistryArgs } from './common.js';
 import { createReporter, formatBytes, printJson } from './output.js';
 
 export const command = 'push <sources..>';
@@ -12,7 +12,7 @@ export function builder(y: Argv) {
     .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'Bundles, image archives (docker save, skopeo, crane, buildx) or OCI layout directories' })
     .option('registry', { type: 'string', demandOption: true, describe: 'HOST[:PORT][/PREFIX]: the registry, and a path prefix for every repository' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print what would go where; send nothing' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'Blobs uploaded in parallel' })
+    .option('concurrency', { type: 'number', default: 4, coerce: positiveInteger('concurrency'), describe: 'Blobs uploaded in parallel' })
     .example('$0 push rke2-images.linux-amd64.tar.zst --registry registry.site:5000', 'docker.io/rancher/x:v1 -> registry.site:5000/rancher/x:v1')
     .example('$0 push *.tar.zst --registry registry.site:5000/mirror --dry-run', 'what would go where, under a prefix');
 }

@@ -14,7 +14,8 @@
  * after another: each zstd write already compresses frames on all cores.
  * Output is deterministic: same inputs, same bytes.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { removeOnInterrupt } from '../io/cleanup.js';
 import path from 'node:path';
 import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
 import { AirpackError } from '../errors.js';
@@ -258,14 +259,35 @@ export async function writeChecksumFiles(artifacts: readonly BundleArtifact[]): 
   return [...groups.keys()];
 }
 
-/** Build one archive (`output`) or a release set (`outputDir` + `preset`/`name`). */
+/**
+ * A release set written but not yet in place: every artifact, image list and
+ * checksum file sits in a staging directory inside the output directory
+ * (same file system, so the final move is a rename per file). `commit` moves
+ * them all into place; `discard` removes them. A set that fails half way
+ * leaves nothing at the destination, and an earlier release there untouched.
+ */
+export interface StagedBundle {
+  result: BundleResult;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/** Build one archive (`output`) or a release set (`outputDir` + `preset`/`name`), all or nothing. */
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
+  const staged = await bundleStaged(options);
+  await staged.commit();
+  return staged.result;
+}
+
+/** `bundle`, with a release set left in its staging directory until `commit` (bundleRelease commits all bundles at once). */
+export async function bundleStaged(options: BundleOptions): Promise<StagedBundle> {
   if (!!options.output === !!options.outputDir) throw new AirpackError('INVALID_ARGUMENT', 'give exactly one of an output file (-o) or an output directory (--output-dir)');
   const layers = options.layers ?? 'uncompressed';
   const specs = bundlePlatforms(options);
   const skipped: BundleResult['skipped'] = [];
 
   let targets: Array<{ path: string; name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] }>;
+  let staging: Staging | undefined;
   if (options.output) {
     if (options.preset || options.name || (options.sets && options.sets.length > 0)) {
       throw new AirpackError('INVALID_ARGUMENT', '--preset, --name and image sets need --output-dir, not -o');
@@ -275,24 +297,84 @@ export async function bundle(options: BundleOptions): Promise<BundleResult> {
     targets = [{ path: output, name: path.basename(output), set: '', refs: toRefs([...(options.images ?? []), ...(options.windowsImages ?? [])]), specs }];
   } else {
     checkOutputDir(options.outputDir as string);
-    const dir = path.resolve(options.outputDir as string);
-    targets = plan(options, specs).map((p) => ({ ...p, path: path.join(dir, p.name) }));
+    const planned = plan(options, specs);
+    staging = await Staging.create(path.resolve(options.outputDir as string));
+    targets = planned.map((p) => ({ ...p, path: staging!.path(p.name) }));
   }
 
-  const session = await openSession(options);
   const artifacts: BundleArtifact[] = [];
-  let spilled: string[];
+  let spilled: string[] = [];
+  let checksumFiles: string[] = [];
   try {
-    for (const target of targets) artifacts.push(await writeArtifact(session, options, layers, target, skipped));
-    spilled = await session.spilled();
-  } finally {
-    await session.cleanup();
+    const session = await openSession(options);
+    try {
+      for (const target of targets) artifacts.push(await writeArtifact(session, options, layers, target, skipped));
+      spilled = await session.spilled();
+    } finally {
+      await session.cleanup();
+    }
+    if (staging && options.sideFiles !== false) {
+      await writeImageLists(artifacts);
+      if (options.checksums !== false) checksumFiles = await writeChecksumFiles(artifacts);
+    }
+  } catch (err) {
+    await staging?.discard();
+    throw err;
+  }
+  const result: BundleResult = { layers, artifacts, checksumFiles, skipped, spilled };
+  if (!staging) return { result, commit: async () => {}, discard: async () => {} };
+  const stage = staging;
+  return {
+    result,
+    async commit() {
+      await stage.commit();
+      // The result names the files where they now are.
+      for (const a of artifacts) {
+        a.path = stage.final(a.path);
+        if (a.imageList) a.imageList = stage.final(a.imageList);
+      }
+      result.checksumFiles = checksumFiles.map((f) => stage.final(f));
+    },
+    discard: () => stage.discard(),
+  };
+}
+
+/** A hidden directory inside the output directory, mirroring its layout until committed. */
+class Staging {
+  private constructor(
+    readonly dir: string,
+    readonly root: string,
+    private readonly forget: () => void,
+  ) {}
+
+  static async create(outputDir: string): Promise<Staging> {
+    await mkdir(outputDir, { recursive: true });
+    const root = await mkdtemp(path.join(outputDir, '.airpack-staging-'));
+    // Ctrl-C leaves no staging directory behind (and nothing half moved: renames are atomic).
+    return new Staging(outputDir, root, removeOnInterrupt(root));
   }
 
-  let checksumFiles: string[] = [];
-  if (options.outputDir && options.sideFiles !== false) {
-    await writeImageLists(artifacts);
-    if (options.checksums !== false) checksumFiles = await writeChecksumFiles(artifacts);
+  path(name: string): string {
+    return path.join(this.root, name);
   }
-  return { layers, artifacts, checksumFiles, skipped, spilled };
+
+  final(stagedPath: string): string {
+    return path.join(this.dir, path.relative(this.root, stagedPath));
+  }
+
+  /** Every staged file to its place (directories made as needed), then the staging directory goes. */
+  async commit(): Promise<void> {
+    const files = (await readdir(this.root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    for (const file of files) {
+      const to = this.final(file);
+      await mkdir(path.dirname(to), { recursive: true });
+      await rename(file, to);
+    }
+    await this.discard();
+  }
+
+  async discard(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
+    this.forget();
+  }
 }

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AirpackError } from '../errors.js';
 import { parseImageInput, parseImageList, type ImageInput } from '../ref/input.js';
-import { bundle, writeChecksumFiles, type BundleOptions, type BundleResult } from './bundle.js';
+import { bundleStaged, writeChecksumFiles, type BundleOptions, type BundleResult, type StagedBundle } from './bundle.js';
 
 type Shared = Omit<BundleOptions, 'images' | 'windowsImages' | 'sets' | 'onProgress' | 'registry' | 'env'>;
 
@@ -66,7 +66,7 @@ async function readLists(files: string | string[] | undefined, base: string): Pr
 /** Build every bundle a release description declares. */
 export async function bundleRelease(
   file: string,
-  overrides: Pick<BundleOptions, 'onProgress' | 'registry' | 'env' | 'cacheDir' | 'concurrency'> = {},
+  overrides: Pick<BundleOptions, 'onProgress' | 'registry' | 'env' | 'cacheDir' | 'concurrency' | 'skipMissing'> = {},
 ): Promise<ReleaseResult> {
   const base = path.dirname(path.resolve(file));
   let desc: ReleaseDescription;
@@ -85,6 +85,8 @@ export async function bundleRelease(
   const forget = overrides.cacheDir || desc.cacheDir ? () => {} : removeOnInterrupt(cacheDir);
   const { bundles: entries, ...defaults } = desc;
   const results: BundleResult[] = [];
+  // All or nothing: every bundle is staged, and moved into place only once all of them are built.
+  const staged: StagedBundle[] = [];
   try {
     for (const entry of entries) {
       const { imagesFile, windowsImagesFile, set, images, windowsImages, ...rest } = { ...defaults, ...entry } as ReleaseBundle;
@@ -94,7 +96,8 @@ export async function bundleRelease(
       const winList = windowsImages || windowsImagesFile ? [...inline(windowsImages), ...(await readLists(windowsImagesFile, base))] : undefined;
       const options: BundleOptions = {
         ...rest,
-        ...overrides,
+        // What the command line says wins over the description; what it leaves unsaid does not.
+        ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
         cacheDir,
         checksums: false,
         ...(rest.output ? { output: path.resolve(base, rest.output) } : {}),
@@ -105,8 +108,14 @@ export async function bundleRelease(
         options.images = list;
         if (winList) options.windowsImages = winList;
       }
-      results.push(await bundle(options));
+      const one = await bundleStaged(options);
+      staged.push(one);
+      results.push(one.result);
     }
+    for (const one of staged) await one.commit();
+  } catch (err) {
+    for (const one of staged) await one.discard();
+    throw err;
   } finally {
     if (!overrides.cacheDir && !desc.cacheDir) await rm(cacheDir, { recursive: true, force: true });
     forget();
