@@ -1,6 +1,6 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StandardFixtures } from './support/fixtures.js';
@@ -137,6 +137,39 @@ describe('airpack CLI', () => {
       expect(res.stderr).toMatch(/--concurrency .*expected a whole number from 1 to 1024/);
     }
     expect(existsSync(join(dir, 'conc.tar'))).toBe(false);
+  });
+
+  // Issue 13, finding 8: a corrupt file among others was skipped without a word; a bundle cut after its
+  // first frame was reported as holding its images; ls of random bytes printed them raw.
+  it('find names the files it cannot read, and a bundle cut short holds nothing', async () => {
+    const area = join(dir, 'find-broken');
+    await mkdir(area);
+    const whole = join(area, 'whole.tar.zst');
+    expect((await airpack(['bundle', fx.single.ref, '-o', whole, '--frame-size', '64KiB', '--level', '3'])).code).toBe(0);
+    const bytes = await readFile(whole);
+    // Cut inside the data frame: the metadata frame, which names the image, is whole.
+    await writeFile(join(area, 'cut.tar.zst'), bytes.subarray(0, Math.floor(bytes.length * 0.7)));
+    await writeFile(join(area, 'fake.tar'), 'not a tar at all\n');
+    const cut = await airpack(['find', fx.single.ref, join(area, 'cut.tar.zst'), join(area, 'fake.tar')]);
+    expect(cut.code).toBe(4);
+    expect(cut.stdout).toBe('');
+    expect(cut.stderr).toContain(`skipped ${join(area, 'cut.tar.zst')}: file ends at`);
+    expect(cut.stderr).toContain(`skipped ${join(area, 'fake.tar')}:`);
+    expect(cut.stderr).toContain('2 could not be read');
+    expect((await airpack(['ls', join(area, 'cut.tar.zst')])).code).toBe(4);
+    // Found elsewhere: exit 0, the unreadable file still named.
+    const found = await airpack(['find', fx.single.ref, area]);
+    expect(found.code).toBe(0);
+    expect(found.stdout).toContain(whole);
+    expect(found.stderr).toContain('skipped');
+    // Not there and nothing unreadable: plain not found.
+    expect((await airpack(['find', `${fx.host}/library/nope:1`, whole])).code).toBe(1);
+    const random = join(area, 'random.bin');
+    await writeFile(random, Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 151 + 7) % 256)));
+    const ls = await airpack(['ls', random]);
+    expect(ls.code).toBe(4);
+    expect(ls.stderr).toMatch(/^[\x20-\x7e\n]*$/);
+    expect(ls.stderr).toContain('not a valid tar header');
   });
 
   // Issue 13, finding 1: a mistyped option used to be reported only after the whole bundle was written.

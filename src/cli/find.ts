@@ -5,7 +5,7 @@ import { findImage } from '../scan/find.js';
 import { printJson } from './output.js';
 
 export const command = 'find <ref> <paths..>';
-export const describe = 'Which archive (file, or any tarball under a directory) holds an image, and for which platforms; exit 1 when none does';
+export const describe = 'Which archive (file, or any tarball under a directory) holds an image, and for which platforms; exit 1 when none does, 4 when none does and a file could not be read (named on stderr)';
 
 export function builder(y: Argv) {
   return y
@@ -25,14 +25,22 @@ interface FindArgs {
 }
 
 export async function handler(args: FindArgs): Promise<void> {
-  const result = await findImage(args.ref, args.paths, { first: args.first });
+  // A file that cannot be read may be the one that holds the image: say so, on stderr.
+  const onSkip = (path: string, err: Error): void => {
+    if (!args.quiet) process.stderr.write(`airpack: skipped ${path}: ${err.message.startsWith(`${path}: `) ? err.message.slice(path.length + 2) : err.message}\n`);
+  };
+  const result = await findImage(args.ref, args.paths, { first: args.first, onSkip });
   if (args.json) printJson(result);
   else if (!args.quiet) {
     for (const m of result.matches) process.stdout.write(`${m.path}  ${m.name ?? args.ref}  ${m.platforms.join(',') || '-'}${m.digest ? `  ${m.digest}` : ''}\n`);
-    if (!result.found) process.stderr.write(`airpack: ${args.ref} not found in ${result.scanned} file(s)\n`);
+    if (!result.found) {
+      const broken = result.skipped.filter((s) => s.unreadable).length;
+      const unread = broken > 0 ? `; ${broken} could not be read` : '';
+      process.stderr.write(`airpack: ${args.ref} not found in ${result.scanned} file(s)${unread}\n`);
+    }
   }
   if (!result.found) {
-    // Not found is an answer, not an error: no message beyond the line above, just the documented code.
-    process.exitCode = ExitCode.notFound;
+    // Not found is an answer (exit 1), unless a file could not be read: then nobody knows (exit 4).
+    process.exitCode = result.skipped.some((s) => s.unreadable) ? ExitCode.integrity : ExitCode.notFound;
   }
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { AirpackError, toAirpackError } from '../errors.js';
 import { parseReference } from '../ref/reference.js';
 import { describeArchiveImages, imageMatches } from '../image/describe.js';
-import { openArchive } from './open.js';
+import { NotAnImageArchive, openArchive } from './open.js';
 
 export interface FindOptions {
   /** Stop at the first file that holds the image. Default false. */
@@ -35,7 +35,8 @@ export interface FindResult {
   matches: FindMatch[];
   /** Files looked at. */
   scanned: number;
-  skipped: { path: string; error: string }[];
+  /** Files not read as image archives; `unreadable` when broken (truncated, corrupt, unreadable), not merely holding no images. */
+  skipped: { path: string; error: string; unreadable: boolean }[];
 }
 
 const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz|tar\.zst|tzst|tar\.bz2|tbz2?|tar\.lz4|tar\.xz|txz)$/i;
@@ -82,7 +83,7 @@ export async function findImage(reference: string, paths: readonly string[], opt
       const e = toAirpackError(err, path);
       // A bug is no unreadable file: let it surface.
       if (!(e instanceof AirpackError)) throw e;
-      result.skipped.push({ path, error: e.message });
+      result.skipped.push({ path, error: e.message, unreadable: !(e instanceof NotAnImageArchive) });
       opts.onSkip?.(path, e);
       continue;
     }

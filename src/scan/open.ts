@@ -106,6 +106,13 @@ export function missingNames(meta: Pick<ArchiveMetadata, 'dockerManifest' | 'ind
   return need;
 }
 
+/** A readable archive that holds no images (a tar of sources, say): for `find`, not a broken file. */
+export class NotAnImageArchive extends AirpackError {
+  constructor(message: string) {
+    super('ARCHIVE_INVALID', message);
+  }
+}
+
 /** Reads the metadata of one archive, stopping as early as the archive allows. */
 export async function openArchive(path: string, opts: OpenOptions = {}): Promise<ArchiveMetadata> {
   const depth = opts.depth ?? 'config';
@@ -159,7 +166,7 @@ export async function openArchive(path: string, opts: OpenOptions = {}): Promise
     await it.return(undefined);
   }
   if (!sawTop) {
-    throw new AirpackError('ARCHIVE_INVALID', `${path}: expected an image archive (manifest.json or index.json), found neither in ${entriesRead} entries`);
+    throw new NotAnImageArchive(`${path}: expected an image archive (manifest.json or index.json), found neither in ${entriesRead} entries`);
   }
   const meta: ArchiveMetadata = {
     path,

@@ -26,8 +26,8 @@ import type { Transform } from 'node:stream';
 import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
 import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, parseManifest, safeEntryPath } from '../image/documents.js';
-import { entryName, walkArchive } from '../source/archive-walk.js';
-import { toAirpackError } from '../errors.js';
+import { entryName, walkArchive, type ArchiveWalk } from '../source/archive-walk.js';
+import { isAirpackError, toAirpackError } from '../errors.js';
 import type { IndexedEntry } from '../zstd/entry-index.js';
 import { SeekableZstdFile } from '../zstd/frame-reader.js';
 
@@ -186,39 +186,47 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
   let blobs = 0;
   const walked: IndexedEntry[] = [];
   let complete = false;
-  const walk = await walkArchive(path, {
-    // Called at each entry's header, before its data: every regular file is hashed.
-    want: (e) => {
-      hashEntry = e.type === 'file' ? e : undefined;
-      hash = hashEntry ? createHash('sha256') : undefined;
-      inflating = undefined;
-      firstChunk = true;
-      compressed = false;
-      head = Buffer.alloc(0);
-      pendingHead.length = 0;
-      return e.type === 'file' && e.size <= KEEP_JSON;
-    },
-    maxEntrySize: KEEP_JSON,
-    onChunk: (entry, chunk) => {
-      if (entry !== hashEntry) return;
-      hash!.update(chunk);
-      blobBytes += chunk.length;
-      if (firstChunk) {
-        // The compression is known from the first 4 bytes, whichever chunks they come in.
-        head = Buffer.concat([head, chunk.subarray(0, 4)]);
-        pendingHead.push(Buffer.from(chunk));
-        if (head.length < 4 && blobBytes < entry.size) return;
-        firstChunk = false;
-        const kind = layerCompression(head);
-        compressed = kind !== 'none';
-        // A blob is checked against its name; only a docker-save layer file needs its plain bytes hashed.
-        if (compressed && !entryName(entry.name).startsWith(ArchiveEntry.blobsDir)) inflating = new UncompressedDigest(kind as 'gzip' | 'zstd');
-        const held = Buffer.concat(pendingHead.splice(0));
-        return inflating?.write(held);
-      }
-      return inflating?.write(chunk);
-    },
-  });
+  let walk: ArchiveWalk;
+  try {
+    walk = await walkArchive(path, {
+      // Called at each entry's header, before its data: every regular file is hashed.
+      want: (e) => {
+        hashEntry = e.type === 'file' ? e : undefined;
+        hash = hashEntry ? createHash('sha256') : undefined;
+        inflating = undefined;
+        firstChunk = true;
+        compressed = false;
+        head = Buffer.alloc(0);
+        pendingHead.length = 0;
+        return e.type === 'file' && e.size <= KEEP_JSON;
+      },
+      maxEntrySize: KEEP_JSON,
+      onChunk: (entry, chunk) => {
+        if (entry !== hashEntry) return;
+        hash!.update(chunk);
+        blobBytes += chunk.length;
+        if (firstChunk) {
+          // The compression is known from the first 4 bytes, whichever chunks they come in.
+          head = Buffer.concat([head, chunk.subarray(0, 4)]);
+          pendingHead.push(Buffer.from(chunk));
+          if (head.length < 4 && blobBytes < entry.size) return;
+          firstChunk = false;
+          const kind = layerCompression(head);
+          compressed = kind !== 'none';
+          // A blob is checked against its name; only a docker-save layer file needs its plain bytes hashed.
+          if (compressed && !entryName(entry.name).startsWith(ArchiveEntry.blobsDir)) inflating = new UncompressedDigest(kind as 'gzip' | 'zstd');
+          const held = Buffer.concat(pendingHead.splice(0));
+          return inflating?.write(held);
+        }
+        return inflating?.write(chunk);
+      },
+    });
+  } catch (err) {
+    // Refused at open (a zstd file cut short): a finding about this file, as one found while walking it.
+    const e = toAirpackError(err, path);
+    if (!isAirpackError(e, 'ARCHIVE_INVALID')) throw e;
+    return { path, ok: false, problems: [e.message], warnings, compression: 'unknown', entries: 0, blobs: 0, blobBytes: 0, images: 0, seconds: (performance.now() - started) / 1000 };
+  }
   const at = (name: string): string => `${path}: entry ${JSON.stringify(name)}`;
   const it = walk.entries;
   try {

@@ -23,6 +23,7 @@ import type { TarEnd, TarEntry } from '../tar/entry.js';
 import { TarError } from '../tar/errors.js';
 import { entryName } from '../tar/names.js';
 import { type EntryLocation, fileReader, walkPositional, walkStream, type WalkItem, type WalkOptions } from '../tar/walk.js';
+import { walkFrameChain } from '../zstd/frame-chain.js';
 import { readSeekTable, SeekableZstdFile } from '../zstd/frame-reader.js';
 import { seekableReader } from '../zstd/positional-reader.js';
 
@@ -85,8 +86,14 @@ export async function walkArchive(path: string, opts: ArchiveWalkOptions = {}): 
       return { compression, mode: 'random', seekTable: false, entries: guard(path, walkPositional(fileReader(fh, size), path, opts)) };
     }
     let seekTable = false;
-    if (compression === 'zstd') seekTable = (await readSeekTable(fh).catch(() => null)) !== null;
-    await fh.close();
+    try {
+      if (compression === 'zstd') seekTable = (await readSeekTable(fh).catch(() => null)) !== null;
+      // Without a seek table, a file cut after its first frame would still name every image it
+      // held: its frames are walked to the end first (block headers only, no decoding).
+      if (compression === 'zstd' && !seekTable) await walkFrameChain(fh, path);
+    } finally {
+      await fh.close();
+    }
     const zstdOptions = opts.windowLogMax !== undefined ? { windowLogMax: opts.windowLogMax } : {};
     if (seekTable && random) {
       const z = await SeekableZstdFile.open(path, zstdOptions);

@@ -138,6 +138,16 @@ function formatOf(block: Buffer): HeaderFormat {
  * Decodes and validates one header block. Throws TAR_BAD_CHECKSUM when the
  * block is not a header, TAR_BAD_NUMBER / TAR_BAD_SIZE for an unusable size.
  */
+function cLatin1(buf: Buffer): string {
+  const nul = buf.indexOf(0);
+  return buf.toString('latin1', 0, nul === -1 ? buf.length : nul);
+}
+
+/** Bytes of a header that is not one, fit for a terminal: printable ASCII as is, the rest as \xNN. */
+function shown(text: string): string {
+  return text.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0').slice(-2)}`));
+}
+
 export function parseHeaderBlock(block: Buffer, offset: number, source: string): HeaderBlock {
   if (block.length !== BLOCK_SIZE) {
     throw new Error(`parseHeaderBlock: expected a ${BLOCK_SIZE}-byte block, got ${block.length}`);
@@ -145,11 +155,11 @@ export function parseHeaderBlock(block: Buffer, offset: number, source: string):
   const name = cString(field(block, 'name'));
   const stored = parseNumeric(field(block, 'chksum'));
   const sums = checksums(block);
-  if (stored === null || (stored !== sums.unsigned && stored !== sums.signed)) {
-    const found = stored === null ? `unreadable field ${JSON.stringify(field(block, 'chksum').toString('latin1'))}` : `0${stored.toString(8)}`;
+  if (stored === null || Number.isNaN(stored) || (stored !== sums.unsigned && stored !== sums.signed)) {
+    const found = stored === null || Number.isNaN(stored) ? `unreadable field "${shown(field(block, 'chksum').toString('latin1'))}"` : `0${stored.toString(8)}`;
     throw new TarError(
       'TAR_BAD_CHECKSUM',
-      `${where({ source, offset })}: not a valid tar header (name field ${JSON.stringify(name.slice(0, 100))}): ` +
+      `${where({ source, offset })}: not a valid tar header (name field "${shown(cLatin1(field(block, 'name')).slice(0, 40))}"): ` +
         `checksum expected 0${sums.unsigned.toString(8)}, found ${found}`,
       { source, offset, entry: name },
     );
