@@ -59,7 +59,12 @@ async function main(): Promise<void> {
     await airpack(['pull', fx.multi.ref, fx.single.ref, '-p', 'linux/amd64', '-p', 'linux/arm64', '--skip-missing', '-o', join(out, 'linux.tar')]);
     await airpack(['pull', fx.windows.ref, '-p', 'windows/amd64:ltsc2022', '-o', join(out, 'windows-ltsc2022.tar'), '--json']);
     await show('bsdtar', ['-tf', join(out, 'windows-ltsc2022.tar')], 5);
-    if (existsSync('/usr/bin/skopeo')) await show('skopeo', ['inspect', '--format', '{{.Os}}/{{.Architecture}} {{.Digest}}', `docker-archive:${join(out, 'windows-ltsc2022.tar')}`], 3);
+    if (existsSync('/usr/bin/skopeo')) {
+      // skopeo reads the docker-archive side (manifest.json) and computes the digest of the docker
+      // manifest it rebuilds from it, as docker load would; airpack's --json above shows the registry's.
+      console.log('\n(skopeo reads manifest.json and rebuilds a docker manifest, so its digest is of that rebuilt manifest, not the registry\'s)');
+      await show('skopeo', ['inspect', '--format', '{{.Os}}/{{.Architecture}} {{.Digest}}', `docker-archive:${join(out, 'windows-ltsc2022.tar')}`], 3);
+    }
     await airpack(['bundle', fx.multi.ref, fx.windows.ref, '-p', 'linux/amd64', '-p', 'windows/amd64:ltsc2022', '--skip-missing', '--output-dir', out, '--preset', 'rke2', '--prog', 'demo']);
     await airpack(['find', `${fx.host}/windows/servercore:ltsc`, out]);
     await airpack(['verify', join(out, 'demo-windows-ltsc2022-amd64-images.tar.zst')]);

@@ -114,3 +114,30 @@ export function exitCodeFor(err: unknown): number {
       return ExitCode.io;
   }
 }
+
+/** Edit distance, for "did you mean" on a mistyped name. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The nearest of `known` within two edits of `value`, if any: `amd46` -> `amd64`, `cache-dri` -> `cache-dir`. */
+export function nearestName(value: string, known: readonly string[]): string | undefined {
+  const best = [...known].sort((x, y) => editDistance(value, x) - editDistance(value, y))[0];
+  return best !== undefined && editDistance(value, best) <= 2 ? best : undefined;
+}
+
+/** ` (did you mean "x"?)`, or nothing when no known name is near. */
+export function didYouMean(value: string, known: readonly string[]): string {
+  const best = nearestName(value, known);
+  return best !== undefined ? ` (did you mean "${best}"?)` : '';
+}

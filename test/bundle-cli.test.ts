@@ -80,7 +80,7 @@ describe('airpack bundle (CLI)', () => {
       'velero-restore-helper-v1.14.0-windows-ltsc2022-amd64.tar',
       'velero-restore-helper-v1.14.0-windows-ltsc2022-amd64.txt',
     ]);
-    const flag = await cli(['bundle', fx.single.ref, '--output-dir', join(dir, 'v2'), '--preset', 'velero', '--version', 'v2.0.0', '-q']);
+    const flag = await cli(['bundle', fx.single.ref, '--output-dir', join(dir, 'v2'), '--preset', 'velero', '--artifact-version', 'v2.0.0', '-q']);
     expect(flag.code, flag.stderr).toBe(0);
     expect(await readdir(join(dir, 'v2', '_output'))).toContain('velero-v2.0.0-linux-amd64.tar');
   });

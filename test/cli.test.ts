@@ -172,13 +172,70 @@ describe('airpack CLI', () => {
     expect(ls.stderr).toContain('not a valid tar header');
   });
 
+  // Issue 13, finding 9: foot-guns.
+  it('refuses binary output to a terminal and waiting on a terminal for stdin, and names the near miss of a command', async () => {
+    const tar = join(ROOT, '..', 'shared', 'interop', 'ggcr-tarball-test_image_1.tar');
+    // Under script(1) stdin and stdout are a pseudo-terminal, as at a prompt.
+    const tty = (cmd: string) => run('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
+    const toTerminal = await tty(`node bin/airpack.js reorder '${tar}'`);
+    expect(toTerminal.code).toBe(2);
+    expect(toTerminal.stdout).toContain('stdout is a terminal: give -o FILE');
+    expect(toTerminal.stdout).not.toContain('ustar');
+    const fromTerminal = await tty(`node bin/airpack.js reorder -o '${join(dir, 'never.tar')}'`);
+    expect(fromTerminal.code).toBe(2);
+    expect(fromTerminal.stdout).toContain('stdin is a terminal');
+    // Piped, the tar goes to stdout as before.
+    const piped = await airpack(['reorder', tar]);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.length).toBeGreaterThan(10_000);
+
+    const pul = await airpack(['pul', fx.single.ref, '-o', join(dir, 'pul.tar')]);
+    expect(pul.code).toBe(2);
+    expect(pul.stderr.trim().split('\n')).toEqual(['airpack: unknown command "pul" (did you mean "pull"?)', 'Run airpack --help for usage.']);
+    const option = await airpack(['bundle', fx.single.ref, '--cache-dri', join(dir, 'c'), '-o', join(dir, 'near.tar.zst')]);
+    expect(option.stderr).toContain('unknown option --cache-dri (did you mean --cache-dir?)');
+
+    // --version is airpack's everywhere; the artifact version is --artifact-version.
+    const version = (await airpack(['--version'])).stdout.trim();
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    expect((await airpack(['bundle', '--version'])).stdout.trim()).toBe(version);
+    expect((await airpack(['version'])).stdout.trim()).toBe(version);
+
+    const empty = join(dir, 'empty-list.txt');
+    await writeFile(empty, '# generated, but nothing matched\n\n');
+    const none = await airpack(['bundle', '--images', empty, '-o', join(dir, 'empty.tar.zst')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`--images ${empty}: lists no images`);
+  });
+
+  // Issue 13, finding 10: wording.
+  it('says what it wrote in the words ls uses, and refuses an output name that promises another format', async () => {
+    const out = join(dir, 'count.tar.zst');
+    const bundled = await airpack(['bundle', fx.multi.ref, fx.single.ref, '-p', 'linux/amd64', '-p', 'linux/arm64', '--skip-missing', '-o', out, '--level', '3']);
+    expect(bundled.code, bundled.stderr).toBe(0);
+    expect(bundled.stdout).toContain('2 image(s) (3 platform manifests)');
+    expect((await airpack(['ls', out])).stdout).toContain(': 2 image(s), zstd (seekable)');
+    const plain = join(dir, 'count.tar');
+    await airpack(['pull', fx.single.ref, '-o', plain]);
+    expect((await airpack(['ls', plain])).stdout).toContain(': 1 image(s), uncompressed tar');
+    for (const name of ['g.zip', 'x.tar.xz', 'noext']) {
+      const res = await airpack(['pull', fx.single.ref, '-o', join(dir, name)]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain('the name does not say how to write it');
+      expect(existsSync(join(dir, name))).toBe(false);
+    }
+    const help = await airpack(['pull', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('127.0.0.0/8 always are');
+    expect((await airpack(['ls', '--help'])).stdout.replace(/\s+/g, ' ')).toContain('.tar.bz2, .tar.lz4');
+  });
+
   // Issue 13, finding 1: a mistyped option used to be reported only after the whole bundle was written.
   it('refuses an unknown option before any work', async () => {
     const out = join(dir, 'typo-option.tar.zst');
     const started = Date.now();
     const res = await airpack(['bundle', fx.single.ref, '--cache-dri', join(dir, 'c'), '-o', out]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('Unknown arguments: cache-dri');
+    expect(res.stderr).toContain('unknown option --cache-dri');
     expect(existsSync(out)).toBe(false);
     expect(Date.now() - started).toBeLessThan(3000);
     // --help and --version still answer once.

@@ -18,6 +18,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { AirpackError } from '../errors.js';
 import { ArchiveEntry, MediaType, OCI_LAYOUT_CONTENT } from '../spec/media-types.js';
 import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex } from '../spec/types.js';
 import { writeExactly } from '../io/file-copy.js';
@@ -65,10 +66,17 @@ export interface WrittenArchive {
 }
 
 /** `out.tar.zst` -> zstd, `out.tgz` -> gzip; anything else is a plain tar. */
+/**
+ * The compression an output's name asks for. A name that asks for none of
+ * these (`g.zip`, `x.tar.xz`, no extension) is refused rather than given a
+ * plain tar under a name that promises something else; `--compression`
+ * says it outright.
+ */
 export function compressionForName(name: string): ArchiveCompression {
   if (/\.(tar\.zst|tzst|zst)$/i.test(name)) return 'zstd';
   if (/\.(tar\.gz|tgz|gz)$/i.test(name)) return 'gzip';
-  return 'none';
+  if (/\.tar$/i.test(name)) return 'none';
+  throw new AirpackError('INVALID_ARGUMENT', `${name}: the name does not say how to write it [expected .tar, .tar.gz (.tgz) or .tar.zst (.tzst); or give --compression none|gzip|zstd]`);
 }
 
 export function blobPath(digest: string): string {

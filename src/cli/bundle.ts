@@ -7,14 +7,13 @@ import type { ArchiveCompression } from '../archive/image-archive.js';
 import { LAYER_MODES, type LayerMode } from '../sink/image-sink.js';
 import { AirpackError } from '../errors.js';
 import { collectReferences, fetchOptions, frameSizeOption, parseByteSize, withFetchOptions, type FetchArgs } from './common.js';
-import { createReporter, formatBytes, printJson } from './output.js';
+import { createReporter, formatBytes, imageCount, printJson } from './output.js';
 
 export const command = 'bundle [refs..]';
 export const describe = 'Pull images into zstd-framed bundles (metadata first): one file with -o, or a release set (rke2, velero naming) with --output-dir';
 
 export function builder(y: Argv) {
   return withFetchOptions(y)
-    .version(false)
     .positional('refs', { type: 'string', array: true, describe: 'Image references (name[:tag], name@sha256:..., name:tag@sha256:...) or archives on disk (docker-archive:PATH[:NAME], oci-archive:PATH[:NAME], oci:DIR[:NAME], ./PATH)' })
     .option('release', { type: 'string', describe: 'Build every bundle a release description (airpack.yaml, or .json) declares; see the README' })
     .option('images', { type: 'string', array: true, describe: 'File with one reference per line (# comments, blank lines ignored); - for stdin' })
@@ -28,7 +27,7 @@ export function builder(y: Argv) {
     .option('windows-name', { type: 'string', describe: 'Name pattern for Windows platforms (default: --name or the preset\'s)' })
     .option('prog', { type: 'string', describe: '{prog} (default: env PROG, else rke2)' })
     .option('bin', { type: 'string', describe: '{bin} (default: env BIN, else velero)' })
-    .option('version', { type: 'string', describe: '{version} (default: env VERSION, else main)' })
+    .option('artifact-version', { type: 'string', describe: '{version} in artifact names (default: env VERSION, else main); --version prints airpack\'s own' })
     .option('layers', { choices: LAYER_MODES, default: 'uncompressed' as LayerMode, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
     .option('level', { type: 'number', describe: 'Compression level: zstd 1-22 (default 16, as rke2), gzip 1-9 (default 6)' })
@@ -55,7 +54,7 @@ interface BundleArgs extends FetchArgs {
   'windows-name'?: string;
   prog?: string;
   bin?: string;
-  version?: string;
+  'artifact-version'?: string;
   layers: LayerMode;
   compression?: ArchiveCompression;
   level?: number;
@@ -77,7 +76,7 @@ export async function handler(args: BundleArgs): Promise<void> {
       reporter.done();
       if (args.json) return printJson(release);
       if (args.quiet) return;
-      for (const a of release.bundles.flatMap((b) => b.artifacts)) process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${a.images.length} image(s)  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
+      for (const a of release.bundles.flatMap((b) => b.artifacts)) process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${imageCount(a.images)}  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
       for (const file of release.checksumFiles) process.stdout.write(`wrote ${file}\n`);
       return;
     }
@@ -99,7 +98,7 @@ export async function handler(args: BundleArgs): Promise<void> {
       ...(args['windows-name'] ? { windowsName: args['windows-name'] } : {}),
       ...(args.prog ? { prog: args.prog } : {}),
       ...(args.bin ? { bin: args.bin } : {}),
-      ...(args.version ? { version: args.version } : {}),
+      ...(args['artifact-version'] ? { version: args['artifact-version'] } : {}),
       ...(args.compression ? { compression: args.compression } : {}),
       ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),
       env: process.env,
@@ -112,7 +111,7 @@ export async function handler(args: BundleArgs): Promise<void> {
     if (args.json) return printJson(result);
     if (args.quiet) return;
     for (const a of result.artifacts) {
-      process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${a.images.length} image(s)  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
+      process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${imageCount(a.images)}  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
     }
     for (const file of result.checksumFiles) process.stdout.write(`wrote ${file}\n`);
   } finally {

@@ -21,7 +21,7 @@ export function withRegistryOptions<T>(y: Argv<T>) {
     .option('insecure', {
       type: 'string',
       array: true,
-      describe: 'Registry host allowed over plain http or with an unverified certificate (repeatable); localhost and 127.0.0.1 always are',
+      describe: 'Registry host allowed over plain http or with an unverified certificate (repeatable); localhost, ::1 and 127.0.0.0/8 always are',
     })
     .option('ca-file', { type: 'string', describe: 'PEM file with extra CA certificates to trust' });
 }
@@ -86,7 +86,10 @@ export function collectReferences(refs: readonly string[] | undefined, lists: re
       throw new AirpackError('INVALID_ARGUMENT', `--images ${file}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
     }
     // Archive paths in a list file are relative to it.
-    out.push(...parseImageList(text, file, file === '-' ? undefined : path.dirname(path.resolve(file))));
+    const listed = parseImageList(text, file, file === '-' ? undefined : path.dirname(path.resolve(file)));
+    // An empty list is a pipeline's mistake (a list generated empty), not "no images given".
+    if (listed.length === 0) throw new AirpackError('INVALID_ARGUMENT', `--images ${file === '-' ? 'stdin' : file}: lists no images [expected one reference a line; it has only ${text.trim() === '' ? 'nothing' : 'comments and blank lines'}]`);
+    out.push(...listed);
   }
   return out;
 }

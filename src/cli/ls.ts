@@ -8,7 +8,7 @@ export const describe = 'List the images of archives: names, digests, platforms 
 
 export function builder(y: Argv) {
   return y
-    .positional('bundles', { type: 'string', array: true, demandOption: true, describe: 'Image archives (.tar, .tar.gz, .tar.zst)' })
+    .positional('bundles', { type: 'string', array: true, demandOption: true, describe: 'Image archives (.tar, .tar.gz, .tar.zst, .tar.bz2, .tar.lz4, .tar.xz; detected by magic bytes) or OCI layout directories' })
     .example('$0 ls rke2-images.linux-amd64.tar.zst', 'what a bundle holds')
     .example('$0 ls *.tar.zst --json', 'machine-readable');
 }
@@ -24,7 +24,7 @@ export async function handler(args: LsArgs): Promise<void> {
   if (args.json) return printJson(listings);
   if (args.quiet) return;
   for (const l of listings) {
-    process.stdout.write(`${l.path}: ${l.images.length} image(s), ${l.compression}${l.seekTable ? ' (seekable)' : ''}, ${formatBytes(l.fileSize)}\n`);
+    process.stdout.write(`${l.path}: ${l.images.length} image(s), ${l.compression === 'none' ? 'uncompressed tar' : l.compression}${l.seekTable ? ' (seekable)' : ''}, ${formatBytes(l.fileSize)}\n`);
     for (const image of l.images) {
       const name = image.names[0] ?? image.repoTags[0] ?? (image.refTag ? `<no repository>:${image.refTag}` : '<untagged>');
       process.stdout.write(`  ${name}${image.digest ? `  ${image.digest}` : ''}${image.size !== undefined ? `  ${formatBytes(image.size)}` : ''}\n`);

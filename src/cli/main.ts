@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
+import { didYouMean, exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
 import { runInterruptCleanups } from '../io/cleanup.js';
 
 /**
@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<object>> = {
   serve: () => import('./serve.js'),
   push: () => import('./push.js'),
   manifest: () => import('./manifest.js'),
+  version: () => import('./version.js'),
 };
 
 async function loadCommands(argv: readonly string[]): Promise<object[]> {
@@ -68,6 +69,7 @@ function stopOnSignals(): void {
 
 /** The command line, with these command modules. */
 function build(argv: readonly string[], commands: readonly object[], onUsageError: () => void) {
+  let reported = false;
   return yargs([...argv])
     .scriptName('airpack')
     .usage('$0 <command> [options]\n\nPack container images for air-gapped installs.')
@@ -86,9 +88,27 @@ function build(argv: readonly string[], commands: readonly object[], onUsageErro
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((msg, err, y) => {
       if (err) throw err;
-      process.stderr.write(`${y.help() && ''}airpack: ${msg}\nRun airpack --help for usage.\n`);
+      // yargs may fail twice on one line ("Did you mean pull?", then "Unknown arguments: pul"): the first says it.
+      if (!reported) process.stderr.write(`${y.help() && ''}airpack: ${usageMessage(msg, y, argv)}\nRun airpack --help for usage.\n`);
+      reported = true;
       onUsageError();
     });
+}
+
+/** yargs' usage messages with the near miss named: `--cache-dri` -> `--cache-dir`, `pul` -> `pull`. */
+function usageMessage(msg: string, usage: unknown, argv: readonly string[]): string {
+  const suggested = /^Did you mean (\S+)\?$/.exec(msg);
+  if (suggested) return `unknown command "${argv.find((a) => !a.startsWith('-')) ?? ''}" (did you mean "${suggested[1]}"?)`;
+  const unknown = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!unknown) return msg;
+  const names = unknown[1]!.split(', ');
+  // yargs lists each unknown option twice, as typed and camelCased: keep the typed one.
+  const typed = names.filter((n) => !/[A-Z]/.test(n) || !names.includes(n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)));
+  // yargs hands `fail` its usage object, whose descriptions name every option of the command.
+  const known = Object.keys((usage as { getDescriptions?: () => Record<string, unknown> }).getDescriptions?.() ?? {}).filter((k) => !/[A-Z]/.test(k));
+  const options = typed.filter((n) => argv.some((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`));
+  if (options.length === 0) return msg;
+  return options.map((n) => `unknown option ${n.length === 1 ? '-' : '--'}${n}${didYouMean(n, known).replace(/"(.+)"/, (_m, k: string) => `--${k}`)}`).join('; ');
 }
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {

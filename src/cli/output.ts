@@ -16,6 +16,16 @@ export function formatBytes(n: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
+/**
+ * "2 image(s)", as `ls` counts them (one per name), and how many platform
+ * manifests they hold when that differs: a bundle of 2 images for 2
+ * platforms holds 4.
+ */
+export function imageCount(images: ReadonlyArray<{ reference: string }>): string {
+  const names = new Set(images.map((i) => i.reference)).size;
+  return names === images.length ? `${names} image(s)` : `${names} image(s) (${images.length} platform manifests)`;
+}
+
 export interface Reporter {
   listener: ProgressListener;
   /** Clear the status line before printing results. */

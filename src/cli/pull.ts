@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { pull } from '../pack/pull.js';
 import { LAYER_MODES, type LayerMode } from '../sink/image-sink.js';
 import { collectReferences, fetchOptions, withFetchOptions, type FetchArgs } from './common.js';
-import { createReporter, formatBytes, printJson } from './output.js';
+import { createReporter, formatBytes, imageCount, printJson } from './output.js';
 
 export const command = 'pull [refs..]';
 export const describe = 'Pull images for the given platforms into one image archive (docker-archive + OCI layout, metadata first)';
@@ -45,7 +45,7 @@ export async function handler(args: PullArgs): Promise<void> {
     for (const image of result.images) {
       process.stdout.write(`${image.reference}  ${image.platform}${image.osVersion && !image.platform.includes(image.osVersion) ? ` (${image.osVersion})` : ''}  ${image.digest}  ${formatBytes(image.size)}\n`);
     }
-    process.stdout.write(`wrote ${result.output}: ${result.images.length} image(s), ${formatBytes(result.bytes)}, layers ${result.layers}\n`);
+    process.stdout.write(`wrote ${result.output}: ${imageCount(result.images)}, ${formatBytes(result.bytes)}, layers ${result.layers}\n`);
   } finally {
     reporter.done();
   }

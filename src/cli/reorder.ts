@@ -4,6 +4,7 @@ import { reorderArchive } from '../reorder/reorder-output.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
 import { frameSizeOption, parseByteSize } from './common.js';
 import { printJson } from './output.js';
+import { AirpackError } from '../errors.js';
 
 export const command = 'reorder [input]';
 export const describe = 'Rewrite an image tarball so manifest.json, repositories, index.json and oci-layout come first; other entries unchanged, byte for byte';
@@ -11,7 +12,7 @@ export const describe = 'Rewrite an image tarball so manifest.json, repositories
 export function builder(y: Argv) {
   return y
     .positional('input', { type: 'string', default: '-', describe: 'Tarball to read (.tar, .tar.gz, .tar.zst, detected by magic bytes); - for stdin' })
-    .option('output', { alias: 'o', type: 'string', default: '-', describe: 'Tarball to write; - for stdout' })
+    .option('output', { alias: 'o', type: 'string', describe: 'Tarball to write; - for stdout (the default when stdout is not a terminal)' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Output compression (default: from the output name, .tar.zst / .tar.gz; none for stdout)' })
     .option('level', { type: 'number', describe: 'zstd level (default 16) or gzip level (default 6)' })
     .option('frame-size', frameSizeOption)
@@ -22,7 +23,7 @@ export function builder(y: Argv) {
 
 interface ReorderArgs {
   input: string;
-  output: string;
+  output?: string;
   compression?: ArchiveCompression;
   level?: number;
   'frame-size'?: string;
@@ -31,8 +32,16 @@ interface ReorderArgs {
 }
 
 export async function handler(args: ReorderArgs): Promise<void> {
-  const toStdout = args.output === '-';
-  const result = await reorderArchive(args.input, toStdout ? process.stdout : args.output, {
+  // A tar to a terminal is a screen of noise, and a terminal as input waits for bytes nobody will type.
+  if (args.output === undefined && process.stdout.isTTY) {
+    throw new AirpackError('INVALID_ARGUMENT', 'reorder writes a tar, and stdout is a terminal: give -o FILE (or -o - to write it there anyway)');
+  }
+  if (args.input === '-' && process.stdin.isTTY) {
+    throw new AirpackError('INVALID_ARGUMENT', 'reorder reads a tar from stdin, and stdin is a terminal: name the input file, or pipe one in (docker save IMAGE | airpack reorder -o OUT)');
+  }
+  const output = args.output ?? '-';
+  const toStdout = output === '-';
+  const result = await reorderArchive(args.input, toStdout ? process.stdout : output, {
     ...(args.compression ? { compression: args.compression } : {}),
     ...(args.level !== undefined ? { level: args.level } : {}),
     ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),

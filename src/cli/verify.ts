@@ -8,7 +8,7 @@ export const describe = 'Check every blob digest and size, every manifest and co
 
 export function builder(y: Argv) {
   return y
-    .positional('bundles', { type: 'string', array: true, demandOption: true, describe: 'Image archives (.tar, .tar.gz, .tar.zst)' })
+    .positional('bundles', { type: 'string', array: true, demandOption: true, describe: 'Image archives (.tar, .tar.gz, .tar.zst, .tar.bz2, .tar.lz4, .tar.xz; detected by magic bytes) or OCI layout directories' })
     .example('$0 verify rke2-images.linux-amd64.tar.zst', 'before carrying it on site')
     .example('$0 verify dist/*.tar.zst --json', 'machine-readable');
 }

@@ -9,7 +9,7 @@
  * version matches only itself. (crane matches os.version as an exact string;
  * rke2 builds broke on that.)
  */
-import { AirpackError } from '../errors.js';
+import { AirpackError, didYouMean } from '../errors.js';
 
 export interface Platform {
   os: string;
@@ -83,26 +83,6 @@ export function resolveWindowsVersion(input: string): string {
 const KNOWN_OS = ['unknown', 'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasi', 'wasip1', 'windows', 'zos'];
 const KNOWN_ARCH = ['unknown', '386', 'amd64', 'amd64p32', 'arm', 'arm64', 'arm64be', 'armbe', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'ppc64', 'ppc64le', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm'];
 
-/** Edit distance, for "did you mean" on a mistyped os or architecture. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-function nearest(value: string, known: readonly string[]): string {
-  const best = [...known].sort((x, y) => distance(value, x) - distance(value, y))[0]!;
-  return distance(value, best) <= 2 ? ` (did you mean "${best}"?)` : '';
-}
-
 export function parsePlatform(input: string): PlatformSpec {
   const fail = (why: string): never => {
     throw new AirpackError('INVALID_PLATFORM', `platform "${input}": ${why}; expected os/arch[/variant][:osversion], e.g. linux/arm64 or windows/amd64:ltsc2022`);
@@ -115,8 +95,8 @@ export function parsePlatform(input: string): PlatformSpec {
   const [os = '', rawArch = '', rawVariant] = parts;
   const spec: PlatformSpec = { os, ...normalizeArchVariant(rawArch, rawVariant) };
   // Checked here, before any registry is asked: a typo is the user's, not a missing platform.
-  if (!KNOWN_OS.includes(os)) fail(`unknown os "${os}"${nearest(os, KNOWN_OS)}`);
-  if (!KNOWN_ARCH.includes(spec.architecture)) fail(`unknown architecture "${rawArch}"${nearest(spec.architecture, KNOWN_ARCH)}`);
+  if (!KNOWN_OS.includes(os)) fail(`unknown os "${os}"${didYouMean(os, KNOWN_OS)}`);
+  if (!KNOWN_ARCH.includes(spec.architecture)) fail(`unknown architecture "${rawArch}"${didYouMean(spec.architecture, KNOWN_ARCH)}`);
   if (osVersionInput !== undefined) {
     if (osVersionInput === '') fail('empty os version after ":"');
     if (os !== 'windows') fail('an os version is only meaningful for windows');
