@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StandardFixtures } from './support/fixtures.js';
+import { createHash } from 'node:crypto';
+import { makeImage, makeLayer, pushImage, type StandardFixtures } from './support/fixtures.js';
 import { run } from './support/util.js';
 import { startWorld, type World } from './helpers/world.js';
 
@@ -228,6 +229,28 @@ describe('airpack CLI', () => {
     expect(help.stdout.replace(/\s+/g, ' ')).toContain('127.0.0.0/8 always are');
     expect((await airpack(['ls', '--help'])).stdout.replace(/\s+/g, ' ')).toContain('.tar.bz2, .tar.lz4');
   });
+
+  // Issue 13, finding 3: the line froze during compression, with a stale speed and no percentage or ETA.
+  it('shows live progress on a terminal: the line moves, with a percentage and an ETA, within 60 columns; nothing without one', async () => {
+    // 32 MiB that zstd -19 takes a couple of seconds over, in one frame.
+    const data = Buffer.alloc(32 << 20);
+    for (let off = 0, i = 0; off < data.length; off += 32, i++) createHash('sha256').update(`progress:${i % 262144}`).digest().copy(data, off);
+    const image = makeImage({ os: 'linux', architecture: 'amd64', layers: [await makeLayer({ 'data.bin': data })], manifestMediaType: 'oci' });
+    await pushImage(world.registry.url, 'library/big', image, 'progress');
+    const out = join(dir, 'progress.tar.zst');
+    const cmd = `stty cols 60; node bin/airpack.js bundle ${fx.host}/library/big:progress -o '${out}' --level 19 --frame-size 64MiB`;
+    const res = await run('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
+    expect(res.code, res.stdout).toBe(0);
+    const lines = res.stdout.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', '')).filter((l) => l.startsWith('bundle: '));
+    const compressing = lines.filter((l) => l.startsWith('bundle: compressing'));
+    expect(new Set(compressing).size, lines.join('\n')).toBeGreaterThan(2);
+    expect(compressing.some((l) => /\d+%/.test(l) && /ETA \d+:\d\d/.test(l))).toBe(true);
+    for (const l of lines) expect([...l].length, l).toBeLessThanOrEqual(60);
+    // Without a terminal (a CI log): no progress at all; with --progress=plain, plain lines.
+    const quiet = await airpack(['bundle', `${fx.host}/library/big:progress`, '-o', join(dir, 'progress2.tar.zst'), '--level', '1']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+  }, 120_000);
 
   // Issue 13, finding 1: a mistyped option used to be reported only after the whole bundle was written.
   it('refuses an unknown option before any work', async () => {

@@ -56,6 +56,8 @@ export interface WriteArchiveOptions {
   level?: number;
   /** zstd frame size in bytes (default 128 MiB). */
   frameSize?: number;
+  /** Progress: `total` uncompressed tar bytes, then how many are through (compressed, or written). */
+  progress?: { start(total: number): void; advance(n: number): void };
 }
 
 export interface WrittenArchive {
@@ -195,10 +197,11 @@ function tarSize(parts: readonly TarPart[]): number {
   return parts.reduce((n, p) => n + partSize(p), 0);
 }
 
-async function writePlain(parts: readonly TarPart[], tmp: TempFile): Promise<void> {
+async function writePlain(parts: readonly TarPart[], tmp: TempFile, progress: WriteArchiveOptions['progress']): Promise<void> {
   const sink = new FileSink(tmp.fh);
   for (const part of parts) {
     if (isBoundary(part)) continue;
+    progress?.advance(partSize(part));
     if (Buffer.isBuffer(part)) {
       await sink.write(part);
       continue;
@@ -255,22 +258,30 @@ export async function writeImageArchive(output: string, content: ArchiveContent,
   const compression = options.compression ?? compressionForName(output);
   const { parts, entries } = archiveLayout(content);
   const tarBytes = tarSize(parts);
+  options.progress?.start(tarBytes);
   if (compression === 'zstd') {
     // writeZstdParts does its own temp file and rename; its workers read the blob files.
     const frames = await writeZstdParts(parts, output, {
       ...(options.level !== undefined ? { level: options.level } : {}),
       ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
+      ...(options.progress ? { onInput: options.progress.advance } : {}),
       tail: encodeEntryIndex(entries),
     });
     return { tarBytes, frames };
   }
   if (compression === 'gzip') {
-    await writeViaTempFile(output, (out) => pipeline(Readable.from(partStream(parts)), createGzip({ level: options.level ?? 6 }), out));
+    const counted = async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of partStream(parts)) {
+        options.progress?.advance(chunk.length);
+        yield chunk;
+      }
+    };
+    await writeViaTempFile(output, (out) => pipeline(Readable.from(counted()), createGzip({ level: options.level ?? 6 }), out));
     return { tarBytes };
   }
   const tmp = await TempFile.create({ target: output });
   try {
-    await writePlain(parts, tmp);
+    await writePlain(parts, tmp, options.progress);
     await tmp.commit();
     return { tarBytes };
   } catch (err) {

@@ -62,7 +62,7 @@ interface BundleArgs extends FetchArgs {
 }
 
 export async function handler(args: BundleArgs): Promise<void> {
-  const reporter = createReporter('bundle', { quiet: args.quiet });
+  const reporter = createReporter('bundle', { quiet: args.quiet, mode: args.progress });
   try {
     if (args.release) {
       if ((args.refs ?? []).length > 0 || args.images || args.output || args['output-dir']) {

@@ -10,6 +10,7 @@ import { AirpackError } from '../errors.js';
 import { parseImageList, type ImageInput } from '../ref/input.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { DEFAULT_CONCURRENCY } from '../pack/session.js';
+import type { ProgressMode } from './output.js';
 
 export interface RegistryArgs {
   insecure?: string[];
@@ -28,6 +29,7 @@ export function withRegistryOptions<T>(y: Argv<T>) {
 
 /** Options of every command that downloads images (pull, bundle). */
 export interface FetchArgs extends RegistryArgs {
+  progress: ProgressMode;
   'skip-missing'?: boolean;
   'cache-dir'?: string;
   concurrency?: number;

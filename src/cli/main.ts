@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { didYouMean, exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
 import { runInterruptCleanups } from '../io/cleanup.js';
+import { PROGRESS_MODES, type ProgressMode } from './output.js';
 
 /**
  * Command modules, loaded on demand: a run loads only the command it names
@@ -75,6 +76,7 @@ function build(argv: readonly string[], commands: readonly object[], onUsageErro
     .usage('$0 <command> [options]\n\nPack container images for air-gapped installs.')
     .option('json', { type: 'boolean', default: false, global: true, describe: 'Print the result as JSON on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, global: true, describe: 'Print nothing but errors' })
+    .option('progress', { choices: PROGRESS_MODES, default: 'auto' as ProgressMode, global: true, describe: 'auto: a live line when stderr is a terminal; plain: a line every 10 s (CI logs); tty; none' })
     .command(commands as never)
     .demandCommand(1, 'Name a command; see airpack --help')
     .strict()

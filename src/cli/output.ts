@@ -3,7 +3,7 @@
  * document with --json); progress and warnings go to stderr. A status line
  * is drawn only on a terminal, so CI logs stay quiet and parseable.
  */
-import type { ProgressEvent, ProgressListener } from '../progress.js';
+import type { Phase, ProgressEvent, ProgressListener } from '../progress.js';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
@@ -28,55 +28,142 @@ export function imageCount(images: ReadonlyArray<{ reference: string }>): string
 
 export interface Reporter {
   listener: ProgressListener;
-  /** Clear the status line before printing results. */
+  /** Clear the status line before printing results (and stop its timers). */
   done(): void;
 }
 
-/** A status line on stderr when it is a TTY; warnings always reach stderr. */
-export function createReporter(verb: string, options: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): Reporter {
+/** How progress is shown: a redrawn line on a terminal, a plain line every 10 s (CI logs), or nothing. */
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'none';
+export const PROGRESS_MODES: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'none'];
+
+const PHASE_WORDS: Record<Phase, string> = { download: 'downloading', compress: 'compressing', write: 'writing', verify: 'verifying', push: 'pushing' };
+
+interface PhaseState {
+  phase: Phase;
+  total: number | undefined;
+  done: number;
+  what: string | undefined;
+  /** (time, done) samples of the last few seconds: the speed is of now, not the average since the start. */
+  samples: Array<[number, number]>;
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+/**
+ * The status line of one phase, fitted to `width`: numbers first (percent,
+ * bytes, speed, ETA), then a bar in the room left, the file name last and
+ * cut from the left (its end says most).
+ */
+export function progressLine(verb: string, state: PhaseState, images: string, width: number, now: number): string {
+  const first = state.samples[0];
+  const seconds = first ? (now - first[0]) / 1000 : 0;
+  const speed = first && seconds > 0.2 ? (state.done - first[1]) / seconds : 0;
+  const known = state.total !== undefined && state.total > 0;
+  const fraction = known ? Math.min(1, state.done / state.total!) : 0;
+  const numbers = [
+    known ? `${(fraction * 100).toFixed(0).padStart(3)}%` : '',
+    known ? `${formatBytes(state.done)}/${formatBytes(state.total!)}` : formatBytes(state.done),
+    `${formatBytes(speed)}/s`,
+    known ? `ETA ${speed > 0 ? duration((state.total! - state.done) / speed) : '--:--'}` : '',
+  ].filter(Boolean);
+  const head = `${verb}: ${PHASE_WORDS[state.phase]}`;
+  let line = [head, ...numbers].join(' ');
+  // Drop the least telling numbers until the line fits (ETA and percent stay longest).
+  for (const drop of [2, 1]) if (line.length > width && numbers.length > drop) line = [head, ...numbers.filter((_, i) => i !== drop)].join(' ');
+  if (line.length > width) return line.slice(0, width);
+  const tail = [images, state.what ?? ''].filter(Boolean).join(' ');
+  // A bar in the room left (up to 30 cells, some kept for the names), when there is room for at least 10.
+  const cells = Math.min(30, width - line.length - 3 - Math.min(tail.length + 1, 30));
+  if (known && cells >= 10) {
+    const filled = Math.round(fraction * cells);
+    line = `${head} [${'#'.repeat(filled)}${'.'.repeat(cells - filled)}] ${numbers.join(' ')}`;
+  }
+  if (images && width - line.length - 1 >= images.length) line += ` ${images}`;
+  const left = width - line.length - 1;
+  const what = state.what ?? '';
+  if (what && left >= 8) line += ` ${what.length > left ? `…${what.slice(what.length - left + 1)}` : what}`;
+  return line.slice(0, width);
+}
+
+/**
+ * Progress on stderr. On a terminal (`auto`, `tty`): one line, redrawn four
+ * times a second from the real counters and on resize, cleared by `done()`.
+ * `plain`: a line every 10 s, for long CI jobs. `none`, --quiet, or `auto`
+ * without a terminal (or with CI set): nothing. Warnings always print.
+ */
+export function createReporter(verb: string, options: { quiet?: boolean; stream?: NodeJS.WriteStream; mode?: ProgressMode } = {}): Reporter {
   const stream = options.stream ?? process.stderr;
-  const live = stream.isTTY === true && !options.quiet && !process.env.CI;
-  const started = Date.now();
+  const mode = options.mode ?? 'auto';
+  const live = !options.quiet && (mode === 'tty' || (mode === 'auto' && stream.isTTY === true && !process.env.CI));
+  const plain = !options.quiet && mode === 'plain';
+  const phases = new Map<Phase, PhaseState>();
+  let current: PhaseState | undefined;
   let images = 0;
   let imagesDone = 0;
-  let total = 0;
-  let received = 0;
-  let phase = 'resolving';
-  let lastDraw = 0;
   let drawn = false;
 
-  const draw = (force = false): void => {
-    if (!live) return;
+  const phase = (p: Phase, total?: number, what?: string): PhaseState => {
+    let state = phases.get(p);
+    if (!state || total !== undefined) {
+      state = { phase: p, total, done: 0, what, samples: [] };
+      phases.set(p, state);
+    }
+    current = state;
+    return state;
+  };
+  const advance = (state: PhaseState, n: number): void => {
+    state.done += n;
+  };
+  const sample = (now: number): void => {
+    if (!current) return;
+    current.samples.push([now, current.done]);
+    while (current.samples.length > 2 && now - current.samples[0]![0] > 3000) current.samples.shift();
+  };
+  const imagesText = (): string => (images > 0 ? `${imagesDone}/${images} images` : '');
+  const draw = (): void => {
+    if (!current) return;
     const now = Date.now();
-    if (!force && now - lastDraw < 100) return;
-    lastDraw = now;
-    const seconds = (now - started) / 1000;
-    const rate = seconds > 0 ? received / seconds : 0;
-    const parts = [`${verb}: ${phase}`];
-    if (images > 0) parts.push(`${imagesDone}/${images} images`);
-    if (total > 0) parts.push(`${formatBytes(received)} / ${formatBytes(total)}`, `${formatBytes(rate)}/s`);
-    const line = parts.join('  ');
-    stream.write(`\r\x1b[2K${line.slice(0, (stream.columns ?? 100) - 1)}`);
+    sample(now);
+    const width = Math.max(20, (stream.columns ?? 80) - 1);
+    stream.write(`\r\x1b[2K${progressLine(verb, current, imagesText(), width, now)}`);
     drawn = true;
   };
+  const print = (): void => {
+    if (!current) return;
+    const now = Date.now();
+    sample(now);
+    stream.write(`${progressLine(verb, current, imagesText(), 200, now)}\n`);
+  };
+  const timer = live ? setInterval(draw, 250) : plain ? setInterval(print, 10_000) : undefined;
+  timer?.unref();
+  const onResize = (): void => draw();
+  if (live) stream.on('resize', onResize);
 
   const listener = (event: ProgressEvent): void => {
     switch (event.type) {
       case 'resolved':
         images = event.images;
-        total = event.totalBytes;
-        phase = 'downloading';
+        phase(verb === 'push' ? 'push' : 'download', event.totalBytes);
         break;
       case 'bytes':
-        received += event.n;
+        advance(phases.get(verb === 'push' ? 'push' : 'download') ?? phase(verb === 'push' ? 'push' : 'download'), event.n);
+        break;
+      case 'phase':
+        phase(event.phase, event.totalBytes, event.what);
+        break;
+      case 'progress':
+        advance(phases.get(event.phase) ?? phase(event.phase), event.n);
         break;
       case 'image-done':
         imagesDone++;
         break;
-      case 'writing':
-        phase = `writing ${event.output}`;
-        draw(true);
-        return;
       case 'warning':
         if (drawn) stream.write('\r\x1b[2K');
         if (!options.quiet) stream.write(`warning: ${event.message}\n`);
@@ -84,13 +171,15 @@ export function createReporter(verb: string, options: { quiet?: boolean; stream?
       default:
         break;
     }
-    draw();
   };
 
   return {
     listener,
     done() {
+      if (timer) clearInterval(timer);
+      if (live) stream.off('resize', onResize);
       if (drawn) stream.write('\r\x1b[2K');
+      drawn = false;
     },
   };
 }

@@ -29,7 +29,7 @@ interface PullArgs extends FetchArgs {
 }
 
 export async function handler(args: PullArgs): Promise<void> {
-  const reporter = createReporter('pull', { quiet: args.quiet });
+  const reporter = createReporter('pull', { quiet: args.quiet, mode: args.progress });
   try {
     const result = await pull({
       images: collectReferences(args.refs, args.images),

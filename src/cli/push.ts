@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { push } from '../push/push.js';
 import { positiveInteger, registryOptions, withRegistryOptions, type RegistryArgs } from './common.js';
-import { createReporter, formatBytes, printJson } from './output.js';
+import { createReporter, formatBytes, printJson, type ProgressMode } from './output.js';
 
 export const command = 'push <sources..>';
 export const describe = 'Push the images of bundles and archives into a registry under their own names (host replaced), manifests and blobs byte for byte';
@@ -18,6 +18,7 @@ export function builder(y: Argv) {
 }
 
 interface PushArgs extends RegistryArgs {
+  progress: ProgressMode;
   sources: string[];
   registry: string;
   'dry-run': boolean;
@@ -27,7 +28,7 @@ interface PushArgs extends RegistryArgs {
 }
 
 export async function handler(args: PushArgs): Promise<void> {
-  const reporter = createReporter('push', { quiet: args.quiet });
+  const reporter = createReporter('push', { quiet: args.quiet, mode: args.progress });
   try {
     const result = await push({
       sources: args.sources,

@@ -56,7 +56,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   checkOutputFile(options.output);
   const session = await openSession(options);
   try {
-    const sink = openSink(output, { layersThroughStore: session.keepsBlobs });
+    const sink = openSink(output, { layersThroughStore: session.keepsBlobs, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
     const packed = await pack(session, refs, specs, sink, { layers, skipMissing: options.skipMissing ?? false });
     return {
       output,

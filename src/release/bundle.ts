@@ -213,6 +213,7 @@ async function writeArtifact(
   const sink = openSink(target.path, {
     compression,
     layersThroughStore: session.keepsBlobs,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.level !== undefined ? { level: options.level } : {}),
     ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
   });

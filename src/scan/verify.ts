@@ -28,6 +28,7 @@ import type { TarEntry } from '../tar/entry.js';
 import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, parseManifest, safeEntryPath } from '../image/documents.js';
 import { entryName, walkArchive, type ArchiveWalk } from '../source/archive-walk.js';
 import { isAirpackError, toAirpackError } from '../errors.js';
+import type { ProgressListener } from '../progress.js';
 import type { IndexedEntry } from '../zstd/entry-index.js';
 import { SeekableZstdFile } from '../zstd/frame-reader.js';
 
@@ -169,7 +170,13 @@ async function checkEntryIndex(path: string, walked: readonly IndexedEntry[], pr
 }
 
 /** Verifies one archive. Throws only when the file cannot be opened at all. */
-export async function verifyOne(path: string): Promise<VerifyResult> {
+export interface VerifyOptions {
+  /** Progress: a 'verify' phase per archive, then the bytes hashed. */
+  onProgress?: ProgressListener;
+}
+
+export async function verifyOne(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { onProgress } = options;
   const started = performance.now();
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -205,6 +212,7 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
         if (entry !== hashEntry) return;
         hash!.update(chunk);
         blobBytes += chunk.length;
+        onProgress?.({ type: 'progress', phase: 'verify', n: chunk.length });
         if (firstChunk) {
           // The compression is known from the first 4 bytes, whichever chunks they come in.
           head = Buffer.concat([head, chunk.subarray(0, 4)]);
@@ -227,6 +235,7 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
     if (!isAirpackError(e, 'ARCHIVE_INVALID')) throw e;
     return { path, ok: false, problems: [e.message], warnings, compression: 'unknown', entries: 0, blobs: 0, blobBytes: 0, images: 0, seconds: (performance.now() - started) / 1000 };
   }
+  onProgress?.({ type: 'phase', phase: 'verify', what: path, ...(walk.tarBytes !== undefined ? { totalBytes: walk.tarBytes } : {}) });
   const at = (name: string): string => `${path}: entry ${JSON.stringify(name)}`;
   const it = walk.entries;
   try {
@@ -434,9 +443,9 @@ export async function verifyOne(path: string): Promise<VerifyResult> {
 }
 
 /** Verifies each archive in turn. */
-export async function verifyArchive(paths: readonly string[]): Promise<VerifyResult[]> {
+export async function verifyArchive(paths: readonly string[], options: VerifyOptions = {}): Promise<VerifyResult[]> {
   const out: VerifyResult[] = [];
-  for (const p of paths) out.push(await verifyOne(p));
+  for (const p of paths) out.push(await verifyOne(p, options));
   return out;
 }
 

@@ -12,19 +12,22 @@ import { createWriteStream } from 'node:fs';
 import { archiveParts, writeImageArchive, writeTarParts, type ArchiveCompression } from '../archive/image-archive.js';
 import { TempFile } from '../io/output-sink.js';
 import { assembleArchive } from './archive-content.js';
-import type { FetchedImage, ImageSink, PredictedWrite, SinkResult } from './image-sink.js';
+import { sinkProgress, type FetchedImage, type ImageSink, type PredictedWrite, type SinkResult } from './image-sink.js';
+import type { ProgressListener } from '../progress.js';
 
 export interface ArchiveSinkOptions {
   compression: Exclude<ArchiveCompression, 'zstd'>;
   /** gzip level (default 6). */
   level?: number;
+  onProgress?: ProgressListener;
 }
 
 export function archiveSink(output: string, options: ArchiveSinkOptions): ImageSink {
   const sink: ImageSink = {
     output,
     async write(images) {
-      const written = await writeImageArchive(output, assembleArchive(images), { compression: options.compression, ...(options.level !== undefined ? { level: options.level } : {}) });
+      const progress = sinkProgress(options.onProgress, options.compression === 'gzip' ? 'compress' : 'write', output);
+      const written = await writeImageArchive(output, assembleArchive(images), { compression: options.compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(progress ? { progress } : {}) });
       return { tarBytes: written.tarBytes };
     },
   };

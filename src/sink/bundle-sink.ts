@@ -11,7 +11,8 @@
  */
 import { writeImageArchive, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { assembleArchive } from './archive-content.js';
-import type { FetchedImage, ImageSink, SinkResult } from './image-sink.js';
+import { sinkProgress, type FetchedImage, type ImageSink, type SinkResult } from './image-sink.js';
+import type { ProgressListener } from '../progress.js';
 import type { WrittenArchive } from '../archive/image-archive.js';
 import { StreamedPart } from '../zstd/frame-writer.js';
 
@@ -20,6 +21,7 @@ export interface BundleSinkOptions {
   level?: number;
   /** Frame size in bytes (default 128 MiB). */
   frameSize?: number;
+  onProgress?: ProgressListener;
 }
 
 function result(written: WrittenArchive): SinkResult {
@@ -35,6 +37,8 @@ export function bundleSink(output: string, options: BundleSinkOptions = {}): Ima
     ...(options.level !== undefined ? { level: options.level } : {}),
     ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
   };
+  const progress = sinkProgress(options.onProgress, 'compress', output);
+  if (progress) archiveOptions.progress = progress;
   return {
     output,
     write: async (images: readonly FetchedImage[]) => result(await writeImageArchive(output, assembleArchive(images), archiveOptions)),

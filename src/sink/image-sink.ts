@@ -9,6 +9,8 @@
  * output out from the predicted sizes and says where each layer's bytes go.
  */
 import type { Writable } from 'node:stream';
+import type { WriteArchiveOptions } from '../archive/image-archive.js';
+import type { Phase, ProgressListener } from '../progress.js';
 import type { ResolvedImage } from '../source/resolve.js';
 import type { Descriptor } from '../spec/types.js';
 
@@ -67,6 +69,15 @@ export interface PredictedWrite {
    * failed or is not what was predicted). On failure nothing is left.
    */
   finish(stored: (diffId: string) => Promise<unknown>): Promise<SinkResult>;
+}
+
+/** Progress of a sink's own work (compressing, writing), as the archive writers report it. */
+export function sinkProgress(onProgress: ProgressListener | undefined, phase: Phase, output: string): WriteArchiveOptions['progress'] {
+  if (!onProgress) return undefined;
+  return {
+    start: (totalBytes) => onProgress({ type: 'phase', phase, totalBytes, what: output }),
+    advance: (n) => onProgress({ type: 'progress', phase, n }),
+  };
 }
 
 export interface ImageSink {

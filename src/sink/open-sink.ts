@@ -4,6 +4,7 @@ import { AirpackError } from '../errors.js';
 import { archiveSink } from './archive-sink.js';
 import { bundleSink } from './bundle-sink.js';
 import type { ImageSink } from './image-sink.js';
+import type { ProgressListener } from '../progress.js';
 
 export interface OpenSinkOptions {
   /** Overrides the compression the name implies. */
@@ -17,6 +18,7 @@ export interface OpenSinkOptions {
    * then does not take them straight from the network.
    */
   layersThroughStore?: boolean;
+  onProgress?: ProgressListener;
 }
 
 export function openSink(output: string, options: OpenSinkOptions = {}): ImageSink {
@@ -29,9 +31,13 @@ export function openSink(output: string, options: OpenSinkOptions = {}): ImageSi
     throw new AirpackError('INVALID_ARGUMENT', `${output}: zstd level ${options.level} [expected 1 to 22]`);
   }
   if (compression === 'zstd') {
-    return bundleSink(output, { ...(options.level !== undefined ? { level: options.level } : {}), ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}) });
+    return bundleSink(output, {
+      ...(options.level !== undefined ? { level: options.level } : {}),
+      ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
   }
-  const sink = archiveSink(output, { compression, ...(compression === 'gzip' && options.level !== undefined ? { level: options.level } : {}) });
+  const sink = archiveSink(output, { compression, ...(compression === 'gzip' && options.level !== undefined ? { level: options.level } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   if (options.layersThroughStore) delete sink.startPredicted;
   return sink;
 }

@@ -49,6 +49,8 @@ export interface ArchiveWalk {
   mode: 'random' | 'stream' | 'directory';
   /** True for a zstd file carrying a seek table. */
   seekTable: boolean;
+  /** The tar's size, when known without reading it (a plain tar, a seekable zstd file): for progress. */
+  tarBytes?: number;
   /** The entries in archive order; the return value is where the tar ended. */
   entries: AsyncGenerator<WalkItem, TarEnd | undefined>;
 }
@@ -83,7 +85,7 @@ export async function walkArchive(path: string, opts: ArchiveWalkOptions = {}): 
     }
     const random = !opts.stream;
     if (compression === 'none' && random) {
-      return { compression, mode: 'random', seekTable: false, entries: guard(path, walkPositional(fileReader(fh, size), path, opts)) };
+      return { compression, mode: 'random', seekTable: false, tarBytes: size, entries: guard(path, walkPositional(fileReader(fh, size), path, opts)) };
     }
     let seekTable = false;
     try {
@@ -104,7 +106,7 @@ export async function walkArchive(path: string, opts: ArchiveWalkOptions = {}): 
         await z.close();
         throw err;
       }
-      return { compression, mode: 'random', seekTable, entries: guard(path, walkPositional(seekableReader(z), path, opts, jumps)) };
+      return { compression, mode: 'random', seekTable, tarBytes: z.size, entries: guard(path, walkPositional(seekableReader(z), path, opts, jumps)) };
     }
     const { stream } = await openDecompressed(path, zstdOptions);
     return { compression, mode: 'stream', seekTable, entries: guard(path, walkStream(stream, path, opts)) };

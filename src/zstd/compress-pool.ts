@@ -45,7 +45,9 @@ type WorkerReply =
   | { id: number; done: true }
   | { id: number; error: string }
   /** A feed's buffer, consumed (or dropped) and handed back for reuse. */
-  | { id: number; feed: number; returned: Uint8Array };
+  | { id: number; feed: number; returned: Uint8Array }
+  /** Input bytes compressed since the last report (for progress). */
+  | { id: number; consumed: number };
 
 /** Bytes a feed copies into each buffer it sends, and buffers it may have out at once: 8 MiB per feed. */
 const FEED_BUFFER = 1024 * 1024;
@@ -231,7 +233,15 @@ function frameWorkerMain(require: NodeJS.Require): void {
     fill = 0;
   };
   const giveBack = (id: number, feed: number, buf: Uint8Array): void => port.postMessage({ id, feed, returned: buf }, [buf.buffer as ArrayBuffer]);
+  // Progress: input compressed, reported every 4 MiB (and at each frame's end).
+  let unreported = 0;
+  const report = (id: number, force = false): void => {
+    if (unreported === 0 || (!force && unreported < READ_CHUNK)) return;
+    port.postMessage({ id, consumed: unreported });
+    unreported = 0;
+  };
   const feed = (id: number, src: Uint8Array, op: number): void => {
+    unreported += src.length;
     let input = src;
     for (;;) {
       const [remaining, produced, consumed] = cctx.compressStream2(out.subarray(fill), input, op);
@@ -239,7 +249,7 @@ function frameWorkerMain(require: NodeJS.Require): void {
       input = input.subarray(consumed);
       if (fill === out.length) post(id);
       const finished = op === zstd.EndDirective.end ? remaining === 0 : input.length === 0;
-      if (finished) return;
+      if (finished) return report(id);
     }
   };
   const readFile = (id: number, slice: { path: string; offset: number; length: number }): void => {
@@ -282,11 +292,13 @@ function frameWorkerMain(require: NodeJS.Require): void {
       }
       feed(req.id, new Uint8Array(0), zstd.EndDirective.end);
       post(req.id);
+      report(req.id, true);
       job = undefined;
       port.postMessage({ id: req.id, done: true });
     } catch (err) {
       job = undefined;
       fill = 0;
+      unreported = 0;
       port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
     }
   };
@@ -337,7 +349,11 @@ export class FrameCompressorPool {
   private nextId = 0;
   private closed = false;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    /** Called with input bytes as the workers compress them, for progress. */
+    private readonly onInput?: (n: number) => void,
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new ZstdError('ZSTD_INVALID_OPTION', `workers expected a positive integer, found ${size}`);
   }
 
@@ -415,6 +431,10 @@ export class FrameCompressorPool {
     }
     if ('returned' in reply) {
       job.feeds[reply.feed]?.returned(reply.returned);
+      return;
+    }
+    if ('consumed' in reply) {
+      this.onInput?.(reply.consumed);
       return;
     }
     slot.busy = undefined;

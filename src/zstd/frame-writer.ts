@@ -77,6 +77,8 @@ export interface ZstdFrameWriterOptions {
   end?: boolean;
   /** Called as each frame is written, in order. */
   onFrame?: (frame: FrameInfo) => void;
+  /** Called with input bytes as the workers compress them (every few MiB), for progress. */
+  onInput?: (n: number) => void;
 }
 
 /** What the writer produced. */
@@ -108,6 +110,7 @@ interface ResolvedOptions {
   seekTable: boolean;
   end: boolean;
   onFrame: ((frame: FrameInfo) => void) | undefined;
+  onInput: ((n: number) => void) | undefined;
   tail: Buffer | undefined;
 }
 
@@ -121,6 +124,7 @@ function resolveOptions(opts: ZstdFrameWriterOptions, defaultWorkers: (frameSize
     seekTable: opts.seekTable ?? true,
     end: opts.end ?? true,
     onFrame: opts.onFrame,
+    onInput: opts.onInput,
     tail: opts.tail,
   };
 }
@@ -142,7 +146,7 @@ class OrderedFrames {
     private readonly out: Writable,
     private readonly opts: ResolvedOptions,
   ) {
-    this.pool = new FrameCompressorPool(opts.parallelism);
+    this.pool = new FrameCompressorPool(opts.parallelism, opts.onInput);
     // An output error between our writes must fail the next call, not crash the process.
     out.on('error', this.onOutputError);
   }

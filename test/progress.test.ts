@@ -1,0 +1,56 @@
+/** The progress line: what it shows at each width, and the plain mode's lines for CI logs. */
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createReporter, progressLine } from '../src/cli/output.js';
+
+const state = (done: number, total: number | undefined, samples: Array<[number, number]>) => ({ phase: 'compress' as const, total, done, what: '/srv/dist/rke2-images.linux-amd64.tar.zst', samples });
+
+describe('progress line', () => {
+  it('puts the numbers first and fits any width: bar when there is room, the name cut from the left', () => {
+    // 100 MB of 400 done, 50 MB in the last 2 s: 25 MB/s, 12 s to go.
+    const s = state(100e6, 400e6, [[0, 50e6]]);
+    const wide = progressLine('bundle', s, '1/2 images', 120, 2000);
+    expect(wide).toMatch(/^bundle: compressing \[#+\.+\]  25% 100\.0 MB\/400\.0 MB 25\.0 MB\/s ETA 0:12 1\/2 images …/);
+    expect(wide.length).toBeLessThanOrEqual(120);
+    expect(wide.endsWith('amd64.tar.zst')).toBe(true);
+    for (const width of [40, 60, 80]) {
+      const line = progressLine('bundle', s, '1/2 images', width, 2000);
+      expect(line.length).toBeLessThanOrEqual(width);
+      expect(line).toContain('25%');
+    }
+    expect(progressLine('bundle', s, '', 60, 2000)).toContain('ETA 0:12');
+    // Unknown total: bytes and speed, no percentage.
+    expect(progressLine('verify', { ...state(5e6, undefined, [[0, 0]]), phase: 'verify' }, '', 80, 1000)).toBe('verify: verifying 5.0 MB 5.0 MB/s /srv/dist/rke2-images.linux-amd64.tar.zst');
+  });
+});
+
+describe('reporter modes', () => {
+  afterEach(() => vi.useRealTimers());
+  const sink = () => {
+    const out: string[] = [];
+    const stream = new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }) as unknown as NodeJS.WriteStream;
+    return { out, stream };
+  };
+
+  it('plain: one line every 10 s with the real counters; none and a non-terminal: nothing', () => {
+    vi.useFakeTimers();
+    const { out, stream } = sink();
+    const plain = createReporter('bundle', { stream, mode: 'plain' });
+    plain.listener({ type: 'phase', phase: 'compress', totalBytes: 1000e6, what: 'x.tar.zst' });
+    plain.listener({ type: 'progress', phase: 'compress', n: 100e6 });
+    vi.advanceTimersByTime(10_000);
+    plain.listener({ type: 'progress', phase: 'compress', n: 300e6 });
+    vi.advanceTimersByTime(10_000);
+    plain.done();
+    expect(out).toHaveLength(2);
+    expect(out[1]).toMatch(/^bundle: compressing .* 40% 400\.0 MB\/1\.0 GB 30\.0 MB\/s ETA 0:20 x\.tar\.zst\n$/);
+    for (const mode of ['none', 'auto'] as const) {
+      const quiet = sink();
+      const r = createReporter('bundle', { stream: quiet.stream, mode });
+      r.listener({ type: 'phase', phase: 'compress', totalBytes: 10 });
+      vi.advanceTimersByTime(20_000);
+      r.done();
+      expect(quiet.out).toEqual([]);
+    }
+  });
+});
