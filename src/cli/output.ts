@@ -112,7 +112,8 @@ export function createReporter(verb: string, options: { quiet?: boolean; stream?
   const phase = (p: Phase, total?: number, what?: string): PhaseState => {
     let state = phases.get(p);
     if (!state || total !== undefined) {
-      state = { phase: p, total, done: 0, what, samples: [] };
+      // The first sample is the start: the first line drawn already has a speed.
+      state = { phase: p, total, done: 0, what, samples: [[Date.now(), 0]] };
       phases.set(p, state);
     }
     current = state;

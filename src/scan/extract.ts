@@ -17,6 +17,8 @@ import { basename, dirname, join } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from '../archive/tar-header.js';
 import { QueuedFileWriter, TempFile } from '../io/output-sink.js';
+import type { ProgressListener } from '../progress.js';
+import { sinkProgress } from '../sink/image-sink.js';
 import { checkDigest } from '../blob/verify.js';
 import { AirpackError } from '../errors.js';
 import { formatPlatform, parsePlatform, platformMatches, selectPlatform, type Platform } from '../platform/platform.js';
@@ -35,6 +37,8 @@ export interface ExtractOptions {
   output: string;
   /** Output compression; default from the output name (`.tar.zst`, `.tgz`, else plain tar). */
   compression?: WriteArchiveOptions['compression'];
+  /** Progress: a 'write' phase (plain tar) or 'compress' phase, in uncompressed bytes. */
+  onProgress?: ProgressListener;
 }
 
 export interface ExtractResult {
@@ -132,7 +136,8 @@ export async function extractImage(source: string, reference: string, opts: Extr
     tarBytes,
   });
   if (compression === 'none') {
-    const tarBytes = await writeDirect(source, opts.output, { images: [{ descriptor, docker }], metadataBlobs, layerBlobs: [] }, layers);
+    const progress = sinkProgress(opts.onProgress, 'write', opts.output);
+    const tarBytes = await writeDirect(source, opts.output, { images: [{ descriptor, docker }], metadataBlobs, layerBlobs: [] }, layers, progress);
     return result(tarBytes, metadataBlobs.length + layers.length);
   }
   const outDir = dirname(opts.output);
@@ -152,7 +157,8 @@ export async function extractImage(source: string, reference: string, opts: Extr
       layerBlobs.push({ digest: l.digest, size: l.size, path: copied.file });
     }
     const content: ArchiveContent = { images: [{ descriptor, docker }], metadataBlobs, layerBlobs };
-    const written = await writeImageArchive(opts.output, content, { compression });
+    const progress = sinkProgress(opts.onProgress, 'compress', opts.output);
+    const written = await writeImageArchive(opts.output, content, { compression, ...(progress ? { progress } : {}) });
     return result(written.tarBytes, metadataBlobs.length + layerBlobs.length);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -284,7 +290,8 @@ async function copyToScratch(source: string, wanted: ReadonlyMap<string, Wanted>
  * output (in source order) with its header in front, checked against its
  * digest; a temp file renamed into place only when all is well.
  */
-async function writeDirect(source: string, output: string, content: ArchiveContent, layers: readonly Descriptor[]): Promise<number> {
+async function writeDirect(source: string, output: string, content: ArchiveContent, layers: readonly Descriptor[], progress: WriteArchiveOptions['progress']): Promise<number> {
+  progress?.start(layers.reduce((n, l) => n + l.size, 0));
   const tmp = await TempFile.create({ target: output });
   // Writes run in the background while the next frame decodes and the layer hashes.
   const out = new QueuedFileWriter(tmp.fh);
@@ -303,7 +310,13 @@ async function writeDirect(source: string, output: string, content: ArchiveConte
     const mtime = archiveMtime();
     const got = await copyEntries(source, wanted, (_e, w) => {
       void put(encodeHeader({ name: blobEntryName(w.digest!)!, size: w.size, type: 'file', mtime }));
-      return { write: put, end: () => void put(padding(w.size)) };
+      return {
+        write: (b: Buffer) => {
+          progress?.advance(b.length);
+          return put(b);
+        },
+        end: () => void put(padding(w.size)),
+      };
     });
     for (const l of layers) {
       if (!got.has(blobEntryName(l.digest)!) && !l.urls?.length) {
