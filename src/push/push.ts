@@ -124,6 +124,8 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const limit = pLimit(options.concurrency ?? 4);
   const archives = new LocalArchives();
   try {
+    // Every image's graph first (manifests only, a few KB each): the progress line then knows the total.
+    const planned: Array<{ path: string; image: ArchiveImage; graph: Graph }> = [];
     for (const path of options.sources) {
       const archive = await archives.open(path);
       for (const image of await archive.images()) {
@@ -131,27 +133,42 @@ export async function push(options: PushOptions): Promise<PushResult> {
           options.onProgress?.({ type: 'warning', message: `${path}: an image (${image.digest ?? 'docker manifest.json item'}) carries no name, so nothing to push it as; skipped` });
           continue;
         }
-        const graph = await graphOf(archive, image, image.names[0]!);
-        for (const name of new Set(image.names)) {
-          const target = targetOf(parseReference(name), host, prefix);
-          const pushed: PushedImage = {
-            source: path,
-            name,
-            target: formatReference(target.tag !== undefined ? target : { ...target, digest: graph.top.digest }),
-            digest: graph.top.digest,
-            mediaType: graph.top.mediaType,
-            children: graph.children.map((c) => c.digest),
-          };
-          result.images.push(pushed);
-          if (options.dryRun) continue;
-          const outcomes = await Promise.all(graph.blobs.map((b) => limit(() => writer.putBlob(target.repository, b.desc, b.sources))));
-          for (const o of outcomes) result.blobs[o]++;
-          // Children by digest before the index that names them; the tag last.
-          for (const child of graph.children) await writer.putManifest(target.repository, child.digest, child);
-          await writer.putManifest(target.repository, graph.top.digest, graph.top);
-          if (target.tag !== undefined) await writer.putManifest(target.repository, target.tag, graph.top);
-          options.onProgress?.({ type: 'image-done', reference: pushed.target, platform: graph.children.length > 0 ? `${graph.children.length} platforms` : 'one platform' });
-        }
+        planned.push({ path, image, graph: await graphOf(archive, image, image.names[0]!) });
+      }
+    }
+    const distinct = new Map(planned.flatMap(({ graph }) => graph.blobs.map((b) => [b.desc.digest, b.desc.size] as const)));
+    if (!options.dryRun) options.onProgress?.({ type: 'phase', phase: 'push', totalBytes: [...distinct.values()].reduce((n, v) => n + v, 0) });
+    const counted = new Set<string>();
+    for (const { path, image, graph } of planned) {
+      for (const name of new Set(image.names)) {
+        const target = targetOf(parseReference(name), host, prefix);
+        const pushed: PushedImage = {
+          source: path,
+          name,
+          target: formatReference(target.tag !== undefined ? target : { ...target, digest: graph.top.digest }),
+          digest: graph.top.digest,
+          mediaType: graph.top.mediaType,
+          children: graph.children.map((c) => c.digest),
+        };
+        result.images.push(pushed);
+        if (options.dryRun) continue;
+        const outcomes = await Promise.all(
+          graph.blobs.map((b) =>
+            limit(async () => {
+              const outcome = await writer.putBlob(target.repository, b.desc, b.sources);
+              // A blob already there (or mounted) counts as done; an upload counted its bytes as they went.
+              if (outcome !== 'uploaded' && !counted.has(b.desc.digest)) options.onProgress?.({ type: 'progress', phase: 'push', n: b.desc.size });
+              counted.add(b.desc.digest);
+              return outcome;
+            }),
+          ),
+        );
+        for (const o of outcomes) result.blobs[o]++;
+        // Children by digest before the index that names them; the tag last.
+        for (const child of graph.children) await writer.putManifest(target.repository, child.digest, child);
+        await writer.putManifest(target.repository, graph.top.digest, graph.top);
+        if (target.tag !== undefined) await writer.putManifest(target.repository, target.tag, graph.top);
+        options.onProgress?.({ type: 'image-done', reference: pushed.target, platform: graph.children.length > 0 ? `${graph.children.length} platforms` : 'one platform' });
       }
     }
   } finally {
