@@ -5,7 +5,7 @@
  * sends nothing; a prefix and a dry run.
  */
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,27 @@ describe('airpack push', () => {
     } finally {
       await fresh.stop();
     }
+  });
+
+  it('rebuilds a list over the platforms an archive holds when it holds part of its index, and says so', async () => {
+    // ctr images export of hello-world for the host: its Docker list names 11 platforms, the file holds linux/amd64.
+    const sparse = join(ROOT, '..', 'shared', 'interop', 'oras-hello-world.tar');
+    const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', sparse, '--registry', `${site.host}/sparse`, '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    const [image] = (JSON.parse(res.stdout) as { images: Array<{ digest: string; mediaType: string; children: string[]; rebuilt?: { from: string; missing: string[] } }> }).images;
+    expect(image!.rebuilt?.from).toBe('sha256:faa03e786c97f07ef34423fccceeec2398ec8a5759259f94d99078f264e9d7af');
+    expect(image!.rebuilt?.missing).toHaveLength(10);
+    expect(image!.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
+    const ref = `${site.host}/sparse/library/hello-world:latest`;
+    const raw = await inspectRaw(ref);
+    expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe(image!.digest);
+    const list = JSON.parse(raw) as { mediaType: string; manifests: Array<{ digest: string; platform: { os: string; architecture: string } }> };
+    expect(list.manifests).toEqual([expect.objectContaining({ digest: 'sha256:f54a58bc1aac5ea1a25d796ae155dc228b3f0e11d046ae276b39c4bf2f13d8c4', platform: { architecture: 'amd64', os: 'linux' } })]);
+    // The one platform resolves through the rebuilt list, byte for byte.
+    expect(await digestOf(ref, ['--override-arch', 'amd64'])).toBe(image!.digest);
+    await runOk('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--override-arch', 'amd64', `docker://${ref}`, `dir:${join(world.dir, 'sparse-copy')}`]);
+    const child = await readFile(join(world.dir, 'sparse-copy', 'manifest.json'));
+    expect(`sha256:${createHash('sha256').update(child).digest('hex')}`).toBe(image!.children[0]);
   });
 
   it('authenticates against an htpasswd registry, and never prints the password', async () => {

@@ -41,7 +41,10 @@ export async function handler(args: PushArgs): Promise<void> {
     reporter.done();
     if (args.json) return printJson(result);
     if (args.quiet) return;
-    for (const image of result.images) process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${result.dryRun ? '  (dry run)' : ''}\n`);
+    for (const image of result.images) {
+      const rebuilt = image.rebuilt ? `  (list rebuilt over ${image.children.length} platform(s): the archive lacks ${image.rebuilt.missing.length > 3 ? `${image.rebuilt.missing.slice(0, 3).join(', ')} and ${image.rebuilt.missing.length - 3} more` : image.rebuilt.missing.join(', ')} of ${image.rebuilt.from})` : '';
+      process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${rebuilt}${result.dryRun ? '  (dry run)' : ''}\n`);
+    }
     if (!result.dryRun) {
       const { uploaded, present, mounted } = result.blobs;
       process.stdout.write(`pushed ${result.images.length} image(s) to ${result.registry}: ${uploaded} blob(s) uploaded (${formatBytes(result.bytesUploaded)}), ${present} already there, ${mounted} mounted\n`);

@@ -8,7 +8,9 @@
  * Each image is read through the archive source (a bundle in place) and
  * written through the registry sink (sink/registry-sink.ts). An image that
  * only docker's manifest.json lists (docker save before 25) has its docker
- * manifest rebuilt, as `docker load` does, so its digest is new.
+ * manifest rebuilt, as `docker load` does, so its digest is new. An index
+ * the archive holds only part of (`ctr images export` of one platform) is
+ * rebuilt over the children it holds, and its new digest reported.
  */
 import pLimit from 'p-limit';
 import type { BlobSource } from '../blob/download.js';
@@ -21,6 +23,9 @@ import { RegistryPool, type FetchedManifest, type RegistryOptions } from '../reg
 import { RegistryWriter, type BlobOutcome, type MountSources } from '../sink/registry-sink.js';
 import { LocalArchives, type LocalArchive } from '../source/archive-source.js';
 import { INDEX_MEDIA_TYPES } from '../spec/media-types.js';
+import { buildListDocument } from '../manifest/list-document.js';
+import type { ListEntry } from '../manifest/local-lists.js';
+import { formatPlatform } from '../platform/platform.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
 
 export interface PushOptions {
@@ -46,6 +51,8 @@ export interface PushedImage {
   mediaType: string;
   /** Per platform manifest, when the image is an index. */
   children: string[];
+  /** The archive held only part of its index: `digest` is of a list rebuilt over `children`; the source index and the platforms left out. */
+  rebuilt?: { from: string; missing: string[] };
 }
 
 export interface PushResult {
@@ -75,6 +82,8 @@ interface Graph {
   top: FetchedManifest;
   children: FetchedManifest[];
   blobs: Array<{ desc: Descriptor; sources: BlobSource[] }>;
+  /** The archive holds only part of the source index: `top` is a list rebuilt over what it holds. */
+  rebuilt?: { from: string; missing: string[] };
 }
 
 /** Everything an image in `archive` needs in a registry: its manifests (top last) and blobs. */
@@ -94,14 +103,25 @@ async function graphOf(archive: LocalArchive, image: ArchiveImage, label: string
   const children: FetchedManifest[] = [];
   if (INDEX_MEDIA_TYPES.has(top.mediaType)) {
     const index = parseIndex(top.bytes, `${archive.path}: index ${top.digest}`);
+    const held: ListEntry[] = [];
+    const missing: string[] = [];
     for (const d of index.manifests) {
+      // A child whose manifest is not here (ctr export of one platform, docker save from containerd).
       if (!archive.blob(d.digest)) {
-        throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: ${label}: its index lists ${d.digest}${d.platform ? ` (${d.platform.os}/${d.platform.architecture})` : ''}, which the archive does not hold [pushing a part of an index is not supported yet]`);
+        missing.push(d.platform ? formatPlatform(d.platform) : d.digest);
+        continue;
       }
       const child = await archive.manifest(d, `manifest of ${label}`);
       if (INDEX_MEDIA_TYPES.has(child.mediaType)) throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `${archive.path}: ${label}: nested index ${d.digest} [not supported by push yet]`);
       children.push(child);
       addManifest(child, (b) => archive.sources(b));
+      held.push({ source: label, mediaType: child.mediaType, digest: child.digest, size: child.bytes.length, platform: d.platform ?? { os: '', architecture: '' } });
+    }
+    if (missing.length > 0) {
+      if (held.length === 0) throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: ${label}: its index lists ${index.manifests.length} manifest(s) and the archive holds none of them`);
+      // The source index cannot go up as it is (the registry would refuse children it lacks):
+      // a list over the children at hand, of their kind, with their platforms.
+      return { top: buildListDocument(label, held), children, blobs: [...blobs.values()], rebuilt: { from: top.digest, missing } };
     }
   } else {
     addManifest(top, (b) => archive.sources(b));
@@ -149,6 +169,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
           digest: graph.top.digest,
           mediaType: graph.top.mediaType,
           children: graph.children.map((c) => c.digest),
+          ...(graph.rebuilt ? { rebuilt: graph.rebuilt } : {}),
         };
         result.images.push(pushed);
         if (options.dryRun) continue;
