@@ -12,6 +12,11 @@ export function builder(y: Argv) {
     .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'Bundles, image archives (docker save, skopeo, crane, buildx) or OCI layout directories' })
     .option('registry', { type: 'string', demandOption: true, describe: 'HOST[:PORT][/PREFIX]: the registry, and a path prefix for every repository' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print what would go where; send nothing' })
+    .option('keep-foreign-urls', {
+      type: 'boolean',
+      default: false,
+      describe: 'Push manifests with Windows foreign layers byte for byte (digests kept, URLs still outside). Default: rewrite them (URLs dropped, new digests): containerd tries those URLs first and fails on a site without a route to them',
+    })
     .option('concurrency', { type: 'number', default: 4, coerce: positiveInteger('concurrency'), describe: 'Blobs uploaded in parallel' })
     .example('$0 push rke2-images.linux-amd64.tar.zst --registry registry.site:5000', 'docker.io/rancher/x:v1 -> registry.site:5000/rancher/x:v1')
     .example('$0 push *.tar.zst --registry registry.site:5000/mirror --dry-run', 'what would go where, under a prefix');
@@ -22,6 +27,7 @@ interface PushArgs extends RegistryArgs {
   sources: string[];
   registry: string;
   'dry-run': boolean;
+  'keep-foreign-urls': boolean;
   concurrency: number;
   json: boolean;
   quiet: boolean;
@@ -34,6 +40,7 @@ export async function handler(args: PushArgs): Promise<void> {
       sources: args.sources,
       registry: args.registry,
       dryRun: args['dry-run'],
+      keepForeignUrls: args['keep-foreign-urls'],
       registryOptions: registryOptions(args),
       concurrency: args.concurrency,
       onProgress: reporter.listener,
@@ -43,7 +50,13 @@ export async function handler(args: PushArgs): Promise<void> {
     if (args.quiet) return;
     for (const image of result.images) {
       const rebuilt = image.rebuilt ? `  (list rebuilt over ${image.children.length} platform(s): the archive lacks ${image.rebuilt.missing.length > 3 ? `${image.rebuilt.missing.slice(0, 3).join(', ')} and ${image.rebuilt.missing.length - 3} more` : image.rebuilt.missing.join(', ')} of ${image.rebuilt.from})` : '';
-      process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${rebuilt}${result.dryRun ? '  (dry run)' : ''}\n`);
+      const foreign =
+        image.foreignLayers === 'rewritten'
+          ? `  (foreign layers pushed as ordinary blobs, URLs dropped: was ${image.sourceDigest}; --keep-foreign-urls keeps it)`
+          : image.foreignLayers === 'kept'
+            ? '  (foreign layer URLs kept: nodes must reach them)'
+            : '';
+      process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${rebuilt}${foreign}${result.dryRun ? '  (dry run)' : ''}\n`);
     }
     if (!result.dryRun) {
       const { uploaded, present, mounted } = result.blobs;

@@ -24,6 +24,7 @@ import { RegistryWriter, type BlobOutcome, type MountSources } from '../sink/reg
 import { LocalArchives, type LocalArchive } from '../source/archive-source.js';
 import { INDEX_MEDIA_TYPES } from '../spec/media-types.js';
 import { buildListDocument } from '../manifest/list-document.js';
+import { isForeignLayer, rewriteForeignLayers } from './foreign-layers.js';
 import type { ListEntry } from '../manifest/local-lists.js';
 import { formatPlatform } from '../platform/platform.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
@@ -35,6 +36,12 @@ export interface PushOptions {
   registry: string;
   /** Print what would go where; send nothing. */
   dryRun?: boolean;
+  /**
+   * Push manifests with foreign (Windows base) layers byte for byte, their
+   * URLs kept. Default false: they are rewritten so nodes without a route to
+   * the URLs can pull (see push/foreign-layers.ts).
+   */
+  keepForeignUrls?: boolean;
   registryOptions?: RegistryOptions;
   /** Blobs in flight at once (default 4). */
   concurrency?: number;
@@ -53,6 +60,9 @@ export interface PushedImage {
   children: string[];
   /** The archive held only part of its index: `digest` is of a list rebuilt over `children`; the source index and the platforms left out. */
   rebuilt?: { from: string; missing: string[] };
+  /** Manifests with foreign layers: rewritten (URLs dropped, new digests) or kept byte for byte; `sourceDigest` is the digest before. */
+  foreignLayers?: 'rewritten' | 'kept';
+  sourceDigest?: string;
 }
 
 export interface PushResult {
@@ -84,6 +94,24 @@ interface Graph {
   blobs: Array<{ desc: Descriptor; sources: BlobSource[] }>;
   /** The archive holds only part of the source index: `top` is a list rebuilt over what it holds. */
   rebuilt?: { from: string; missing: string[] };
+  /** `top`'s digest in the archive, when the manifests were rewritten (foreign layers). */
+  sourceDigest?: string;
+}
+
+/**
+ * Whether the image has foreign layers, and what push does with them: by
+ * default the manifests are rewritten in place in `graph` (URLs dropped).
+ */
+function foreignLayersOf(graph: Graph, keep: boolean): 'rewritten' | 'kept' | undefined {
+  const manifests = graph.children.length > 0 ? graph.children : [graph.top];
+  const hasForeign = manifests.some((m) => parseJson<ImageManifest>(m.bytes, `manifest ${m.digest}`).layers?.some(isForeignLayer));
+  if (!hasForeign) return undefined;
+  if (keep) return 'kept';
+  const r = rewriteForeignLayers(graph.top, graph.children, graph.children.length > 0);
+  graph.sourceDigest = graph.top.digest;
+  graph.top = r.top;
+  graph.children = r.children;
+  return 'rewritten';
 }
 
 /** Everything an image in `archive` needs in a registry: its manifests (top last) and blobs. */
@@ -145,7 +173,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const archives = new LocalArchives();
   try {
     // Every image's graph first (manifests only, a few KB each): the progress line then knows the total.
-    const planned: Array<{ path: string; image: ArchiveImage; graph: Graph }> = [];
+    const planned: Array<{ path: string; image: ArchiveImage; graph: Graph; foreign: 'rewritten' | 'kept' | undefined }> = [];
     for (const path of options.sources) {
       const archive = await archives.open(path);
       for (const image of await archive.images()) {
@@ -153,13 +181,14 @@ export async function push(options: PushOptions): Promise<PushResult> {
           options.onProgress?.({ type: 'warning', message: `${path}: an image (${image.digest ?? 'docker manifest.json item'}) carries no name, so nothing to push it as; skipped` });
           continue;
         }
-        planned.push({ path, image, graph: await graphOf(archive, image, image.names[0]!) });
+        const graph = await graphOf(archive, image, image.names[0]!);
+        planned.push({ path, image, graph, foreign: foreignLayersOf(graph, options.keepForeignUrls ?? false) });
       }
     }
     const distinct = new Map(planned.flatMap(({ graph }) => graph.blobs.map((b) => [b.desc.digest, b.desc.size] as const)));
     if (!options.dryRun) options.onProgress?.({ type: 'phase', phase: 'push', totalBytes: [...distinct.values()].reduce((n, v) => n + v, 0) });
     const counted = new Set<string>();
-    for (const { path, image, graph } of planned) {
+    for (const { path, image, graph, foreign } of planned) {
       for (const name of new Set(image.names)) {
         const target = targetOf(parseReference(name), host, prefix);
         const pushed: PushedImage = {
@@ -170,6 +199,8 @@ export async function push(options: PushOptions): Promise<PushResult> {
           mediaType: graph.top.mediaType,
           children: graph.children.map((c) => c.digest),
           ...(graph.rebuilt ? { rebuilt: graph.rebuilt } : {}),
+          ...(foreign ? { foreignLayers: foreign } : {}),
+          ...(graph.sourceDigest ? { sourceDigest: graph.sourceDigest } : {}),
         };
         result.images.push(pushed);
         if (options.dryRun) continue;
