@@ -54,6 +54,7 @@ describe('push with Windows foreign layers', () => {
     expect(pulled.code).not.toBe(0);
     expect(pulled.stderr).toMatch(/connection refused/);
   });
+
   it('by default rewrites them, says so, and a node with no route to the URLs pulls from the site registry', async () => {
     const res = await airpack(['push', bundlePath, '--registry', `${site.host}/rewritten`, '--json']);
     expect(res.code, res.stderr).toBe(0);
