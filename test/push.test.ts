@@ -97,6 +97,60 @@ describe('airpack push', () => {
     expect(head.stdout).toBe('404');
   });
 
+  // A proxy in front of the real registry that cuts the connection of chosen PATCHes: a fault the registry cannot make.
+  it('goes on from where the registry is when a chunk loses its connection, and starts over when it cannot vouch for the bytes', async () => {
+    const http = await import('node:http');
+    const data = Buffer.from(Array.from({ length: 6 * 1024 * 1024 + 77 }, (_, i) => (i * 2654435761) >>> 24));
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    const target = new URL(site.url);
+    let patches = 0;
+    let posts = 0;
+    // 'drop': the 2nd PATCH is read and thrown away, then cut (the registry never saw it).
+    // 'after': the 2nd PATCH reaches the registry, then the answer is cut (the registry has more than we know).
+    let mode: 'drop' | 'after' = 'drop';
+    const proxy = http.createServer((req, res) => {
+      if (req.method === 'PATCH' && ++patches === 2) {
+        if (mode === 'drop') {
+          req.resume();
+          req.on('end', () => req.socket.destroy());
+          return;
+        }
+      }
+      if (req.method === 'POST') posts++;
+      const cutAnswer = mode === 'after' && req.method === 'PATCH' && patches === 2;
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        if (cutAnswer) {
+          answer.resume();
+          return void req.socket.destroy();
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    try {
+      for (const m of ['drop', 'after'] as const) {
+        mode = m;
+        patches = 0;
+        posts = 0;
+        const resumed: number[] = [];
+        const writer = new RegistryWriter(new RegistryClient(host), new Map(), { chunkSize: 1024 * 1024, onResume: (_d, offset) => resumed.push(offset) });
+        // In 256 KiB pieces, as a file is read: the chunks are 1 MiB.
+        const pieces = (offset: number): Buffer[] => Array.from({ length: Math.ceil((data.length - offset) / 262144) }, (_, i) => data.subarray(offset + i * 262144, Math.min(data.length, offset + (i + 1) * 262144)));
+        const source = { name: 'memory', open: async (offset: number) => ({ body: Readable.from(pieces(offset)), resumed: true }) };
+        expect(await writer.putBlob(`resume/${m}`, { mediaType: 'application/octet-stream', digest, size: data.length }, [source])).toBe('uploaded');
+        const back = await runOk('sh', ['-c', `curl -sf '${site.url}/v2/resume/${m}/blobs/${digest}' | sha256sum`]);
+        expect(back.stdout.split(' ')[0]).toBe(digest.slice(7));
+        // drop: one upload, resumed after the first chunk; after: a second upload from byte 0.
+        expect({ m, resumed, posts }).toEqual(m === 'drop' ? { m, resumed: [1024 * 1024], posts: 1 } : { m, resumed: [0], posts: 2 });
+      }
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('--dry-run says what would go where and sends nothing; the CLI speaks JSON', async () => {
     const fresh = await startRegistry();
     try {

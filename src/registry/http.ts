@@ -24,7 +24,8 @@ export interface HttpRequest {
   method?: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  body?: Buffer | string;
+  /** Bytes to send; pieces are written one after another (no copy into one buffer). */
+  body?: Buffer | string | readonly Buffer[];
   tls?: TlsOptions;
   /** Abort a request whose response has not started within this many ms. */
   timeoutMs?: number;
@@ -77,7 +78,7 @@ function sendOnce(req: HttpRequest & { headers: Record<string, string> }): Promi
     const isHttps = url.protocol === 'https:';
     const options: https.RequestOptions = {
       method: req.method ?? 'GET',
-      headers: req.body !== undefined ? { ...req.headers, 'content-length': String(Buffer.byteLength(req.body)) } : req.headers,
+      headers: req.body !== undefined ? { ...req.headers, 'content-length': String(bodyLength(req.body)) } : req.headers,
     };
     if (isHttps) {
       options.agent = req.tls?.ca !== undefined || req.tls?.rejectUnauthorized === false ? undefined : agents.https;
@@ -92,9 +93,16 @@ function sendOnce(req: HttpRequest & { headers: Record<string, string> }): Promi
     });
     r.setTimeout(req.timeoutMs ?? 60_000, () => r.destroy(new Error(`no response within ${req.timeoutMs ?? 60_000} ms`)));
     r.on('error', (err) => reject(new AirpackError('NETWORK_ERROR', `${options.method} ${redactUrl(url)}: ${err.message}`, { cause: err })));
-    if (req.body !== undefined) r.end(req.body);
+    if (Array.isArray(req.body)) {
+      for (const piece of req.body) r.write(piece);
+      r.end();
+    } else if (req.body !== undefined) r.end(req.body as Buffer | string);
     else r.end();
   });
+}
+
+function bodyLength(body: Buffer | string | readonly Buffer[]): number {
+  return Array.isArray(body) ? body.reduce((n: number, b: Buffer) => n + b.length, 0) : Buffer.byteLength(body as Buffer | string);
 }
 
 export function isRetryableStatus(status: number): boolean {

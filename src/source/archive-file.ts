@@ -6,9 +6,10 @@
  *   and entry data is read at its offset;
  * - an airpack bundle (zstd with a seek table): read in place, never copied.
  *   The entry index says where each entry's header is; a read decodes only
- *   the frames the entry sits in. Reads take turns (one decoder per file);
- *   pack reads in manifest order, which in airpack's layout is archive order,
- *   so the decoder moves forward (a read behind it restarts that frame).
+ *   the frames the entry sits in, through one of a few readers, each with
+ *   its own decoder (bundle-readers.ts): reads side by side decode side by
+ *   side, and a reader moves forward cheaply (a read behind it restarts
+ *   that frame).
  *   A seekable zstd file without an entry index has its headers walked once;
  * - an OCI layout directory: its files, with symlinks followed only while
  *   they stay inside it;
@@ -30,7 +31,7 @@ import { AirpackError, toAirpackError } from '../errors.js';
 import type { TarEntry } from '../tar/entry.js';
 import { type EntryLocation, scanTarFile, walkPositional, type PositionalReader } from '../tar/walk.js';
 import { readSeekTable, SeekableZstdFile } from '../zstd/frame-reader.js';
-import { seekableReader } from '../zstd/positional-reader.js';
+import { BundleReaders } from './bundle-readers.js';
 import { entryName } from '../tar/names.js';
 
 /** An entry whose bytes can be read: where it is, and how big. */
@@ -52,19 +53,6 @@ interface Entry {
   /** Plain tar: where the data starts. Bundle: unknown until its header is read. */
   dataOffset?: number;
   headerOffset: number;
-}
-
-/** Reads of one seekable zstd file take turns: it has one decoder. */
-class Turns {
-  private tail: Promise<void> = Promise.resolve();
-  async take(): Promise<() => void> {
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const before = this.tail;
-    this.tail = before.then(() => mine);
-    await before;
-    return release;
-  }
 }
 
 export class ArchiveFile {
@@ -122,23 +110,25 @@ export class ArchiveFile {
 
   private static async bundle(file: string): Promise<ArchiveFile> {
     const z = await SeekableZstdFile.open(file);
+    const readers = new BundleReaders(file, z);
     try {
-      const turns = new Turns();
-      // One reader for the whole file, shared in turns; it moves forward cheaply and restarts a frame when it must go back.
-      const shared = seekableReader(z);
-      const reader: PositionalReader = { ...shared, close: async () => {} };
       const entries = new Map<string, Entry>();
       const index = await z.entryIndex();
       if (index) {
         for (const e of index) entries.set(entryName(e.name), { name: e.name, type: 'file', linkname: '', size: e.size, headerOffset: e.headerOffset });
       } else {
         // No entry index (a seekable file from another writer): walk every header once.
-        for await (const { entry } of walkPositional(reader, file)) entries.set(entryName(entry.name), toEntry(entry));
+        const { reader, release } = await readers.take(0);
+        try {
+          for await (const { entry } of walkPositional({ ...reader, close: async () => {} }, file)) entries.set(entryName(entry.name), toEntry(entry));
+        } finally {
+          release(0);
+        }
       }
-      const located = (e: Entry): Located => bundleRange(file, reader, turns, e);
-      return new ArchiveFile(file, 'zstd', false, (n) => follow(entries, n, located), () => shared.close());
+      const located = (e: Entry): Located => bundleRange(file, readers, e);
+      return new ArchiveFile(file, 'zstd', false, (n) => follow(entries, n, located), () => readers.close());
     } catch (err) {
-      await z.close();
+      await readers.close();
       throw err;
     }
   }
@@ -194,43 +184,49 @@ function fileRange(source: string, fh: FileHandle, file: string, start: number, 
 /**
  * An entry of a bundle. Its header is read (and checked against the entry
  * index: a lying index fails here) the first time it is needed; data is read
- * in turns through the shared reader.
+ * through one of the bundle's readers, held for the whole read.
  */
-function bundleRange(source: string, reader: PositionalReader, turns: Turns, e: Entry): Located {
-  const dataOffset = async (): Promise<number> => {
+function bundleRange(source: string, readers: BundleReaders, e: Entry): Located {
+  const dataOffset = async (reader: PositionalReader): Promise<number> => {
     if (e.dataOffset === undefined) {
       const jump: EntryLocation = { name: e.name, headerOffset: e.headerOffset, size: e.size };
-      for await (const { entry } of walkPositional(reader, source, {}, [jump])) e.dataOffset = entry.dataOffset;
+      for await (const { entry } of walkPositional({ ...reader, close: async () => {} }, source, {}, [jump])) e.dataOffset = entry.dataOffset;
       if (e.dataOffset === undefined) throw new AirpackError('ARCHIVE_INVALID', `${source}: entry ${JSON.stringify(e.name)} is not where the entry index says`);
     }
     return e.dataOffset;
   };
   const read = async (offset: number, length: number): Promise<Buffer> => {
-    const release = await turns.take();
+    const { reader, release } = await readers.take(e.headerOffset);
+    let end = e.headerOffset;
     try {
-      return await reader.read((await dataOffset()) + offset, Math.min(length, e.size - offset));
+      const start = (await dataOffset(reader)) + offset;
+      const out = await reader.read(start, Math.min(length, e.size - offset));
+      end = start + out.length;
+      return out;
     } finally {
-      release();
+      release(end);
     }
   };
-  // The turn is taken at the first read, not at open, and given back when the stream ends
+  // A reader is taken at the first read, not at open, and given back when the stream ends
   // or is destroyed: an opened but unread stream holds up nobody.
   const stream = (offset: number): Readable =>
     Readable.from(
       (async function* () {
-        const release = await turns.take();
+        const { reader, release } = await readers.take(e.headerOffset);
+        let at = e.headerOffset;
         try {
-          const start = await dataOffset();
-          for (let at = offset; at < e.size; ) {
-            const piece = await reader.view(start + at, Math.min(4 * 1024 * 1024, e.size - at));
-            at += piece.length;
+          const start = await dataOffset(reader);
+          for (let pos = offset; pos < e.size; ) {
+            const piece = await reader.view(start + pos, Math.min(4 * 1024 * 1024, e.size - pos));
+            pos += piece.length;
+            at = start + pos;
             // Copy: the view is only valid until the next read.
             yield Buffer.from(piece);
           }
         } catch (err) {
           throw toAirpackError(err, source);
         } finally {
-          release();
+          release(at);
         }
       })(),
       // Pieces as they are (two ahead): a byte-mode stream would concatenate them on every read.

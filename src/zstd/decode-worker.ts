@@ -8,8 +8,9 @@
  * 2-3x slower than decoding into a few reused buffers, which stay mapped
  * and in cache. Memory stays bounded at any frame size.
  *
- * The protocol is pull-based: the reader starts a frame (its compressed
- * bytes, transferred), then sends buffers to fill; each comes back
+ * The protocol is pull-based: the reader starts a frame (where it is in
+ * the file: the worker reads its compressed bytes itself, 1 MiB at a time),
+ * then sends buffers to fill; each comes back
  * (transferred) holding the next piece of the frame, in order. A reader
  * keeps a few buffers in flight and so bounds how far the worker runs ahead.
  */
@@ -17,7 +18,7 @@ import type { Worker } from 'node:worker_threads';
 import { startZstdWorker } from './worker.js';
 
 type Request =
-  | { kind: 'start'; stream: number; src: Uint8Array; windowLogMax: number }
+  | { kind: 'start'; stream: number; path: string; offset: number; length: number; windowLogMax: number }
   | { kind: 'fill'; stream: number; id: number; buf: Uint8Array };
 
 type Reply = { id: number; buf: Uint8Array; n: number; end: boolean } | { id: number; buf: Uint8Array; error: string };
@@ -27,11 +28,24 @@ export type Piece = { buf: Buffer; n: number; end: boolean } | { buf: Buffer; er
 
 function decodeWorkerMain(require: NodeJS.Require): void {
   const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const fs = require('node:fs') as typeof import('node:fs');
   const zstd = require(workerData.bindingPath as string) as typeof import('zstd-napi/binding.js');
   const port = parentPort!;
   const dctx = new zstd.DCtx();
+  // The frame's compressed bytes are read here, a piece at a time: a 128 MiB frame of
+  // gzip'd layers (which zstd cannot shrink) is never held whole.
+  const READ = 1 << 20;
+  const input = Buffer.allocUnsafe(READ);
   let windowLogMax = -1;
-  let current: { stream: number; src: Uint8Array; off: number; ended: boolean; error?: string } | undefined;
+  let file: { path: string; fd: number } | undefined;
+  let current: { stream: number; pos: number; end: number; src: Uint8Array; ended: boolean; error?: string } | undefined;
+  const fdFor = (path: string): number => {
+    if (file?.path !== path) {
+      if (file) fs.closeSync(file.fd);
+      file = { path, fd: fs.openSync(path, 'r') };
+    }
+    return file.fd;
+  };
   port.on('message', (req: Request) => {
     if (req.kind === 'start') {
       dctx.reset(zstd.ResetDirective.sessionOnly);
@@ -39,7 +53,12 @@ function decodeWorkerMain(require: NodeJS.Require): void {
         dctx.setParameter(zstd.DParameter.windowLogMax, req.windowLogMax);
         windowLogMax = req.windowLogMax;
       }
-      current = { stream: req.stream, src: req.src, off: 0, ended: false };
+      current = { stream: req.stream, pos: req.offset, end: req.offset + req.length, src: input.subarray(0, 0), ended: false };
+      try {
+        fdFor(req.path);
+      } catch (err) {
+        current.error = err instanceof Error ? err.message : String(err);
+      }
       return;
     }
     const job = current;
@@ -52,15 +71,21 @@ function decodeWorkerMain(require: NodeJS.Require): void {
     let n = 0;
     try {
       while (n < req.buf.length) {
-        const [ret, produced, consumed] = dctx.decompressStream(req.buf.subarray(n), job.src.subarray(job.off));
-        job.off += consumed;
+        if (job.src.length === 0 && job.pos < job.end) {
+          const got = fs.readSync(file!.fd, input, 0, Math.min(READ, job.end - job.pos), job.pos);
+          if (got === 0) throw new Error(`the file ends at ${job.pos}, inside the frame`);
+          job.pos += got;
+          job.src = input.subarray(0, got);
+        }
+        const [ret, produced, consumed] = dctx.decompressStream(req.buf.subarray(n), job.src);
+        job.src = job.src.subarray(consumed);
         n += produced;
         if (ret === 0) {
           job.ended = true;
           break;
         }
-        if (produced === 0 && consumed === 0) {
-          throw new Error(`the frame's data ends after ${job.off} bytes, inside the frame`);
+        if (produced === 0 && consumed === 0 && (job.src.length > 0 || job.pos >= job.end)) {
+          throw new Error(`the frame's data ends after ${job.end} bytes, inside the frame`);
         }
       }
     } catch (err) {
@@ -79,13 +104,12 @@ export class FrameDecodeWorker {
   private nextId = 0;
   private nextStream = 0;
 
-  /** Starts decoding a frame from its compressed bytes (transferred: do not use `src` afterwards); returns the stream to fill. */
-  start(src: Buffer, windowLogMax: number): number {
+  /** Starts decoding the frame at `offset` (`length` compressed bytes) of the file at `path`, which the worker reads itself; returns the stream to fill. */
+  start(path: string, offset: number, length: number, windowLogMax: number): number {
     const worker = (this.worker ??= this.launch());
     const stream = this.nextStream++;
-    const owned = src.byteOffset === 0 && src.byteLength === src.buffer.byteLength ? src : Buffer.from(src);
-    const msg: Request = { kind: 'start', stream, src: owned, windowLogMax };
-    worker.postMessage(msg, [owned.buffer as ArrayBuffer]);
+    const msg: Request = { kind: 'start', stream, path, offset, length, windowLogMax };
+    worker.postMessage(msg);
     return stream;
   }
 

@@ -114,8 +114,6 @@ function frameDecodeError(message: string, expected: number, label: string, caus
 export class SeekableZstdFile {
   private dctx: binding.DCtx | undefined;
   private decoder: FrameDecodeWorker | undefined;
-  /** The compressed bytes of the frame a stream will likely want next, read ahead. */
-  private sourceAhead: { index: number; data: Promise<Buffer> } | undefined;
   private readonly streams = new Set<FrameStream>();
 
   private constructor(
@@ -203,13 +201,8 @@ export class SeekableZstdFile {
    */
   async stream(index: number, buffers: Buffer[], pool: Buffer[]): Promise<FrameStream> {
     const f = this.frameInfo(index);
-    const src = this.sourceAhead?.index === index ? this.sourceAhead.data : readAt(this.fh, f.compressedOffset, f.compressedSize, this.path);
-    // The next frame's compressed bytes are read while this one decodes.
-    const next = this.table.frames[index + 1];
-    this.sourceAhead = next ? { index: next.index, data: readAt(this.fh, next.compressedOffset, next.compressedSize, this.path) } : undefined;
-    this.sourceAhead?.data.catch(() => {});
     const decoder = (this.decoder ??= new FrameDecodeWorker());
-    const stream = new FrameStream(decoder, decoder.start(await src, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
+    const stream = new FrameStream(decoder, decoder.start(this.path, f.compressedOffset, f.compressedSize, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
     this.streams.add(stream);
     return stream;
   }
@@ -235,9 +228,6 @@ export class SeekableZstdFile {
   }
 
   async close(): Promise<void> {
-    // Reads in flight use the file: let them settle before it closes.
-    await this.sourceAhead?.data.catch(() => {});
-    this.sourceAhead = undefined;
     for (const s of this.streams) s.close();
     await this.decoder?.close();
     await this.fh.close();

@@ -1,0 +1,138 @@
+/**
+ * bench-push: `airpack push` of a bundle into a fresh loopback registry
+ * against `skopeo copy` of the same images, one per image, out of an OCI
+ * layout on disk (the same content, local on both sides), in one run,
+ * alternating rounds. Then a second `airpack push` of the same bundle
+ * (everything present), and `skopeo copy` out of `airpack serve` against
+ * `skopeo copy` out of docker-registry holding the same images.
+ *
+ * Images: real binaries from this machine's /usr, linux/amd64, layers
+ * gzip'd as a registry holds them; the bundle keeps them byte for byte
+ * (`--layers original`), so both sides upload the same blobs.
+ *
+ * Usage: npm run bench:push [-- --images 4 --layer-mib 25 --rounds 3]
+ */
+import { spawn } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startRegistry } from '../test/support/registry.js';
+import { freePort } from '../test/support/util.js';
+import { alternateRounds, figures, fmt, measure, MiB, numberArg, requireTools, type Measurement, type Run } from './lib/measure.js';
+import { pushRealisticImages } from './lib/sample-images.js';
+
+const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
+
+async function sumOf(steps: Array<() => Promise<Measurement>>): Promise<Measurement> {
+  let seconds = 0;
+  let rss = 0;
+  for (const step of steps) {
+    const m = await step();
+    seconds += m.seconds;
+    rss = Math.max(rss, m.maxRssMiB);
+  }
+  return { seconds, maxRssMiB: rss };
+}
+
+async function main(): Promise<void> {
+  requireTools(['/usr/bin/time', '/usr/bin/skopeo', '/usr/bin/docker-registry']);
+  const count = numberArg('images', 4);
+  const rounds = numberArg('rounds', 3);
+  const layerBytes = numberArg('layer-mib', 25) * MiB;
+  const work = await mkdtemp(join(tmpdir(), 'airpack-bench-push-'));
+  const source = await startRegistry();
+  try {
+    process.stderr.write(`pushing ${count} images x 3 layers of ~${layerBytes / MiB} MiB (linux/amd64) to the source registry...\n`);
+    const images = await pushRealisticImages(source, { count, architectures: ['amd64'], layersPerImage: 3, layerBytes });
+    const compressed = images.reduce((n, i) => n + i.compressed, 0);
+    const bundlePath = join(work, 'release.tar.zst');
+    await measure('node', [AIRPACK, 'bundle', ...images.map((i) => i.ref), '-p', 'linux/amd64', '--layers', 'original', '--level', '3', '-o', bundlePath, '--quiet']);
+    // skopeo's input: one OCI layout holding every image, the same blobs.
+    const layout = join(work, 'layout');
+    for (const image of images) {
+      await measure('skopeo', ['copy', '-q', '--src-tls-verify=false', '--override-arch', 'amd64', `docker://${image.ref}`, `oci:${layout}:${image.repo}:${image.tag}`]);
+    }
+    process.stderr.write(`bundle: ${fmt(statSync(bundlePath).size / MiB, 1)} MiB (${fmt(compressed / MiB, 1)} MiB of gzip'd layers)\n`);
+
+    let secondPush: Measurement | undefined;
+    const runAirpack = async (): Promise<Run> => {
+      const site = await startRegistry();
+      try {
+        const m = await measure('node', [AIRPACK, 'push', bundlePath, '--registry', site.host, '--quiet']);
+        // Everything is there now: a rerun only asks.
+        const again = await measure('node', [AIRPACK, 'push', bundlePath, '--registry', site.host, '--quiet']);
+        if (!secondPush || again.seconds < secondPush.seconds) secondPush = again;
+        return { m, bytes: compressed };
+      } finally {
+        await site.stop();
+      }
+    };
+    const runSkopeo = async (): Promise<Run> => {
+      const site = await startRegistry();
+      try {
+        const m = await sumOf(images.map((image) => () => measure('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${layout}:${image.repo}:${image.tag}`, `docker://${site.host}/${image.repo}:${image.tag}`])));
+        return { m, bytes: compressed };
+      } finally {
+        await site.stop();
+      }
+    };
+    process.stderr.write('push: airpack push of the bundle vs skopeo copy per image out of an OCI layout, each into a fresh registry\n');
+    const push = await alternateRounds(rounds, { airpack: runAirpack, reference: runSkopeo, referenceName: 'skopeo' });
+
+    // Serving: skopeo copy out of airpack serve vs out of docker-registry holding the same images.
+    const port = await freePort();
+    const server = spawn('node', [AIRPACK, 'serve', bundlePath, '--addr', `127.0.0.1:${port}`, '--quiet'], { stdio: 'ignore' });
+    try {
+      await waitForServer(`http://127.0.0.1:${port}/v2/`);
+      const pullFrom = (host: string) => async (): Promise<Run> => {
+        const m = await sumOf(
+          images.map((image) => async () => {
+            const out = join(work, 'pulled');
+            const r = await measure('skopeo', ['copy', '-q', '--src-tls-verify=false', '--override-arch', 'amd64', `docker://${host}/${image.repo}:${image.tag}`, `dir:${out}`]);
+            rmSync(out, { recursive: true, force: true });
+            return r;
+          }),
+        );
+        return { m, bytes: compressed };
+      };
+      process.stderr.write('serve: skopeo copy out of airpack serve vs out of docker-registry\n');
+      const served = await alternateRounds(rounds, { airpack: pullFrom(`127.0.0.1:${port}`), reference: pullFrom(source.host), referenceName: 'docker-registry' });
+      const result = {
+        images: count,
+        layersGzipMiB: Number(fmt(compressed / MiB, 1)),
+        bundleMiB: Number(fmt(statSync(bundlePath).size / MiB, 1)),
+        rounds,
+        push: { airpack: figures(push.airpack), skopeo: figures(push.reference), ratio: Number(fmt(push.airpack.seconds / push.reference.seconds, 3)), targets: { ratio: 0.5, peakRssMiB: 256 } },
+        secondPush: { wallSeconds: Number(fmt(secondPush!.seconds)), target: 1 },
+        serve: { fromAirpack: figures(served.airpack), fromDockerRegistry: figures(served.reference), ratio: Number(fmt(served.airpack.seconds / served.reference.seconds, 3)), target: 1.2 },
+      };
+      console.log(`push: airpack ${fmt(push.airpack.seconds)} s (peak ${fmt(push.airpack.rss, 0)} MiB), skopeo per image ${fmt(push.reference.seconds)} s: ratio ${fmt(push.airpack.seconds / push.reference.seconds, 3)} (target <= 0.5, peak < 256 MiB)`);
+      console.log(`second push (all present): ${fmt(secondPush!.seconds)} s (target < 1)`);
+      console.log(`skopeo copy from airpack serve ${fmt(served.airpack.seconds)} s, from docker-registry ${fmt(served.reference.seconds)} s: ratio ${fmt(served.airpack.seconds / served.reference.seconds, 3)} (target <= 1.2)`);
+      console.log(JSON.stringify(result));
+    } finally {
+      server.kill('SIGTERM');
+    }
+  } finally {
+    await source.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function waitForServer(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url}: the server did not come up`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
