@@ -116,6 +116,17 @@ describe('airpack CLI', () => {
     expect(existsSync(relDir) ? await readdir(relDir, { recursive: true }) : []).toEqual([]);
   });
 
+  it('refuses a release set whose artifact name is taken by a directory before any work, and leaves no staging behind', async () => {
+    const outDir = join(dir, 'velero-blocked');
+    await mkdir(join(outDir, '_output', 'velero-v1-linux-amd64.tar'), { recursive: true });
+    const started = Date.now();
+    const res = await airpack(['bundle', fx.single.ref, '--output-dir', outDir, '--preset', 'velero', '--artifact-version', 'v1', '-p', 'linux/amd64']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('_output/velero-v1-linux-amd64.tar is a directory');
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect((await readdir(outDir)).filter((n) => n.startsWith('.airpack-staging-'))).toEqual([]);
+  });
+
   it('takes skipMissing and concurrency from a release description when the command line leaves them unsaid', async () => {
     const desc = join(dir, 'skip.yaml');
     await writeFile(desc, `outputDir: release-skip\npreset: rke2\nskipMissing: true\nconcurrency: 2\nbundles:\n  - images: [${fx.single.ref}, ${fx.multi.ref}]\n    platforms: [linux/arm64]\n`);

@@ -65,15 +65,19 @@ async function interrupt(args: string[], signal: NodeJS.Signals, ready: () => bo
   return { code, afterSignalMs: Date.now() - sent, stderr };
 }
 
-const leftovers = (): string[] => [...readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.includes('.blobs-')), ...readdirSync(scratch)];
+const leftovers = (): string[] => [...readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.includes('.blobs-') || n.startsWith('.airpack-staging-')), ...readdirSync(scratch)];
 
 describe('interrupted runs', () => {
   it('Ctrl-C during a bundle: exit 130 within a second, no temp file, no blob store left; an earlier artifact untouched', async () => {
     const earlier = join(dir, 'earlier.tar');
     writeFileSync(earlier, 'a complete artifact from before');
     const out = join(dir, 'out.tar.zst');
-    // Ready once the bundle's temp file exists beside the output: compression is under way.
-    const res = await interrupt(['bundle', source, '-o', out, '--level', '19'], 'SIGINT', () => readdirSync(dir).some((n) => n.startsWith('.out.tar.zst.')));
+    // Ready once the bundle's temp file exists in its staging directory beside the output: compression is under way.
+    const writing = (): boolean =>
+      readdirSync(dir)
+        .filter((n) => n.startsWith('.airpack-staging-'))
+        .some((n) => readdirSync(join(dir, n)).some((f) => f.startsWith('.out.tar.zst.')));
+    const res = await interrupt(['bundle', source, '-o', out, '--level', '19'], 'SIGINT', writing);
     expect(res.code).toBe(130);
     expect(res.afterSignalMs).toBeLessThan(1000);
     expect(res.stderr).toContain('stopped by SIGINT');

@@ -323,7 +323,14 @@ describe('writeZstdFrames', () => {
     const unverifiedWrite = writeZstdParts([{ streamed: unverified, ready }], r, { frameSize });
     unverified.writable().end(body.subarray(0, 100));
     await expect(unverifiedWrite).rejects.toBe(wrong);
-    expect((await readdir(dir)).filter((n) => /broken\.zst|short-stream\.zst|unverified\.zst/.test(n))).toEqual([]);
+    // A part that fails before any of its frames is on a worker (a source that breaks at once).
+    const early = new StreamedPart(4 * frameSize);
+    const e = join(dir, 'early.zst');
+    const earlyWrite = writeZstdParts([{ streamed: early }], e, { frameSize, parallelism: 1 });
+    const gone = new Error('source unreadable');
+    early.fail(gone);
+    await expect(earlyWrite).rejects.toBe(gone);
+    expect((await readdir(dir)).filter((n) => /broken\.zst|short-stream\.zst|unverified\.zst|early\.zst/.test(n))).toEqual([]);
   }, 60_000);
 
   it('compresses and streams frames from workers in a program run with --input-type=module', async () => {

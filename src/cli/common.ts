@@ -10,6 +10,7 @@ import { AirpackError } from '../errors.js';
 import { parseImageList, type ImageInput } from '../ref/input.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { DEFAULT_CONCURRENCY } from '../pack/session.js';
+import { MAX_FRAME_SIZE } from '../zstd/frame-writer.js';
 import type { ProgressMode } from './output.js';
 
 export interface RegistryArgs {
@@ -102,7 +103,12 @@ const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 10
 export function parseByteSize(value: unknown, flag = 'frame-size'): number {
   const m = /^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(String(value));
   if (!m) throw new AirpackError('INVALID_ARGUMENT', `--${flag} expected a size such as 134217728, 128M or 1G, found "${String(value)}"`);
-  return Number(m[1]) * (SIZE_UNITS[m[2]!.toLowerCase()] ?? 1);
+  const bytes = Number(m[1]) * (SIZE_UNITS[m[2]!.toLowerCase()] ?? 1);
+  // The frame writer's own bounds, said in the option's words.
+  if (flag === 'frame-size' && !(bytes >= 64 * 1024 && bytes <= MAX_FRAME_SIZE)) {
+    throw new AirpackError('INVALID_ARGUMENT', `--frame-size ${String(value).trim()}: expected 64K to 2G`);
+  }
+  return bytes;
 }
 
 /** The zstd frame-size option, shared by bundle and reorder; read it with `parseByteSize`. */

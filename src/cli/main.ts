@@ -100,7 +100,12 @@ function build(argv: readonly string[], commands: readonly object[], onUsageErro
 /** yargs' usage messages with the near miss named: `--cache-dri` -> `--cache-dir`, `pul` -> `pull`. */
 function usageMessage(msg: string, usage: unknown, argv: readonly string[]): string {
   const suggested = /^Did you mean (\S+)\?$/.exec(msg);
-  if (suggested) return `unknown command "${argv.find((a) => !a.startsWith('-')) ?? ''}" (did you mean "${suggested[1]}"?)`;
+  if (suggested) {
+    // `manifest crate`: the unknown word is the subcommand, not the command before it.
+    const words = argv.filter((a) => !a.startsWith('-'));
+    const typed = words[0] !== undefined && words[0] in COMMANDS ? words[1] : words[0];
+    return `unknown command "${typed ?? ''}" (did you mean "${suggested[1]}"?)`;
+  }
   const unknown = /^Unknown arguments?: (.*)$/.exec(msg);
   if (!unknown) return msg;
   const names = unknown[1]!.split(', ');

@@ -73,12 +73,13 @@ function subcommands(run: boolean) {
             .positional('target', { type: 'string', demandOption: true, describe: 'HOST/REPO:TAG the list will be pushed as' })
             .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'Per-platform images in the same registry' })
             .option('amend', { type: 'boolean', default: false, describe: 'Add to the list being built, or to the one in the registry' })
-            .option('push', { type: 'boolean', default: false, describe: 'Push the list at once' })
+            .option('push', { type: 'boolean', default: false, describe: 'Push the list at once (and forget the local copy)' })
             .example('$0 manifest create reg:5000/velero/velero:main reg:5000/velero/velero:main-linux-amd64 reg:5000/velero/velero:main-linux-arm64', ''),
         act(async (args: ManifestArgs & { target: string; sources: string[]; amend: boolean; push: boolean }) => {
           const options = { registryOptions: registryOptions(args) };
           const list = await createList(args.target, args.sources, { ...options, amend: args.amend, overrides: overrides(args) });
-          if (args.push) return printPushed(await pushList(list.target, options), args);
+          // Pushed at once, it is done: the local copy goes, so the same step can run again.
+          if (args.push) return printPushed(await pushList(list.target, { ...options, purge: true }), args);
           printList(list, args);
         }),
       )
@@ -121,6 +122,8 @@ function subcommands(run: boolean) {
           const removed = await removeLists(args.targets);
           if (args.json) return printJson({ removed });
           if (!args.quiet) for (const t of removed) process.stdout.write(`removed ${t}\n`);
+          // Idempotent, as a Makefile's clean step wants; but say what was not there.
+          if (!args.quiet && removed.length < args.targets.length) process.stderr.write(`airpack: no list was being built for ${args.targets.length - removed.length} of them\n`);
         }),
       )
       .demandCommand(1, 'Name a manifest command: create, annotate, inspect, push or rm');

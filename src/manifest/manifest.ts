@@ -93,6 +93,17 @@ async function osVersionOf(session: Session, image: string, architecture: string
   return version;
 }
 
+/** The overrides as typed, checked before any registry is asked: a typo is the user's (exit 2), not a registry's. */
+export function checkOverrides(o: PlatformOverrides): void {
+  if (o.os !== undefined || o.architecture !== undefined || o.variant) {
+    parsePlatform(`${o.os ?? 'linux'}/${o.architecture ?? 'amd64'}${o.variant ? `/${o.variant}` : ''}`);
+  }
+  if (o.osVersion !== undefined && !/^\d+\.\d+\.\d+(\.\d+)?$/.test(o.osVersion)) {
+    throw new AirpackError('INVALID_ARGUMENT', `--os-version "${o.osVersion}": expected a Windows version such as 10.0.20348.2227`);
+  }
+  if (o.osVersionFrom !== undefined) parseReference(o.osVersionFrom);
+}
+
 /** A platform with the overrides applied, checked when the user typed any of it. */
 async function applyOverrides(session: Session, platform: Platform, o: PlatformOverrides): Promise<Platform> {
   const out: Platform = { ...platform };
@@ -168,6 +179,8 @@ function upsert(entries: ListEntry[], entry: ListEntry): void {
 }
 
 export async function createList(target: string, sources: readonly string[], options: ManifestOptions & { amend?: boolean; overrides?: PlatformOverrides } = {}): Promise<LocalList> {
+  checkOverrides(options.overrides ?? {});
+  for (const source of sources) parseReference(source);
   const session = new Session(options);
   const ref = targetName(target);
   const name = formatReference(ref);
@@ -184,6 +197,7 @@ export async function createList(target: string, sources: readonly string[], opt
 }
 
 export async function annotateList(target: string, source: string, overrides: PlatformOverrides, options: ManifestOptions = {}): Promise<LocalList> {
+  checkOverrides(overrides);
   const session = new Session(options);
   const name = formatReference(targetName(target));
   const list = await loadList(session, name);

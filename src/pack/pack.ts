@@ -102,9 +102,10 @@ async function packPredicted({ ctx }: Session, images: readonly ResolvedImage[],
   const destinations = new Map([...layers.values()].map((l) => [l.diffId, write.destination({ diffId: l.diffId, local: l.image.blobs(l.desc)[0]?.local === true })]));
   const streamed = new Map<string, Promise<unknown>>();
   const limit = pLimit(ctx.concurrency);
-  // Layers a sink takes in order come one at a time, in archive order (the order of `layers`).
+  // Layers a sink takes in order come one at a time, in the order its output takes them.
   const inOrder = pLimit(1);
-  for (const layer of layers.values()) {
+  const order = write.layerOrder ? [...write.layerOrder.flatMap((d) => layers.get(d) ?? []), ...[...layers.values()].filter((l) => !write.layerOrder!.includes(l.diffId))] : [...layers.values()];
+  for (const layer of order) {
     const dest = destinations.get(layer.diffId)!;
     if (dest.kind !== 'stream') continue;
     const what = `layer ${layer.desc.digest} of ${formatReference(layer.image.ref)}`;

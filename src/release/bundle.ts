@@ -14,11 +14,12 @@
  * after another: each zstd write already compresses frames on all cores.
  * Output is deterministic: same inputs, same bytes.
  */
-import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { removeOnInterrupt } from '../io/cleanup.js';
 import path from 'node:path';
 import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
-import { AirpackError } from '../errors.js';
+import { AirpackError, toAirpackError } from '../errors.js';
 import { describeImages, pack, type PackedImage } from '../pack/pack.js';
 import { openSession, parseInputs, type Session } from '../pack/session.js';
 import { formatPlatform, parsePlatform, type PlatformSpec } from '../platform/platform.js';
@@ -28,7 +29,7 @@ import { formatReference } from '../ref/reference.js';
 import type { RegistryOptions } from '../registry/client.js';
 import type { LayerMode } from '../sink/image-sink.js';
 import { checkOutputDir, checkOutputFile } from '../io/output-path.js';
-import { openSink } from '../sink/open-sink.js';
+import { openSink, outputCompression } from '../sink/open-sink.js';
 import { formatSha256Sums, sha256File } from './checksums.js';
 import {
   checksumFileName,
@@ -287,21 +288,37 @@ export async function bundleStaged(options: BundleOptions): Promise<StagedBundle
   const specs = bundlePlatforms(options);
   const skipped: BundleResult['skipped'] = [];
 
-  let targets: Array<{ path: string; name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] }>;
-  let staging: Staging | undefined;
+  let planned: Array<{ name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] }>;
+  let outputDir: string;
   if (options.output) {
     if (options.preset || options.name || (options.sets && options.sets.length > 0)) {
       throw new AirpackError('INVALID_ARGUMENT', '--preset, --name and image sets need --output-dir, not -o');
     }
     checkOutputFile(options.output);
     const output = path.resolve(options.output);
-    targets = [{ path: output, name: path.basename(output), set: '', refs: toRefs([...(options.images ?? []), ...(options.windowsImages ?? [])]), specs }];
+    outputDir = path.dirname(output);
+    planned = [{ name: path.basename(output), set: '', refs: toRefs([...(options.images ?? []), ...(options.windowsImages ?? [])]), specs }];
   } else {
     checkOutputDir(options.outputDir as string);
-    const planned = plan(options, specs);
-    staging = await Staging.create(path.resolve(options.outputDir as string));
-    targets = planned.map((p) => ({ ...p, path: staging!.path(p.name) }));
+    outputDir = path.resolve(options.outputDir as string);
+    planned = plan(options, specs);
+    // Every file the set will put in place, checked before any work: a directory in the way
+    // would otherwise fail the last rename, after everything was built.
+    const sideFiles = options.sideFiles !== false;
+    for (const p of planned) {
+      const names = [p.name, ...(sideFiles ? [path.join(path.dirname(p.name), imageListName(path.basename(p.name))), path.join(path.dirname(p.name), checksumFileName(p.specs[0]!.architecture))] : [])];
+      for (const name of names) {
+        if (statSync(path.join(outputDir, name), { throwIfNoEntry: false })?.isDirectory()) {
+          throw new AirpackError('INVALID_ARGUMENT', `--output-dir ${options.outputDir}: ${name} is a directory [expected room for a file of that name]`);
+        }
+      }
+    }
   }
+  // Each name's format, checked before any work (and named as the user will see it).
+  for (const p of planned) outputCompression(path.join(outputDir, p.name), options.compression);
+  // Written into a staging directory beside the destination, moved into place when all is built.
+  const staging = await Staging.create(outputDir);
+  const targets = planned.map((p) => ({ ...p, path: staging.path(p.name) }));
 
   const artifacts: BundleArtifact[] = [];
   let spilled: string[] = [];
@@ -314,21 +331,21 @@ export async function bundleStaged(options: BundleOptions): Promise<StagedBundle
     } finally {
       await session.cleanup();
     }
-    if (staging && options.sideFiles !== false) {
+    if (options.outputDir && options.sideFiles !== false) {
       await writeImageLists(artifacts);
       if (options.checksums !== false) checksumFiles = await writeChecksumFiles(artifacts);
     }
   } catch (err) {
-    await staging?.discard();
+    await staging.discard();
     throw err;
   }
   const result: BundleResult = { layers, artifacts, checksumFiles, skipped, spilled };
-  if (!staging) return { result, commit: async () => {}, discard: async () => {} };
   const stage = staging;
   return {
     result,
     async commit() {
-      await stage.commit();
+      // Artifacts first, their lists next, the checksum files that vouch for both last.
+      await stage.commit([...artifacts.map((a) => a.path), ...artifacts.flatMap((a) => (a.imageList ? [a.imageList] : [])), ...checksumFiles]);
       // The result names the files where they now are.
       for (const a of artifacts) {
         a.path = stage.final(a.path);
@@ -363,15 +380,19 @@ class Staging {
     return path.join(this.dir, path.relative(this.root, stagedPath));
   }
 
-  /** Every staged file to its place (directories made as needed), then the staging directory goes. */
-  async commit(): Promise<void> {
-    const files = (await readdir(this.root, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-    for (const file of files) {
-      const to = this.final(file);
-      await mkdir(path.dirname(to), { recursive: true });
-      await rename(file, to);
+  /** The staged files to their places, in this order (directories made as needed); the staging directory goes either way. */
+  async commit(files: readonly string[]): Promise<void> {
+    try {
+      for (const file of files) {
+        const to = this.final(file);
+        await mkdir(path.dirname(to), { recursive: true });
+        await rename(file, to);
+      }
+    } catch (err) {
+      throw toAirpackError(err, this.dir);
+    } finally {
+      await this.discard();
     }
-    await this.discard();
   }
 
   async discard(): Promise<void> {

@@ -45,7 +45,11 @@ export function bundleSink(output: string, options: BundleSinkOptions = {}): Ima
     async startPredicted(images) {
       const sizes = new Map(images.flatMap((image) => image.layers.map((l) => [l.descriptor.digest, l.descriptor.size] as const)));
       const streamed = new Map<string, StreamedPart>();
+      // The frames take their layers in the archive's order, which is not always the order the
+      // images resolved in (one reference in two inputs, a layer two images share).
+      const layerOrder = [...new Set(assembleArchive(images).layerBlobs.map((b) => b.digest))];
       return {
+        layerOrder,
         destination({ diffId, local }) {
           // A layer read out of an archive here goes straight into its frames: no copy in the
           // store. A download goes through the store: its connection must not wait on a frame.
@@ -61,9 +65,9 @@ export function bundleSink(output: string, options: BundleSinkOptions = {}): Ima
             const part = streamed.get(blob.digest);
             const ready = stored(blob.digest);
             if (part) {
-              // A layer that fails before or while streaming stops the frames waiting for it.
-              // The bundle is complete only once each has been verified (after its last byte).
-              ready.catch((err: unknown) => part.fail(err));
+              // A layer that fails stops its frames with its own error; the bundle is complete only
+              // once each has been verified (after its last byte).
+              part.follow(ready);
               return { digest: blob.digest, size: blob.size, streamed: part, ready };
             }
             // The frame holding this layer waits for it (the writer reads the stored file).

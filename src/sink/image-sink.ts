@@ -63,6 +63,8 @@ export interface PlannedLayer {
 export interface PredictedWrite {
   /** Where this layer goes (asked once per layer). */
   destination(layer: PlannedLayer): LayerDestination;
+  /** The layers' diff_ids in the order the output takes them: `inOrder` streams are fed in this order. */
+  readonly layerOrder?: readonly string[];
   /**
    * Completes the output once every layer is in: `stored(diffId)` settles
    * when that layer is written where `destination` said (rejecting when it

@@ -6,6 +6,15 @@ import { bundleSink } from './bundle-sink.js';
 import type { ImageSink } from './image-sink.js';
 import type { ProgressListener } from '../progress.js';
 
+/** The compression a name asks for, or undefined when it asks for none we know (--compression decides then). */
+function nameSays(output: string): ArchiveCompression | undefined {
+  try {
+    return compressionForName(output);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface OpenSinkOptions {
   /** Overrides the compression the name implies. */
   compression?: ArchiveCompression;
@@ -21,8 +30,22 @@ export interface OpenSinkOptions {
   onProgress?: ProgressListener;
 }
 
+/**
+ * The compression `output` gets: `--compression`, else what the name says.
+ * A name that says nothing we write is refused, and so is one that says
+ * another format than `--compression` (the file would lie about itself).
+ */
+export function outputCompression(output: string, compression?: ArchiveCompression): ArchiveCompression {
+  if (compression === undefined) return compressionForName(output);
+  const named = nameSays(output);
+  if (named !== undefined && named !== compression) {
+    throw new AirpackError('INVALID_ARGUMENT', `${output}: the name says ${named === 'none' ? 'a plain tar' : named}, --compression says ${compression} [rename it, or drop --compression]`);
+  }
+  return compression;
+}
+
 export function openSink(output: string, options: OpenSinkOptions = {}): ImageSink {
-  const compression = options.compression ?? compressionForName(output);
+  const compression = outputCompression(output, options.compression);
   // Checked before any work: a level is the compressor's, and gzip's range is not zstd's.
   if (compression === 'gzip' && options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 1 && options.level <= 9)) {
     throw new AirpackError('INVALID_ARGUMENT', `${output}: gzip level ${options.level} [expected 1 to 9; zstd levels such as 16 are for .tar.zst]`);

@@ -112,6 +112,11 @@ export class FrameFeed {
     }
   }
 
+  /** The error the feed failed with, if it did. */
+  get failed(): unknown {
+    return this.failure;
+  }
+
   /** Stops the feed; its frame fails with `err`. */
   fail(err: unknown): void {
     if (this.failure !== undefined) return;
@@ -382,7 +387,10 @@ export class FrameCompressorPool {
     for (const feed of feeds) feed.onFail = (err) => this.failJob(job, err);
     this.byId.set(id, job);
     this.queue.push(job);
-    this.dispatch();
+    // One that failed before its frame was queued fails it now: no worker may wait for its bytes.
+    const early = feeds.find((f) => f.failed !== undefined);
+    if (early) this.failJob(job, early.failed);
+    else this.dispatch();
     return frame;
   }
 

@@ -347,8 +347,20 @@ export class StreamedPart {
   private failure: unknown;
   private wake: (() => void) | undefined;
   private opened = false;
+  private verdict: Promise<unknown> | undefined;
 
   constructor(readonly size: number) {}
+
+  /**
+   * Takes the part's failures from `ready` (the producer's own verdict: a
+   * digest mismatch, a size that was not predicted) rather than from the
+   * writable's destruction, which only says "closed early" and would win
+   * the race to name the error.
+   */
+  follow(ready: Promise<unknown>): void {
+    this.verdict = ready;
+    ready.catch((err: unknown) => this.fail(err));
+  }
 
   /** writeZstdParts: the next `length` bytes of the part go to one frame. */
   slice(length: number): FrameFeed {
@@ -400,12 +412,15 @@ export class StreamedPart {
       final: (cb) => {
         if (this.written === this.size) return cb();
         const err = new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part: ended after ${this.written} of its ${this.size} bytes`);
-        this.fail(err);
+        if (!this.verdict) this.fail(err);
         cb(err);
       },
       destroy: (err, cb) => {
-        if (err) this.fail(err);
-        else if (this.written < this.size) this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part: closed after ${this.written} of its ${this.size} bytes`));
+        // A part that follows its producer's verdict fails with that, which is on its way.
+        if (!this.verdict) {
+          if (err) this.fail(err);
+          else if (this.written < this.size) this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part: closed after ${this.written} of its ${this.size} bytes`));
+        }
         cb(err);
       },
     });
