@@ -206,6 +206,10 @@ describe('airpack CLI', () => {
     expect(pul.stderr.trim().split('\n')).toEqual(['airpack: unknown command "pul" (did you mean "pull"?)', 'Run airpack --help for usage.']);
     const option = await airpack(['bundle', fx.single.ref, '--cache-dri', join(dir, 'c'), '-o', join(dir, 'near.tar.zst')]);
     expect(option.stderr).toContain('unknown option --cache-dri (did you mean --cache-dir?)');
+    // A bad value: one line naming the option and what it takes.
+    const preset = await airpack(['bundle', fx.single.ref, '--output-dir', join(dir, 'preset'), '--preset', 'rke3']);
+    expect(preset.code).toBe(2);
+    expect(preset.stderr.trim().split('\n')).toEqual(['airpack: --preset "rke3": expected one of rke2, velero (did you mean "rke2"?)', 'Run airpack --help for usage.']);
 
     // --version is airpack's everywhere; the artifact version is --artifact-version.
     const version = (await airpack(['--version'])).stdout.trim();

@@ -106,6 +106,14 @@ function usageMessage(msg: string, usage: unknown, argv: readonly string[]): str
     const typed = words[0] !== undefined && words[0] in COMMANDS ? words[1] : words[0];
     return `unknown command "${typed ?? ''}" (did you mean "${suggested[1]}"?)`;
   }
+  // "Invalid values:\n  Argument: preset, Given: "rke3", Choices: "rke2", "velero"": one line per option.
+  if (msg.startsWith('Invalid values:')) {
+    const lines = [...msg.matchAll(/Argument: ([^,]+), Given: (.+?), Choices: (.+)/g)].map(([, name, given, choices]) => {
+      const options = choices!.split(', ').map((c) => c.replace(/^"|"$/g, ''));
+      return `--${name} ${given}: expected one of ${options.join(', ')}${didYouMean(given!.replace(/^"|"$/g, ''), options)}`;
+    });
+    if (lines.length > 0) return lines.join('; ');
+  }
   const unknown = /^Unknown arguments?: (.*)$/.exec(msg);
   if (!unknown) return msg;
   const names = unknown[1]!.split(', ');

@@ -11,6 +11,7 @@ import { pipeline, type Readable, Transform } from 'node:stream';
 import type { ArchiveImage } from '../image/describe.js';
 import { parseReference } from '../ref/reference.js';
 import type { FetchedManifest } from '../registry/client.js';
+import { NETWORK_BUNDLE_READERS } from '../source/bundle-readers.js';
 import { LocalArchives, type LocalArchive } from '../source/archive-source.js';
 import type { Located } from '../source/archive-file.js';
 
@@ -37,7 +38,7 @@ interface Repo {
 
 /** Opens `paths` and indexes every named image they hold; warns (via `onWarning`) about names held twice. */
 export async function openCatalog(paths: readonly string[], onWarning: (message: string) => void = () => {}): Promise<Catalog> {
-  const archives = new LocalArchives();
+  const archives = new LocalArchives(NETWORK_BUNDLE_READERS);
   const repos = new Map<string, Repo>();
   const opened: LocalArchive[] = [];
   try {

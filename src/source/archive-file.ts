@@ -67,7 +67,7 @@ export class ArchiveFile {
   ) {}
 
   /** Opens `file` (a tar, plain or compressed, a bundle, or a directory); `spill()` gives a scratch directory when one is needed. */
-  static async open(file: string, spill: () => Promise<string>): Promise<ArchiveFile> {
+  static async open(file: string, spill: () => Promise<string>, readers = 1): Promise<ArchiveFile> {
     let info;
     try {
       info = await stat(file);
@@ -84,7 +84,7 @@ export class ArchiveFile {
       if (compression === 'zstd') {
         const fh = await open(file, 'r');
         const seekable = await readSeekTable(fh).catch(() => null).finally(() => fh.close());
-        if (seekable) return await ArchiveFile.bundle(file);
+        if (seekable) return await ArchiveFile.bundle(file, readers);
       }
       const tar = path.join(await spill(), `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 16)}.tar`);
       const opened = await openDecompressed(file);
@@ -108,9 +108,9 @@ export class ArchiveFile {
     }
   }
 
-  private static async bundle(file: string): Promise<ArchiveFile> {
+  private static async bundle(file: string, limit: number): Promise<ArchiveFile> {
     const z = await SeekableZstdFile.open(file);
-    const readers = new BundleReaders(file, z);
+    const readers = new BundleReaders(file, z, limit);
     try {
       const entries = new Map<string, Entry>();
       const index = await z.entryIndex();

@@ -16,8 +16,8 @@ import type { PositionalReader } from '../tar/walk.js';
 import { SeekableZstdFile } from '../zstd/frame-reader.js';
 import { seekableReader } from '../zstd/positional-reader.js';
 
-/** Readers per bundle by default: enough for push's four uploads. */
-export const DEFAULT_BUNDLE_READERS = Math.max(2, Math.min(4, availableParallelism() * 2));
+/** Readers per bundle for consumers that hold them while the network moves: push's four uploads. */
+export const NETWORK_BUNDLE_READERS = Math.max(2, Math.min(4, availableParallelism() * 2));
 
 interface Slot {
   file: SeekableZstdFile;
@@ -36,7 +36,7 @@ export class BundleReaders {
   constructor(
     readonly path: string,
     first: SeekableZstdFile,
-    private readonly limit = DEFAULT_BUNDLE_READERS,
+    private readonly limit = 1,
   ) {
     this.slots.push({ file: first, reader: seekableReader(first), busy: false, at: 0 });
   }
@@ -53,15 +53,18 @@ export class BundleReaders {
   async take(offset: number): Promise<{ reader: PositionalReader; release: (endedAt: number) => void }> {
     for (;;) {
       if (this.closed) throw new Error(`${this.path}: closed`);
-      const slot = this.pick(offset) ?? (this.slots.length + this.opening < this.limit ? await this.open() : undefined);
+      const choice = this.pick(offset);
+      const slot = choice === 'wait' ? undefined : (choice ?? (this.slots.length + this.opening < this.limit ? await this.open() : undefined));
       if (slot && !slot.busy) {
         slot.busy = true;
+        slot.at = offset;
         return {
           reader: slot.reader,
           release: (endedAt) => {
             slot.busy = false;
             slot.at = endedAt;
-            this.waiting.shift()?.();
+            // Every waiter looks again: the reader it waits for may be this one.
+            for (const wake of this.waiting.splice(0)) wake();
           },
         };
       }
@@ -69,12 +72,22 @@ export class BundleReaders {
     }
   }
 
-  private pick(offset: number): Slot | undefined {
-    const free = this.slots.filter((s) => !s.busy);
-    if (free.length === 0) return undefined;
+  /**
+   * The reader for `offset`: one in its frame and not past it, free (take
+   * it) or busy (wait for it: it will pass this way, and a reader started
+   * afresh would decode the frame from its start again); else a free one;
+   * else undefined (open one, or wait for any).
+   */
+  private pick(offset: number): Slot | 'wait' | undefined {
     const frame = (at: number): number => (at < this.size ? this.first.frameAt(at).index : -1);
     const wanted = offset < this.size ? frame(offset) : -1;
-    return free.find((s) => s.at <= offset && frame(s.at) === wanted) ?? free.find((s) => s.at === 0) ?? free[0];
+    const inFrame = this.slots.filter((s) => s.at <= offset && frame(s.at) === wanted);
+    const ready = inFrame.find((s) => !s.busy);
+    if (ready) return ready;
+    if (inFrame.length > 0) return 'wait';
+    const free = this.slots.filter((s) => !s.busy);
+    // A free reader in no frame anyone waits on, else any.
+    return free.find((s) => s.at === 0) ?? free[0];
   }
 
   private async open(): Promise<Slot> {
