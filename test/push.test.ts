@@ -208,6 +208,49 @@ describe('airpack push', () => {
   });
 });
 
+describe('push with token auth', () => {
+  // Harbor's and ECR's tokens last minutes; here one second, so a push outlives several.
+  it('renews a token that expires in the middle of a push, and the push completes', async () => {
+    const { startTokenServer } = await import('./support/token-server.js');
+    const tokens = await startTokenServer({ users: { pusher: 'tok3n-pass' }, service: 'airpack-test-registry', expiresIn: 1 });
+    const locked = await startRegistry({ token: tokens });
+    try {
+      const auth = join(world.dir, 'token-auth.json');
+      // Slow enough to outlive a token: a proxy in front of the registry that holds each blob request 300 ms.
+      const http = await import('node:http');
+      const target = new URL(locked.url);
+      const proxy = http.createServer((req, res) => {
+        const forward = (): void => {
+          const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          });
+          req.pipe(up);
+        };
+        if (req.url?.includes('/blobs/')) setTimeout(forward, 300);
+        else forward();
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+      const host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+      await writeFile(auth, JSON.stringify({ auths: { [host]: { auth: Buffer.from('pusher:tok3n-pass').toString('base64') } } }));
+      try {
+        const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', bundlePath, '--registry', host, '--concurrency', '1', '--json'], { env: { ...process.env, REGISTRY_AUTH_FILE: auth, DOCKER_CONFIG: '/nonexistent' } });
+        expect(res.code, res.stderr).toBe(0);
+        // More tokens than repositories: expired ones were replaced as the push went on.
+        const repositories = new Set((JSON.parse(res.stdout) as { images: Array<{ target: string }> }).images.map((i) => i.target.split(':')[1]!.replace(/^\d+\//, '')));
+        const granted = tokens.requests.filter((r) => r.status === 200 && r.user === 'pusher');
+        expect(granted.length).toBeGreaterThan(repositories.size);
+        expect(await digestOf(`${locked.host}/library/single:latest`, ['--creds', 'pusher:tok3n-pass'])).toBe(world.fx.single.manifest.digest);
+      } finally {
+        proxy.close();
+      }
+    } finally {
+      await locked.stop();
+      await tokens.stop();
+    }
+  }, 120_000);
+});
+
 describe('push safety', () => {
   // In-process fakes: a registry that sends the upload to another host, which no real registry here does.
   it('never sends credentials to another origin named by an upload Location', async () => {
