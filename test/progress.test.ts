@@ -54,3 +54,18 @@ describe('reporter modes', () => {
     }
   });
 });
+
+describe('plain find/ls command lines (parsed without yargs)', async () => {
+  const { plainCommand } = await import('../src/cli/fast-path.js');
+  it('parses what find and ls take, and leaves everything else to the full parser', () => {
+    expect(plainCommand(['find', 'rancher/x:v1', 'a.tar.zst', 'dir', '--first', '-q'])).toEqual({
+      command: 'find',
+      args: { json: false, quiet: true, first: true, progress: 'auto', ref: 'rancher/x:v1', paths: ['a.tar.zst', 'dir'] },
+    });
+    expect(plainCommand(['ls', '--json', 'a.tar'])?.args).toMatchObject({ json: true, bundles: ['a.tar'] });
+    // Help, version, unknown options, missing arguments, other commands: yargs has the messages.
+    for (const argv of [['find', '--help', 'x', 'y'], ['find', 'x'], ['ls'], ['ls', 'a.tar', '--bogus'], ['find', 'x', 'y', '--version'], ['pull', 'x', '-o', 'y.tar'], ['ls', 'a.tar', '--progress=plain']]) {
+      expect(plainCommand(argv), argv.join(' ')).toBeUndefined();
+    }
+  });
+});

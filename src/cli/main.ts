@@ -3,8 +3,8 @@
  * function. Errors print one line (`airpack: <message>`) and exit with the
  * documented code for their kind.
  */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { Argv } from 'yargs';
+import { plainCommand } from './fast-path.js';
 import { didYouMean, exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
 import { runInterruptCleanups } from '../io/cleanup.js';
 import { PROGRESS_MODES, type ProgressMode } from './output.js';
@@ -69,7 +69,7 @@ function stopOnSignals(): void {
 }
 
 /** The command line, with these command modules. */
-function build(argv: readonly string[], commands: readonly object[], onUsageError: () => void) {
+function build(yargs: (args: string[]) => Argv, argv: readonly string[], commands: readonly object[], onUsageError: () => void) {
   let reported = false;
   return yargs([...argv])
     .scriptName('airpack')
@@ -126,10 +126,18 @@ function usageMessage(msg: string, usage: unknown, argv: readonly string[]): str
   return options.map((n) => `unknown option ${n.length === 1 ? '-' : '--'}${n}${didYouMean(n, known).replace(/"(.+)"/, (_m, k: string) => `--${k}`)}`).join('; ');
 }
 
-export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   quietOnClosedPipe(process.stdout);
   stopOnSignals();
   let exitCode: number = ExitCode.ok;
+  // `find`/`ls` with a plain command line: no yargs to load (fast-path.ts).
+  const plain = plainCommand(argv);
+  if (plain) {
+    const module = (await COMMANDS[plain.command]!()) as { handler: (args: Record<string, unknown>) => Promise<void> };
+    const code = await run(() => module.handler(plain.args));
+    return code ?? Number(process.exitCode ?? ExitCode.ok);
+  }
+  const { default: yargs } = await import('yargs');
   const commands = await loadCommands(argv);
   // yargs checks unknown options only after an async handler has run: `bundle --cache-dri X`
   // downloaded and wrote everything, then said "Unknown arguments". So the command line is
@@ -138,16 +146,25 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
   const dryRun = commands.map((c) => (c as { validator?: object }).validator ?? { ...c, handler: () => {} });
   let valid = true;
   try {
-    await build(argv, dryRun, () => (valid = false)).parseAsync();
+    await build(yargs, argv, dryRun, () => (valid = false)).parseAsync();
   } catch (err) {
     // A builder's own check (a bad value) fails here, before any work.
     process.stderr.write(`airpack: ${(err as Error).message}\n`);
     return exitCodeFor(err) === ExitCode.internal ? ExitCode.usage : exitCodeFor(err);
   }
   if (!valid) return ExitCode.usage;
-  const cli = build(argv, commands, () => (exitCode = ExitCode.usage));
+  const cli = build(yargs, argv, commands, () => (exitCode = ExitCode.usage));
+  const failed = await run(() => cli.parseAsync());
+  if (failed !== undefined) return failed;
+  // A handler may set process.exitCode for an answer that is not an error (find: not found).
+  return exitCode !== ExitCode.ok ? exitCode : Number(process.exitCode ?? ExitCode.ok);
+}
+
+/** Runs a command; a failure prints one line (a bug its stack) and gives its exit code. */
+async function run(work: () => Promise<unknown>): Promise<number | undefined> {
   try {
-    await cli.parseAsync();
+    await work();
+    return undefined;
   } catch (err) {
     const code = exitCodeFor(err);
     // Known failures get one line; only a bug (internal) gets its stack.
@@ -155,6 +172,4 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     process.stderr.write(`airpack: ${message}\n`);
     return code;
   }
-  // A handler may set process.exitCode for an answer that is not an error (find: not found).
-  return exitCode !== ExitCode.ok ? exitCode : Number(process.exitCode ?? ExitCode.ok);
 }
