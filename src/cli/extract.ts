@@ -1,7 +1,7 @@
 /** `airpack extract`: one image out of a bundle, as its own loadable archive. */
 import type { Argv } from 'yargs';
 import { extractImage } from '../scan/extract.js';
-import { createReporter, formatBytes, printJson, type ProgressMode } from './output.js';
+import { formatBytes, printJson, withProgress, type ProgressMode } from './output.js';
 
 export const command = 'extract <bundle> <ref>';
 export const describe = 'Write one image (one platform with --platform) of a bundle as its own image archive';
@@ -27,13 +27,7 @@ interface ExtractArgs {
 }
 
 export async function handler(args: ExtractArgs): Promise<void> {
-  const reporter = createReporter('extract', { quiet: args.quiet || args.json, mode: args.progress });
-  let result;
-  try {
-    result = await extractImage(args.bundle, args.ref, { output: args.output, onProgress: reporter.listener, ...(args.platform ? { platform: args.platform } : {}) });
-  } finally {
-    reporter.done();
-  }
+  const result = await withProgress('extract', args, (onProgress) => extractImage(args.bundle, args.ref, { output: args.output, onProgress, ...(args.platform ? { platform: args.platform } : {}) }));
   if (args.json) return printJson(result);
   if (args.quiet) return;
   process.stdout.write(`wrote ${result.output}: ${result.reference} ${result.platforms.join(',')} ${result.digest}, ${result.blobs} blobs, ${formatBytes(result.tarBytes)}\n`);

@@ -185,6 +185,16 @@ export function createReporter(verb: string, options: { quiet?: boolean; stream?
   };
 }
 
+/** Runs `work` with a progress line for `verb` (none with --json or --quiet), cleared before the result prints. */
+export async function withProgress<T>(verb: string, args: { quiet: boolean; json: boolean; progress: ProgressMode }, work: (listener: ProgressListener) => Promise<T>): Promise<T> {
+  const reporter = createReporter(verb, { quiet: args.quiet || args.json, mode: args.progress });
+  try {
+    return await work(reporter.listener);
+  } finally {
+    reporter.done();
+  }
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

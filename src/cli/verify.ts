@@ -1,7 +1,7 @@
 /** `airpack verify`: every blob, manifest and config of archives, and their checksum files. */
 import type { Argv } from 'yargs';
 import { verifyArchive, verifyFailure } from '../scan/verify.js';
-import { createReporter, formatBytes, printJson, type ProgressMode } from './output.js';
+import { formatBytes, printJson, withProgress, type ProgressMode } from './output.js';
 
 export const command = 'verify <bundles..>';
 export const describe = 'Check every blob digest and size, every manifest and config, index.json against manifest.json, and sha256sum-*.txt beside the file; exit 4 naming what is wrong';
@@ -21,13 +21,7 @@ interface VerifyArgs {
 }
 
 export async function handler(args: VerifyArgs): Promise<void> {
-  const reporter = createReporter('verify', { quiet: args.quiet || args.json, mode: args.progress });
-  let results;
-  try {
-    results = await verifyArchive(args.bundles, { onProgress: reporter.listener });
-  } finally {
-    reporter.done();
-  }
+  const results = await withProgress('verify', args, (onProgress) => verifyArchive(args.bundles, { onProgress }));
   if (args.json) printJson(results);
   else {
     for (const r of results) {
