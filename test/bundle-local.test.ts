@@ -105,7 +105,7 @@ describe('bundle from archives on disk', () => {
     const layer = entries.filter((e) => e.name.startsWith('blobs/sha256/')).sort((a, b) => b.data.length - a.data.length)[0]!;
     const bytes = await readFile(src);
     const at = bytes.indexOf(layer.data.subarray(0, 64)) + Math.floor(layer.data.length / 2);
-    bytes[at] ^= 0xff;
+    bytes[at] = bytes[at]! ^ 0xff;
     const bad = join(dir, 'stream-bad.tar');
     await writeFile(bad, bytes);
     const out = join(dir, 'stream-bad-out', 'x.tar.zst');

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle, push, RegistryClient } from '../src/index.js';
 import { RegistryWriter } from '../src/sink/registry-sink.js';
 import { startWorld, type World } from './helpers/world.js';
+import { startFaultProxy } from './support/fault-proxy.js';
 import { startRegistry, type RegistryHandle } from './support/registry.js';
 import { run, runOk } from './support/util.js';
 
@@ -99,37 +100,19 @@ describe('airpack push', () => {
 
   // A proxy in front of the real registry that cuts the connection of chosen PATCHes: a fault the registry cannot make.
   it('goes on from where the registry is when a chunk loses its connection, and starts over when it cannot vouch for the bytes', async () => {
-    const http = await import('node:http');
     const data = Buffer.from(Array.from({ length: 6 * 1024 * 1024 + 77 }, (_, i) => (i * 2654435761) >>> 24));
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    const target = new URL(site.url);
     let patches = 0;
     let posts = 0;
     // 'drop': the 2nd PATCH is read and thrown away, then cut (the registry never saw it).
     // 'after': the 2nd PATCH reaches the registry, then the answer is cut (the registry has more than we know).
     let mode: 'drop' | 'after' = 'drop';
-    const proxy = http.createServer((req, res) => {
-      if (req.method === 'PATCH' && ++patches === 2) {
-        if (mode === 'drop') {
-          req.resume();
-          req.on('end', () => req.socket.destroy());
-          return;
-        }
-      }
+    const proxy = await startFaultProxy(site.url, (req) => {
       if (req.method === 'POST') posts++;
-      const cutAnswer = mode === 'after' && req.method === 'PATCH' && patches === 2;
-      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        if (cutAnswer) {
-          answer.resume();
-          return void req.socket.destroy();
-        }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      req.pipe(up);
+      if (req.method !== 'PATCH' || ++patches !== 2) return 'pass';
+      return mode === 'drop' ? 'drop' : 'cut-answer';
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-    const host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const host = proxy.host;
     try {
       for (const m of ['drop', 'after'] as const) {
         mode = m;
@@ -147,7 +130,7 @@ describe('airpack push', () => {
         expect({ m, resumed, posts }).toEqual(m === 'drop' ? { m, resumed: [1024 * 1024], posts: 1 } : { m, resumed: [0], posts: 2 });
       }
     } finally {
-      proxy.close();
+      await proxy.stop();
     }
   });
 
@@ -217,21 +200,8 @@ describe('push with token auth', () => {
     try {
       const auth = join(world.dir, 'token-auth.json');
       // Slow enough to outlive a token: a proxy in front of the registry that holds each blob request 300 ms.
-      const http = await import('node:http');
-      const target = new URL(locked.url);
-      const proxy = http.createServer((req, res) => {
-        const forward = (): void => {
-          const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          });
-          req.pipe(up);
-        };
-        if (req.url?.includes('/blobs/')) setTimeout(forward, 300);
-        else forward();
-      });
-      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-      const host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+      const proxy = await startFaultProxy(locked.url, (req) => (req.url?.includes('/blobs/') ? { delayMs: 300 } : 'pass'));
+      const host = proxy.host;
       await writeFile(auth, JSON.stringify({ auths: { [host]: { auth: Buffer.from('pusher:tok3n-pass').toString('base64') } } }));
       try {
         const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', bundlePath, '--registry', host, '--concurrency', '1', '--json'], { env: { ...process.env, REGISTRY_AUTH_FILE: auth, DOCKER_CONFIG: '/nonexistent' } });
@@ -242,7 +212,7 @@ describe('push with token auth', () => {
         expect(granted.length).toBeGreaterThan(repositories.size);
         expect(await digestOf(`${locked.host}/library/single:latest`, ['--creds', 'pusher:tok3n-pass'])).toBe(world.fx.single.manifest.digest);
       } finally {
-        proxy.close();
+        await proxy.stop();
       }
     } finally {
       await locked.stop();

@@ -1,0 +1,58 @@
+/**
+ * An HTTP proxy on 127.0.0.1 in front of a real registry, for faults the
+ * registry cannot make: each request passes `fault` first, which may let it
+ * through, hold it, drop it, or cut the answer. Requests go on with their
+ * Host header, so the registry's absolute Locations point back here.
+ */
+import http from 'node:http';
+
+export type Fault =
+  /** Forward as is. */
+  | 'pass'
+  /** Read the request, answer nothing, cut the connection (the registry never sees it). */
+  | 'drop'
+  /** Forward it, then cut the connection instead of relaying the answer (the registry has acted). */
+  | 'cut-answer'
+  /** Forward it after this many ms. */
+  | { delayMs: number };
+
+export interface FaultProxy {
+  /** "127.0.0.1:PORT", the registry part of a reference through the proxy. */
+  host: string;
+  stop(): Promise<void>;
+}
+
+export async function startFaultProxy(targetUrl: string, fault: (req: http.IncomingMessage) => Fault): Promise<FaultProxy> {
+  const target = new URL(targetUrl);
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, cutAnswer: boolean): void => {
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      if (cutAnswer) {
+        answer.resume();
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    up.on('error', () => req.socket.destroy());
+    req.pipe(up);
+  };
+  const server = http.createServer((req, res) => {
+    const what = fault(req);
+    if (what === 'drop') {
+      req.resume();
+      req.on('end', () => req.socket.destroy());
+    } else if (what === 'cut-answer') forward(req, res, true);
+    else if (what === 'pass') forward(req, res, false);
+    else setTimeout(() => forward(req, res, false), what.delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
