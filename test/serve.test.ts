@@ -202,3 +202,49 @@ describe('airpack serve under a client that goes away', () => {
     }
   });
 });
+
+describe('airpack serve under load', () => {
+  // In process, so its file descriptors and memory are this process's to count.
+  it('serves 32 clients at once, every blob whole, memory bounded, no descriptor left when it stops', async () => {
+    const { serve } = await import('../src/serve/server.js');
+    const { readdirSync } = await import('node:fs');
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    // A bundle of several MiB of layers in several frames, so clients need different frames at once.
+    const big = join(world.dir, 'load.tar.zst');
+    await bundle({ images: [world.fx.multi.ref, world.fx.single.ref, world.fx.windows.ref], platforms: ['linux/amd64', 'linux/arm64'], output: big, layers: 'original', level: 3, frameSize: 64 * 1024, skipMissing: true });
+    const before = fds();
+    const local = await serve([big], { addr: '127.0.0.1:0' });
+    try {
+      // Every blob of every platform manifest the server lists.
+      const blobs: Array<{ repo: string; digest: string }> = [];
+      for (const repo of local.repositories) {
+        const tags = ((await (await fetch(`${local.url}/v2/${repo}/tags/list`)).json()) as { tags: string[] }).tags;
+        const top = (await (await fetch(`${local.url}/v2/${repo}/manifests/${tags[0]}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' } })).json()) as { manifests?: Array<{ digest: string }>; layers?: Array<{ digest: string }>; config?: { digest: string } };
+        const manifests = top.manifests ? await Promise.all(top.manifests.map(async (m) => (await (await fetch(`${local.url}/v2/${repo}/manifests/${m.digest}`)).json()) as typeof top)) : [top];
+        for (const m of manifests) for (const d of [m.config!, ...(m.layers ?? [])]) if ((await fetch(`${local.url}/v2/${repo}/blobs/${d.digest}`, { method: 'HEAD' })).status === 200) blobs.push({ repo, digest: d.digest });
+      }
+      expect(blobs.length).toBeGreaterThan(5);
+      const rssBefore = process.memoryUsage().rss;
+      let peak = rssBefore;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+      // 32 clients, each fetching every blob (in a different order) and checking its digest.
+      const clients = Array.from({ length: 32 }, async (_, c) => {
+        const order = [...blobs.slice(c % blobs.length), ...blobs.slice(0, c % blobs.length)];
+        for (const b of order) {
+          const res = await fetch(`${local.url}/v2/${b.repo}/blobs/${b.digest}`);
+          expect(res.status).toBe(200);
+          expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(b.digest);
+        }
+      });
+      await Promise.all(clients);
+      clearInterval(sampler);
+      // Four readers at most, each a decoder window and a few pieces: well under 256 MiB over the start.
+      expect((peak - rssBefore) / 2 ** 20).toBeLessThan(256);
+    } finally {
+      await local.close();
+    }
+    // Every descriptor it opened (listener, sockets, bundle files, decoder files) is closed again.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fds()).toBeLessThanOrEqual(before);
+  }, 120_000);
+});
