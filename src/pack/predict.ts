@@ -62,7 +62,7 @@ export function predictedImages(images: readonly ResolvedImage[], layers: Readon
 }
 
 /** The uncompressed size from the gzip trailer (ISIZE), or undefined when it cannot be read. */
-async function gzipTrailerSize(ctx: FetchContext, image: ResolvedImage, desc: Descriptor): Promise<number | undefined> {
+async function gzipTrailerSize(image: ResolvedImage, desc: Descriptor): Promise<number | undefined> {
   if (desc.size < 18 || desc.size >= 2 ** 32 || !GZIP_LAYER_TYPES.has(desc.mediaType)) return undefined;
   for (const source of image.blobs(desc)) {
     try {
@@ -106,7 +106,7 @@ export class LayerSizePredictor {
       // A layer already stored (an earlier artifact of the same run, a kept cache) has its size on disk.
       const size = this.limit(async () => {
         if (await this.ctx.store.has(diffId)) return this.ctx.store.size(diffId);
-        return PLAIN_LAYER_TYPES.has(desc.mediaType) ? desc.size : gzipTrailerSize(this.ctx, image, desc);
+        return PLAIN_LAYER_TYPES.has(desc.mediaType) ? desc.size : gzipTrailerSize(image, desc);
       });
       this.pending.set(diffId, { layer: { image, desc, diffId, size: -1 }, size });
     });
