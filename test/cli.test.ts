@@ -267,6 +267,34 @@ describe('airpack CLI', () => {
     expect(quiet.stderr).toBe('');
   }, 120_000);
 
+  // Issue 11: a disk that fills while the output is written (a 2 MiB tmpfs the test mounts; CI runs as root).
+  it('says the disk is full, exit 5, and leaves nothing half-written on it', async () => {
+    const data = Buffer.alloc(6 << 20);
+    for (let off = 0, i = 0; off < data.length; off += 32, i++) createHash('sha256').update(`full:${i}`).digest().copy(data, off);
+    const image = makeImage({ os: 'linux', architecture: 'amd64', layers: [await makeLayer({ 'data.bin': data })], manifestMediaType: 'oci' });
+    await pushImage(world.registry.url, 'library/full', image, 'v1');
+    const disk = join(dir, 'full-disk');
+    await mkdir(disk);
+    const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]);
+    expect(mounted.code, `mounting a small tmpfs needs root: ${mounted.stderr}`).toBe(0);
+    try {
+      const alpine = join(ROOT, '..', 'shared', 'interop', 'trivy-alpine-311.tar.gz');
+      for (const args of [
+        ['pull', `${fx.host}/library/full:v1`, '-o', join(disk, 'full.tar')],
+        ['bundle', `${fx.host}/library/full:v1`, '-o', join(disk, 'full.tar.zst'), '--level', '1'],
+        // A layer decompressed straight into the output: the full disk is the output's, not the layer's.
+        ['pull', alpine, '--layers', 'uncompressed', '-o', join(disk, 'alpine.tar')],
+      ]) {
+        const res = await airpack(args);
+        expect({ args: args.join(' '), code: res.code }, res.stderr).toEqual({ args: args.join(' '), code: 5 });
+        expect(res.stderr).toMatch(/no space left/i);
+        expect(await readdir(disk)).toEqual([]);
+      }
+    } finally {
+      await run('umount', [disk]);
+    }
+  }, 60_000);
+
   // Issue 13, finding 1: a mistyped option used to be reported only after the whole bundle was written.
   it('refuses an unknown option before any work', async () => {
     const out = join(dir, 'typo-option.tar.zst');

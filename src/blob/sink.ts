@@ -10,7 +10,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AirpackError, isAirpackError } from '../errors.js';
+import { AirpackError, isAirpackError, toAirpackError } from '../errors.js';
 import { decompressor, layerCompression } from './decompress.js';
 import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
@@ -130,6 +130,8 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
     input = stages[0] as Transform;
     done = pipeline([...stages, open()]).catch((err: unknown) => {
       if (isAirpackError(err, 'SIZE_MISMATCH')) throw uncompressedSizeMismatch(`${what} (uncompressed): ${err.message}`, err);
+      // The output failing (a full disk) is the output's trouble, exit 5, not the layer's.
+      if (/^E[A-Z]+$/.test(String((err as NodeJS.ErrnoException).code ?? ''))) throw toAirpackError(err, what);
       throw new AirpackError('DIGEST_MISMATCH', `${what}: cannot be decompressed (${(err as Error).message})`, { cause: err });
     });
     done.catch(() => undefined);
