@@ -286,3 +286,32 @@ describe('pull: integrity', () => {
     expect(outcomes).toEqual([500, 429, 200]);
   });
 });
+
+describe('a registry that stalls', () => {
+  // A proxy that relays the head and the first bytes of a layer's body, then sends nothing: a hang, unless cut.
+  it('cuts a body that sends nothing, resumes it, and fails with a clear error when it never comes', async () => {
+    const { startFaultProxy } = await import('./support/fault-proxy.js');
+    const layer = fx.single.layers[fx.single.layers.length - 1]!;
+    let stalls = 2;
+    const proxy = await startFaultProxy(registry.url, (req) => (req.method === 'GET' && req.url?.endsWith(layer.digest) && stalls-- > 0 ? { stallAfter: 100 } : 'pass'));
+    try {
+      const ref = fx.single.ref.replace(registry.host, proxy.host);
+      // Twice stalled, then served: resumed from where the bytes stopped, and whole.
+      const out = join(dir, 'stalled.tar');
+      const started = Date.now();
+      const result = await pull({ images: [ref], output: out, registry: { idleTimeoutMs: 500 } });
+      expect(result.images).toHaveLength(1);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // Always stalled: a clear error within seconds, nothing written.
+      stalls = Number.POSITIVE_INFINITY;
+      const never = join(dir, 'never.tar');
+      const err = await pull({ images: [ref], output: never, registry: { idleTimeoutMs: 500 } }).catch((e: unknown) => e);
+      expect(isAirpackError(err, 'NETWORK_ERROR'), String(err)).toBe(true);
+      expect(String(err)).toContain('no data for 0.5 s (the server stalled)');
+      expect(String(err)).toContain(layer.digest);
+      expect(existsSync(never)).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+});

@@ -43,16 +43,19 @@ function isNotHere(err: unknown): boolean {
 export async function downloadBlob(sources: readonly BlobSource[], desc: Descriptor, file: string, options: DownloadOptions = {}): Promise<void> {
   const what = options.what ?? `blob ${desc.digest}`;
   const failures: string[] = [];
+  let reachable = false;
   for (const source of sources) {
     try {
       await downloadFrom(source, desc, file, what, options);
       return;
     } catch (err) {
       if (!isNotHere(err)) throw err;
+      if (!isAirpackError(err, 'NETWORK_ERROR')) reachable = true;
       failures.push(`${source.name}: ${(err as Error).message}`);
     }
   }
-  throw new AirpackError('NOT_FOUND', `${what}: could not be fetched from any source (${failures.join('; ')})`);
+  // Every source out of reach (reset, stalled, refused) is the network's failure, exit 5; a source that answered "not here" makes it the registry's.
+  throw new AirpackError(reachable ? 'NOT_FOUND' : 'NETWORK_ERROR', `${what}: could not be fetched from any source (${failures.join('; ')})`);
 }
 
 async function downloadFrom(source: BlobSource, desc: Descriptor, file: string, what: string, options: DownloadOptions): Promise<void> {

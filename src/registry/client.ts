@@ -24,6 +24,8 @@ export interface RegistryOptions {
   /** Override where credentials come from (default: docker/podman config files and helpers). */
   credentials?: (registry: string) => Promise<Credentials | undefined>;
   retry?: RetryPolicy;
+  /** A response body that sends nothing for this many ms is cut (and a download resumed); default 60 s. */
+  idleTimeoutMs?: number;
 }
 
 export interface FetchedManifest {
@@ -105,7 +107,8 @@ export class RegistryClient {
       const authorization = sameOrigin ? await this.auth.authorize(scope) : undefined;
       const headers = { ...req.headers, ...(authorization ? { authorization } : {}) };
       const { retry, path: _path, ...http } = req;
-      const res = await sendWithRetry({ ...http, url, headers, tls: this.tls }, retry ?? this.options.retry);
+      const idle = this.options.idleTimeoutMs !== undefined ? { idleMs: this.options.idleTimeoutMs } : {};
+      const res = await sendWithRetry({ ...http, ...idle, url, headers, tls: this.tls }, retry ?? this.options.retry);
       if (res.status !== 401 || attempt > 0) return res;
       res.body.resume();
       if (!this.auth.challenged(firstHeader(res.headers['www-authenticate']), scope)) return res;

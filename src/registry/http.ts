@@ -29,7 +29,12 @@ export interface HttpRequest {
   tls?: TlsOptions;
   /** Abort a request whose response has not started within this many ms. */
   timeoutMs?: number;
+  /** Cut a response whose body sends nothing for this many ms (a stalled server); default 60 s. */
+  idleMs?: number;
 }
+
+/** How long a response body may send nothing before it is cut: a stalled server is an error to resume from, not a hang. */
+export const DEFAULT_IDLE_MS = 60_000;
 
 export interface HttpResponse {
   status: number;
@@ -89,6 +94,19 @@ function sendOnce(req: HttpRequest & { headers: Record<string, string> }): Promi
     }
     const r = (isHttps ? https : http).request(url, options, (res) => {
       r.setTimeout(0);
+      // The socket may go back to the pool after this response: its timer and listener go with the response.
+      const idle = req.idleMs ?? DEFAULT_IDLE_MS;
+      const socket = res.socket;
+      // A broken transfer, as a reset would be (a download resumes from it), not an AirpackError verdict.
+      const onIdle = (): void => {
+        res.destroy(Object.assign(new Error(`${options.method} ${redactUrl(url)}: no data for ${idle / 1000} s (the server stalled)`), { code: 'ETIMEDOUT' }));
+      };
+      socket.setTimeout(idle);
+      socket.on('timeout', onIdle);
+      res.once('close', () => {
+        socket.setTimeout(0);
+        socket.off('timeout', onIdle);
+      });
       resolve({ status: res.statusCode ?? 0, headers: res.headers, url: url.href, body: res });
     });
     r.setTimeout(req.timeoutMs ?? 60_000, () => r.destroy(new Error(`no response within ${req.timeoutMs ?? 60_000} ms`)));

@@ -14,7 +14,9 @@ export type Fault =
   /** Forward it, then cut the connection instead of relaying the answer (the registry has acted). */
   | 'cut-answer'
   /** Forward it after this many ms. */
-  | { delayMs: number };
+  | { delayMs: number }
+  /** Forward it, relay the answer's head and this many body bytes, then send nothing more (a stalled server). */
+  | { stallAfter: number };
 
 export interface FaultProxy {
   /** "127.0.0.1:PORT", the registry part of a reference through the proxy. */
@@ -24,7 +26,7 @@ export interface FaultProxy {
 
 export async function startFaultProxy(targetUrl: string, fault: (req: http.IncomingMessage) => Fault): Promise<FaultProxy> {
   const target = new URL(targetUrl);
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, cutAnswer: boolean): void => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, cutAnswer: boolean, stallAfter?: number): void => {
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
       if (cutAnswer) {
         answer.resume();
@@ -32,7 +34,12 @@ export async function startFaultProxy(targetUrl: string, fault: (req: http.Incom
         return;
       }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
+      if (stallAfter === undefined) return void answer.pipe(res);
+      let sent = 0;
+      answer.on('data', (chunk: Buffer) => {
+        if (sent < stallAfter) res.write(chunk.subarray(0, stallAfter - sent));
+        sent += chunk.length;
+      });
     });
     up.on('error', () => req.socket.destroy());
     req.pipe(up);
@@ -44,6 +51,7 @@ export async function startFaultProxy(targetUrl: string, fault: (req: http.Incom
       req.on('end', () => req.socket.destroy());
     } else if (what === 'cut-answer') forward(req, res, true);
     else if (what === 'pass') forward(req, res, false);
+    else if ('stallAfter' in what) forward(req, res, false, what.stallAfter);
     else setTimeout(() => forward(req, res, false), what.delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
