@@ -9,7 +9,6 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, watch } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -49,6 +48,24 @@ afterAll(async () => {
   await Promise.all([world?.stop(), containerd?.stop()]);
 });
 
+/**
+ * Runs `work` with this process's temp directory set to a fresh one, and
+ * returns what it is: other test files run at the same time and spill into
+ * the shared /tmp, which a watch there would count as ours.
+ */
+async function withPrivateTmp<T>(work: (tmp: string) => Promise<T>): Promise<T> {
+  const saved = process.env.TMPDIR;
+  const tmp = join(dir, `tmp-${Math.random().toString(36).slice(2, 8)}`);
+  await mkdir(tmp);
+  process.env.TMPDIR = tmp;
+  try {
+    return await work(tmp);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+}
+
 describe('bundle from archives on disk', () => {
   it('gives the same bytes from an OCI layout directory as from the registry', async () => {
     const platforms = ['linux/amd64', 'linux/arm64'];
@@ -80,14 +97,16 @@ describe('bundle from archives on disk', () => {
     const cacheDir = join(dir, 'stream-cache');
     await mkdir(cacheDir);
     const created: string[] = [];
-    const watchers = [watch(cacheDir, { recursive: true }, (_e, name) => name && created.push(String(name))), watch(tmpdir(), (_e, name) => name && String(name).startsWith('airpack-archives-') && created.push(String(name)))];
     const fromBundle = join(dir, 'stream-out.tar.zst');
-    try {
-      const result = await bundle({ images: [both], platforms: ['linux/amd64'], output: fromBundle, cacheDir, frameSize: 256 * 1024 });
-      expect(result.artifacts[0]!.images).toHaveLength(2);
-    } finally {
-      for (const w of watchers) w.close();
-    }
+    await withPrivateTmp(async (tmp) => {
+      const watchers = [watch(cacheDir, { recursive: true }, (_e, name) => name && created.push(String(name))), watch(tmp, (_e, name) => name && String(name).startsWith('airpack-archives-') && created.push(String(name)))];
+      try {
+        const result = await bundle({ images: [both], platforms: ['linux/amd64'], output: fromBundle, cacheDir, frameSize: 256 * 1024 });
+        expect(result.artifacts[0]!.images).toHaveLength(2);
+      } finally {
+        for (const w of watchers) w.close();
+      }
+    });
     expect(created).toEqual([]);
     expect(await readdir(cacheDir)).toEqual([]);
     // The same bytes as from the plain tar, and as the bundle it came from.
@@ -173,23 +192,26 @@ describe('bundle from archives on disk', () => {
     await bundle({ images: [world.fx.multi.ref], platforms: ['linux/amd64'], output: both });
     // Watch the temp directory for the spill directory a decompressed copy would go to.
     const created: string[] = [];
-    const watcher = watch(tmpdir(), (_event, name) => name && created.push(String(name)));
-    try {
-      const fromBundle = await pull({ images: [both], output: join(dir, 'inplace.tar'), layers: 'original' });
-      expect(fromBundle.spilled).toEqual([]);
-      const gz = join(dir, 'inplace.tar.gz');
-      await runOk('sh', ['-c', `gzip -c '${join(dir, 'inplace.tar')}' > '${gz}'`]);
-      const fromGzip = await pull({ images: [gz], output: join(dir, 'inplace-gz.tar'), layers: 'original' });
-      expect(fromGzip.spilled).toEqual([gz]);
-      expect(await readFile(join(dir, 'inplace-gz.tar'))).toEqual(await readFile(join(dir, 'inplace.tar')));
-    } finally {
-      watcher.close();
-    }
+    const tmp = await withPrivateTmp(async (tmp) => {
+      const watcher = watch(tmp, (_event, name) => name && created.push(String(name)));
+      try {
+        const fromBundle = await pull({ images: [both], output: join(dir, 'inplace.tar'), layers: 'original' });
+        expect(fromBundle.spilled).toEqual([]);
+        const gz = join(dir, 'inplace.tar.gz');
+        await runOk('sh', ['-c', `gzip -c '${join(dir, 'inplace.tar')}' > '${gz}'`]);
+        const fromGzip = await pull({ images: [gz], output: join(dir, 'inplace-gz.tar'), layers: 'original' });
+        expect(fromGzip.spilled).toEqual([gz]);
+        expect(await readFile(join(dir, 'inplace-gz.tar'))).toEqual(await readFile(join(dir, 'inplace.tar')));
+      } finally {
+        watcher.close();
+      }
+      return tmp;
+    });
     await sleep(50);
     // One spill directory: the gzip one; none for the bundle, and none left behind.
     const spillDirs = [...new Set(created.filter((n) => n.startsWith('airpack-archives-')))];
     expect(spillDirs).toHaveLength(1);
-    expect(existsSync(join(tmpdir(), spillDirs[0]!))).toBe(false);
+    expect(existsSync(join(tmp, spillDirs[0]!))).toBe(false);
   });
 
   it('takes a Windows image from an OCI archive (skopeo oci-archive), foreign layers included', async () => {
