@@ -11,7 +11,7 @@ import { parseImageList, type ImageInput } from '../ref/input.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { DEFAULT_CONCURRENCY } from '../pack/session.js';
 import { MAX_FRAME_SIZE } from '../zstd/frame-writer.js';
-import type { ProgressMode } from './output.js';
+import type { GlobalArgs } from './output.js';
 
 export interface RegistryArgs {
   insecure?: string[];
@@ -29,13 +29,10 @@ export function withRegistryOptions<T>(y: Argv<T>) {
 }
 
 /** Options of every command that downloads images (pull, bundle). */
-export interface FetchArgs extends RegistryArgs {
-  progress: ProgressMode;
+export interface FetchArgs extends RegistryArgs, GlobalArgs {
   'skip-missing'?: boolean;
   'cache-dir'?: string;
   concurrency?: number;
-  json: boolean;
-  quiet: boolean;
 }
 
 export function withFetchOptions<T>(y: Argv<T>) {

@@ -1,7 +1,7 @@
 /** `airpack extract`: one image out of a bundle, as its own loadable archive. */
 import type { Argv } from 'yargs';
 import { extractImage } from '../scan/extract.js';
-import { formatBytes, printJson, withProgress, type ProgressMode } from './output.js';
+import { formatBytes, printJson, withProgress, type GlobalArgs } from './output.js';
 
 export const command = 'extract <bundle> <ref>';
 export const describe = 'Write one image (one platform with --platform) of a bundle as its own image archive';
@@ -16,14 +16,11 @@ export function builder(y: Argv) {
     .example('$0 extract multi.tar busybox:1.36 -p linux/arm64 -o busybox-arm64.tar', 'one platform of a multi-platform image');
 }
 
-interface ExtractArgs {
-  progress: ProgressMode;
+interface ExtractArgs extends GlobalArgs {
   bundle: string;
   ref: string;
   platform?: string;
   output: string;
-  json: boolean;
-  quiet: boolean;
 }
 
 export async function handler(args: ExtractArgs): Promise<void> {

@@ -34,6 +34,13 @@ export interface Reporter {
 
 /** How progress is shown: a redrawn line on a terminal, a plain line every 10 s (CI logs), or nothing. */
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'none';
+
+/** The options every command has (cli/main.ts declares them global). */
+export interface GlobalArgs {
+  json: boolean;
+  quiet: boolean;
+  progress: ProgressMode;
+}
 export const PROGRESS_MODES: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'none'];
 
 const PHASE_WORDS: Record<Phase, string> = { download: 'downloading', compress: 'compressing', write: 'writing', verify: 'verifying', push: 'pushing' };
@@ -186,7 +193,7 @@ export function createReporter(verb: string, options: { quiet?: boolean; stream?
 }
 
 /** Runs `work` with a progress line for `verb` (none with --json or --quiet), cleared before the result prints. */
-export async function withProgress<T>(verb: string, args: { quiet: boolean; json: boolean; progress: ProgressMode }, work: (listener: ProgressListener) => Promise<T>): Promise<T> {
+export async function withProgress<T>(verb: string, args: GlobalArgs, work: (listener: ProgressListener) => Promise<T>): Promise<T> {
   const reporter = createReporter(verb, { quiet: args.quiet || args.json, mode: args.progress });
   try {
     return await work(reporter.listener);

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { push } from '../push/push.js';
 import { positiveInteger, registryOptions, withRegistryOptions, type RegistryArgs } from './common.js';
-import { createReporter, formatBytes, printJson, type ProgressMode } from './output.js';
+import { createReporter, formatBytes, printJson, type GlobalArgs } from './output.js';
 
 export const command = 'push <sources..>';
 export const describe = 'Push the images of bundles and archives into a registry under their own names (host replaced), manifests and blobs byte for byte';
@@ -22,15 +22,12 @@ export function builder(y: Argv) {
     .example('$0 push *.tar.zst --registry registry.site:5000/mirror --dry-run', 'what would go where, under a prefix');
 }
 
-interface PushArgs extends RegistryArgs {
-  progress: ProgressMode;
+interface PushArgs extends RegistryArgs, GlobalArgs {
   sources: string[];
   registry: string;
   'dry-run': boolean;
   'keep-foreign-urls': boolean;
   concurrency: number;
-  json: boolean;
-  quiet: boolean;
 }
 
 export async function handler(args: PushArgs): Promise<void> {

@@ -1,7 +1,7 @@
 /** `airpack verify`: every blob, manifest and config of archives, and their checksum files. */
 import type { Argv } from 'yargs';
 import { verifyArchive, verifyFailure } from '../scan/verify.js';
-import { formatBytes, printJson, withProgress, type ProgressMode } from './output.js';
+import { formatBytes, printJson, withProgress, type GlobalArgs } from './output.js';
 
 export const command = 'verify <bundles..>';
 export const describe = 'Check every blob digest and size, every manifest and config, index.json against manifest.json, and sha256sum-*.txt beside the file; exit 4 naming what is wrong';
@@ -13,11 +13,8 @@ export function builder(y: Argv) {
     .example('$0 verify dist/*.tar.zst --json', 'machine-readable');
 }
 
-interface VerifyArgs {
+interface VerifyArgs extends GlobalArgs {
   bundles: string[];
-  progress: ProgressMode;
-  json: boolean;
-  quiet: boolean;
 }
 
 export async function handler(args: VerifyArgs): Promise<void> {

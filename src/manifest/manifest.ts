@@ -14,6 +14,7 @@
  */
 import { AirpackError, isAirpackError } from '../errors.js';
 import { parseIndex, parseJson, parseManifest } from '../image/documents.js';
+import { isForeignType } from '../image/foreign-layers.js';
 import { formatPlatform, parsePlatform, type Platform } from '../platform/platform.js';
 import type { ProgressListener } from '../progress.js';
 import { formatReference, manifestReference, parseReference, type Reference } from '../ref/reference.js';
@@ -235,7 +236,7 @@ async function copyChild(session: Session, writer: RegistryWriter, mounts: Mount
   const parsed = parseManifest(manifest.bytes, entry.source);
   for (const desc of [parsed.config, ...parsed.layers]) {
     // A foreign layer (Windows base) lives at its URLs; a registry does not need it.
-    if (desc.urls?.length && /foreign|nondistributable/.test(desc.mediaType)) continue;
+    if (desc.urls?.length && isForeignType(desc.mediaType)) continue;
     mounts.set(desc.digest, from.repository);
     await writer.putBlob(target.repository, desc, blobSources(client, from.repository, desc));
   }

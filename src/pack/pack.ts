@@ -104,7 +104,8 @@ async function packPredicted({ ctx }: Session, images: readonly ResolvedImage[],
   const limit = pLimit(ctx.concurrency);
   // Layers a sink takes in order come one at a time, in the order its output takes them.
   const inOrder = pLimit(1);
-  const order = write.layerOrder ? [...write.layerOrder.flatMap((d) => layers.get(d) ?? []), ...[...layers.values()].filter((l) => !write.layerOrder!.includes(l.diffId))] : [...layers.values()];
+  const first = new Set(write.layerOrder ?? []);
+  const order = [...[...first].flatMap((d) => layers.get(d) ?? []), ...[...layers.values()].filter((l) => !first.has(l.diffId))];
   for (const layer of order) {
     const dest = destinations.get(layer.diffId)!;
     if (dest.kind !== 'stream') continue;

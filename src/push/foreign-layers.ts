@@ -12,19 +12,7 @@
  */
 import { parseIndex, parseManifest } from '../image/documents.js';
 import { sha256Digest, type FetchedManifest } from '../registry/client.js';
-import { MediaType } from '../spec/media-types.js';
-import type { Descriptor } from '../spec/types.js';
-
-const DISTRIBUTABLE: Readonly<Record<string, string>> = {
-  [MediaType.dockerForeignLayerGzip]: MediaType.dockerLayerGzip,
-  [MediaType.ociLayerNondistributableGzip]: MediaType.ociLayerGzip,
-  [MediaType.ociLayerNondistributable]: MediaType.ociLayer,
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd': MediaType.ociLayerZstd,
-};
-
-export function isForeignLayer(d: Descriptor): boolean {
-  return d.mediaType in DISTRIBUTABLE || (d.urls?.length ?? 0) > 0;
-}
+import { distributableType, isForeignLayer } from '../image/foreign-layers.js';
 
 /** The manifest with its foreign layers made ordinary; undefined when it has none. */
 function withoutForeignUrls(m: FetchedManifest): FetchedManifest | undefined {
@@ -33,7 +21,7 @@ function withoutForeignUrls(m: FetchedManifest): FetchedManifest | undefined {
   const layers = parsed.layers.map((d) => {
     if (!isForeignLayer(d)) return d;
     const { urls: _urls, ...rest } = d;
-    return { ...rest, mediaType: DISTRIBUTABLE[d.mediaType] ?? d.mediaType };
+    return { ...rest, mediaType: distributableType(d.mediaType) };
   });
   const bytes = Buffer.from(JSON.stringify({ ...parsed, layers }));
   return { mediaType: m.mediaType, digest: sha256Digest(bytes), bytes };

@@ -85,9 +85,8 @@ export class BundleReaders {
     const ready = inFrame.find((s) => !s.busy);
     if (ready) return ready;
     if (inFrame.length > 0) return 'wait';
-    const free = this.slots.filter((s) => !s.busy);
-    // A free reader in no frame anyone waits on, else any.
-    return free.find((s) => s.at === 0) ?? free[0];
+    // Any free reader: it restarts at this frame, as a new one would.
+    return this.slots.find((s) => !s.busy);
   }
 
   private async open(): Promise<Slot> {

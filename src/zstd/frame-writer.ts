@@ -343,6 +343,8 @@ const STAGING_SIZE = 4 * 1024 * 1024;
 export class StreamedPart {
   private readonly feeds: FrameFeed[] = [];
   private feedAt = 0;
+  /** Where the current feed starts in the part. */
+  private feedStart = 0;
   private written = 0;
   private failure: unknown;
   private wake: (() => void) | undefined;
@@ -378,19 +380,21 @@ export class StreamedPart {
     }
     let at = 0;
     while (at < chunk.length) {
+      // The feed for the next bytes is made when writeZstdParts cuts their frame: wait for it.
       let feed = this.feeds[this.feedAt];
-      while (!feed || feed.length === 0) {
+      while (!feed) {
         if (this.failure !== undefined) throw this.failure;
-        if (feed) feed = this.feeds[++this.feedAt];
-        else await new Promise<void>((resolve) => (this.wake = resolve));
+        await new Promise<void>((resolve) => (this.wake = resolve));
         feed = this.feeds[this.feedAt];
       }
-      const before = this.written - this.offsetOf(this.feedAt);
-      const n = Math.min(chunk.length - at, feed.length - before);
+      const n = Math.min(chunk.length - at, feed.length - (this.written - this.feedStart));
       await feed.write(chunk.subarray(at, at + n));
       at += n;
       this.written += n;
-      if (this.written - this.offsetOf(this.feedAt) === feed.length) this.feedAt++;
+      if (this.written - this.feedStart === feed.length) {
+        this.feedStart += feed.length;
+        this.feedAt++;
+      }
     }
   }
 
@@ -424,12 +428,6 @@ export class StreamedPart {
         cb(err);
       },
     });
-  }
-
-  private offsetOf(feedIndex: number): number {
-    let n = 0;
-    for (let i = 0; i < feedIndex; i++) n += this.feeds[i]!.length;
-    return n;
   }
 
   private notify(): void {
