@@ -206,6 +206,15 @@ describe('airpack CLI', () => {
     expect(pul.stderr.trim().split('\n')).toEqual(['airpack: unknown command "pul" (did you mean "pull"?)', 'Run airpack --help for usage.']);
     const option = await airpack(['bundle', fx.single.ref, '--cache-dri', join(dir, 'c'), '-o', join(dir, 'near.tar.zst')]);
     expect(option.stderr).toContain('unknown option --cache-dri (did you mean --cache-dir?)');
+    // An output directory that is a file, and a layer mode that does not exist: exit 2 before any work.
+    const fileDir = join(dir, 'not-a-dir.tar.zst');
+    await writeFile(fileDir, 'x');
+    const asDir = await airpack(['bundle', fx.single.ref, '--output-dir', fileDir, '--preset', 'rke2']);
+    expect(asDir.code).toBe(2);
+    expect(asDir.stderr).toContain('is a file [expected a directory');
+    const layers = await airpack(['pull', fx.single.ref, '-o', join(dir, 'layers.tar'), '--layers', 'compressed']);
+    expect(layers.code).toBe(2);
+    expect(layers.stderr).toContain('--layers "compressed": expected one of original, uncompressed');
     // A bad value: one line naming the option and what it takes.
     const preset = await airpack(['bundle', fx.single.ref, '--output-dir', join(dir, 'preset'), '--preset', 'rke3']);
     expect(preset.code).toBe(2);
@@ -234,6 +243,8 @@ describe('airpack CLI', () => {
     const plain = join(dir, 'count.tar');
     await airpack(['pull', fx.single.ref, '-o', plain]);
     expect((await airpack(['ls', plain])).stdout).toContain(': 1 image(s), uncompressed tar');
+    // A layout directory is not a file: no format word, no size of its own.
+    expect((await airpack(['ls', join(ROOT, '..', 'shared', 'interop', 'ggcr-layout-test_index')])).stdout).toContain(': 4 image(s), OCI layout directory\n');
     for (const name of ['g.zip', 'x.tar.xz', 'noext']) {
       const res = await airpack(['pull', fx.single.ref, '-o', join(dir, name)]);
       expect(res.code).toBe(2);

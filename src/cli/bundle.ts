@@ -20,7 +20,7 @@ export function builder(y: Argv) {
     .option('set', { type: 'string', array: true, describe: 'A named image set NAME=LIST (repeatable; release sets only): rke2\'s images-NAME.txt -> <prog>-images-NAME.<os>-<arch>.tar.zst' })
     .option('windows-images', { type: 'string', array: true, describe: 'Image list for Windows platforms (default: the same images as for the others)' })
     .option('platform', { alias: 'p', type: 'string', array: true, describe: 'os/arch[/variant][:osversion], repeatable (default: BUILD_OS x BUILD_ARCH, Windows BUILD_WINDOWS_VERSION; else linux/amd64)' })
-    .option('output', { alias: 'o', type: 'string', describe: 'One archive with every platform; compression from the name (.tar.zst, .tar.gz, .tar)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'One archive with every platform; the format from the name (.tar.zst/.tzst, .tar.gz/.tgz, .tar)' })
     .option('output-dir', { type: 'string', describe: 'Write a release set here: one artifact per platform, <name>.txt image lists, sha256sum-<arch>.txt' })
     .option('preset', { choices: BUNDLE_PRESETS, describe: 'Artifact names: rke2 (<prog>-images.<os>-<arch>.tar.zst) or velero (_output/<bin>-<version>-<os>-<arch>.tar)' })
     .option('name', { type: 'string', describe: 'Artifact name pattern: {prog} {bin} {version} {os} {arch} {variant} {winver} {platform} {set} {-set}' })

@@ -8,7 +8,7 @@ export const describe = 'Write one image (one platform with --platform) of a bun
 
 export function builder(y: Argv) {
   return y
-    .positional('bundle', { type: 'string', demandOption: true, describe: 'Image archive to read' })
+    .positional('bundle', { type: 'string', demandOption: true, describe: 'Image archive or OCI layout directory to read' })
     .positional('ref', { type: 'string', demandOption: true, describe: 'Image reference: name[:tag] or name@sha256:...' })
     .option('platform', { alias: 'p', type: 'string', describe: 'os/arch[/variant][:osversion]; default every platform of the image' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Archive to write (.tar, .tar.gz, .tar.zst)' })

@@ -24,7 +24,8 @@ export async function handler(args: LsArgs): Promise<void> {
   if (args.json) return printJson(listings);
   if (args.quiet) return;
   for (const l of listings) {
-    process.stdout.write(`${l.path}: ${l.images.length} image(s), ${l.compression === 'none' ? 'uncompressed tar' : l.compression}${l.seekTable ? ' (seekable)' : ''}, ${formatBytes(l.fileSize)}\n`);
+    const format = l.directory ? 'OCI layout directory' : `${l.compression === 'none' ? 'uncompressed tar' : l.compression}${l.seekTable ? ' (seekable)' : ''}, ${formatBytes(l.fileSize)}`;
+    process.stdout.write(`${l.path}: ${l.images.length} image(s), ${format}\n`);
     for (const image of l.images) {
       const name = image.names[0] ?? image.repoTags[0] ?? (image.refTag ? `<no repository>:${image.refTag}` : '<untagged>');
       process.stdout.write(`  ${name}${image.digest ? `  ${image.digest}` : ''}${image.size !== undefined ? `  ${formatBytes(image.size)}` : ''}\n`);

@@ -13,7 +13,7 @@ export function builder(y: Argv) {
     .positional('refs', { type: 'string', array: true, describe: 'Image references (name[:tag], name@sha256:..., name:tag@sha256:...) or archives on disk (docker-archive:PATH[:NAME], oci-archive:PATH[:NAME], oci:DIR[:NAME], ./PATH)' })
     .option('images', { type: 'string', array: true, describe: 'File with one reference per line (# comments, blank lines ignored); - for stdin' })
     .option('platform', { alias: 'p', type: 'string', array: true, default: ['linux/amd64'], describe: 'os/arch[/variant][:osversion], repeatable; e.g. windows/amd64:ltsc2022' })
-    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Archive to write (.tar)' })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Archive to write: .tar, or .tar.gz/.tgz for gzip' })
     .option('layers', { choices: LAYER_MODES, default: 'original' as LayerMode, describe: 'original: registry blobs byte for byte; uncompressed: layer tars as docker save stores them' })
     .example('$0 pull busybox:1.36 -o busybox.tar', 'linux/amd64 from Docker Hub')
     .example('$0 pull mcr.microsoft.com/windows/nanoserver:ltsc2022 -p windows/amd64:ltsc2022 -o nano.tar', 'a Windows image, foreign layers included')

@@ -9,7 +9,7 @@ export const describe = 'Push the images of bundles and archives into a registry
 
 export function builder(y: Argv) {
   return withRegistryOptions(y)
-    .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'Bundles, image archives (docker save, skopeo, crane, buildx) or OCI layout directories' })
+    .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'Bundles, image archives (docker save, skopeo, crane, buildx, podman, ctr) or OCI layout directories' })
     .option('registry', { type: 'string', demandOption: true, describe: 'HOST[:PORT][/PREFIX]: the registry, and a path prefix for every repository' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print what would go where; send nothing' })
     .option('keep-foreign-urls', {

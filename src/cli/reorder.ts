@@ -11,7 +11,7 @@ export const describe = 'Rewrite an image tarball so manifest.json, repositories
 
 export function builder(y: Argv) {
   return y
-    .positional('input', { type: 'string', default: '-', describe: 'Tarball to read (.tar, .tar.gz, .tar.zst, detected by magic bytes); - for stdin' })
+    .positional('input', { type: 'string', default: '-', describe: 'Tarball to read (plain, gzip, zstd, bzip2, lz4 or xz, detected by magic bytes); - for stdin' })
     .option('output', { alias: 'o', type: 'string', describe: 'Tarball to write; - for stdout (the default when stdout is not a terminal)' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Output compression (default: from the output name, .tar.zst / .tar.gz; none for stdout)' })
     .option('level', { type: 'number', describe: 'zstd level (default 16) or gzip level (default 6)' })

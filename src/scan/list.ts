@@ -8,7 +8,9 @@ export interface ArchiveListing {
   compression: string;
   /** True for a zstd bundle with a seek table. */
   seekTable: boolean;
-  /** Size of the file on disk. */
+  /** An OCI layout directory rather than a file. */
+  directory: boolean;
+  /** Size of the file on disk (0 for a directory). */
   fileSize: number;
   images: ArchiveImage[];
 }
@@ -18,7 +20,8 @@ export async function listArchive(paths: readonly string[]): Promise<ArchiveList
   const out: ArchiveListing[] = [];
   for (const path of paths) {
     const meta = await openArchive(path, { depth: 'config' });
-    out.push({ path, compression: meta.compression, seekTable: meta.seekTable, fileSize: (await stat(path)).size, images: describeArchiveImages(meta) });
+    const directory = meta.mode === 'directory';
+    out.push({ path, compression: meta.compression, seekTable: meta.seekTable, directory, fileSize: directory ? 0 : (await stat(path)).size, images: describeArchiveImages(meta) });
   }
   return out;
 }
