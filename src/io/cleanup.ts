@@ -7,7 +7,7 @@
  * Removal is synchronous: it must finish before the process exits, whatever
  * else is still running.
  */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 
 const pending = new Map<number, () => void>();
 let nextId = 0;
@@ -24,6 +24,17 @@ export function onInterrupt(remove: () => void): () => void {
 /** Removes `path` (file or directory) on interruption. */
 export function removeOnInterrupt(path: string): () => void {
   return onInterrupt(() => rmSync(path, { recursive: true, force: true }));
+}
+
+/**
+ * Creates a directory named `prefix` + random suffix and registers its
+ * removal in the same tick. Synchronous on purpose: with an async mkdtemp a
+ * signal handled between the directory's creation and the callback that
+ * registers it would leave the directory behind (seen in CI).
+ */
+export function scratchDirectory(prefix: string): { path: string; forget: () => void } {
+  const path = mkdtempSync(prefix);
+  return { path, forget: removeOnInterrupt(path) };
 }
 
 /** Runs every registered removal (each at most once); errors are ignored: the rest must still run. */

@@ -3,12 +3,12 @@
  * and the first step of every pack: inputs and platforms parsed, each input
  * resolved through its image source to the manifests to fetch.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { BlobStore } from '../blob/store.js';
-import { removeOnInterrupt } from '../io/cleanup.js';
+import { scratchDirectory } from '../io/cleanup.js';
 import { AirpackError } from '../errors.js';
 import { parsePlatform, type PlatformSpec } from '../platform/platform.js';
 import type { ProgressListener } from '../progress.js';
@@ -42,9 +42,10 @@ export interface Session {
 
 /** A blob store and registry pool for one run; the temp store is removed by `cleanup`. */
 export async function openSession(options: SessionOptions): Promise<Session> {
-  const dir = options.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'airpack-blobs-')));
   // A temp store goes with the run, also when Ctrl-C ends it; a kept cache stays.
-  const forget = options.cacheDir ? () => {} : removeOnInterrupt(dir);
+  const temp = options.cacheDir === undefined ? scratchDirectory(path.join(os.tmpdir(), 'airpack-blobs-')) : undefined;
+  const dir = options.cacheDir ?? temp!.path;
+  const forget = temp?.forget ?? (() => {});
   const pool = new RegistryPool(options.registry);
   const ctx: FetchContext = {
     store: new BlobStore(dir),

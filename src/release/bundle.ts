@@ -15,8 +15,8 @@
  * Output is deterministic: same inputs, same bytes.
  */
 import { statSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { removeOnInterrupt } from '../io/cleanup.js';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { scratchDirectory } from '../io/cleanup.js';
 import path from 'node:path';
 import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
 import { AirpackError, toAirpackError } from '../errors.js';
@@ -367,9 +367,9 @@ class Staging {
 
   static async create(outputDir: string): Promise<Staging> {
     await mkdir(outputDir, { recursive: true });
-    const root = await mkdtemp(path.join(outputDir, '.airpack-staging-'));
     // Ctrl-C leaves no staging directory behind (and nothing half moved: renames are atomic).
-    return new Staging(outputDir, root, removeOnInterrupt(root));
+    const root = scratchDirectory(path.join(outputDir, '.airpack-staging-'));
+    return new Staging(outputDir, root.path, root.forget);
   }
 
   path(name: string): string {

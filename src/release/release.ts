@@ -13,8 +13,8 @@
  * imagesFile, windowsImagesFile) are relative to the description file.
  * sha256sum files are written once, over all bundles' artifacts.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { removeOnInterrupt } from '../io/cleanup.js';
+import { readFile, rm } from 'node:fs/promises';
+import { scratchDirectory } from '../io/cleanup.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -81,8 +81,10 @@ export async function bundleRelease(
   for (const obj of [desc, ...desc.bundles]) {
     for (const key of Object.keys(obj)) if (!KEYS.has(key)) throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: unknown field "${key}"`);
   }
-  const cacheDir = overrides.cacheDir ?? desc.cacheDir ?? (await mkdtemp(path.join(os.tmpdir(), 'airpack-release-blobs-')));
-  const forget = overrides.cacheDir || desc.cacheDir ? () => {} : removeOnInterrupt(cacheDir);
+  const keptCache = overrides.cacheDir ?? desc.cacheDir;
+  const temp = keptCache === undefined ? scratchDirectory(path.join(os.tmpdir(), 'airpack-release-blobs-')) : undefined;
+  const cacheDir = keptCache ?? temp!.path;
+  const forget = temp?.forget ?? (() => {});
   const { bundles: entries, ...defaults } = desc;
   const results: BundleResult[] = [];
   // All or nothing: every bundle is staged, and moved into place only once all of them are built.

@@ -10,8 +10,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
-import { removeOnInterrupt } from '../io/cleanup.js';
+import { rename, rm } from 'node:fs/promises';
+import { scratchDirectory } from '../io/cleanup.js';
 import { checkOutputFile } from '../io/output-path.js';
 import { basename, dirname, join } from 'node:path';
 import { archiveParts, compressionForName, writeImageArchive, type ArchiveBlob, type ArchiveContent, type WriteArchiveOptions } from '../archive/image-archive.js';
@@ -141,8 +141,7 @@ export async function extractImage(source: string, reference: string, opts: Extr
     return result(tarBytes, metadataBlobs.length + layers.length);
   }
   const outDir = dirname(opts.output);
-  const scratch = await mkdtemp(join(outDir, `.${basename(opts.output)}.blobs-`));
-  const forget = removeOnInterrupt(scratch);
+  const { path: scratch, forget } = scratchDirectory(join(outDir, `.${basename(opts.output)}.blobs-`));
   try {
     const wanted = new Map<string, Wanted>();
     for (const l of layers) wanted.set(blobEntryName(l.digest)!, { digest: l.digest, size: l.size });

@@ -18,8 +18,8 @@
  * a bare tag the image with that `org.opencontainers.image.ref.name`.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { removeOnInterrupt } from '../io/cleanup.js';
+import { rm } from 'node:fs/promises';
+import { scratchDirectory } from '../io/cleanup.js';
 import os from 'node:os';
 import path from 'node:path';
 import { layerCompression } from '../blob/decompress.js';
@@ -220,7 +220,7 @@ function rangeSource(at: Located): BlobSource {
 /** The archives of one run, each opened once, with the scratch space their decompressed copies take. */
 export class LocalArchives {
   private readonly opened = new Map<string, Promise<LocalArchive>>();
-  private scratch?: Promise<string>;
+  private scratch?: string;
   private forgetScratch: () => void = () => {};
   private closed = false;
 
@@ -238,12 +238,14 @@ export class LocalArchives {
     const key = path.resolve(file);
     let archive = this.opened.get(key);
     if (!archive) {
-      archive = LocalArchive.open(file, this.readers, () => {
-        if (this.closed) return Promise.reject(new AirpackError('INVALID_ARGUMENT', `${file}: the run is over; archives can no longer be opened`));
-        return (this.scratch ??= mkdtemp(path.join(os.tmpdir(), 'airpack-archives-')).then((dir) => {
-          this.forgetScratch = removeOnInterrupt(dir);
-          return dir;
-        }));
+      archive = LocalArchive.open(file, this.readers, async () => {
+        if (this.closed) throw new AirpackError('INVALID_ARGUMENT', `${file}: the run is over; archives can no longer be opened`);
+        if (this.scratch === undefined) {
+          const dir = scratchDirectory(path.join(os.tmpdir(), 'airpack-archives-'));
+          this.forgetScratch = dir.forget;
+          this.scratch = dir.path;
+        }
+        return this.scratch;
       });
       this.opened.set(key, archive);
     }
@@ -261,7 +263,7 @@ export class LocalArchives {
   async cleanup(): Promise<void> {
     this.closed = true;
     for (const opened of await Promise.allSettled(this.opened.values())) if (opened.status === 'fulfilled') await opened.value.close();
-    if (this.scratch) await rm(await this.scratch, { recursive: true, force: true });
+    if (this.scratch) await rm(this.scratch, { recursive: true, force: true });
     this.forgetScratch();
   }
 }
