@@ -7,7 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -161,6 +161,38 @@ describe('airpack reorder', () => {
       (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
     );
     expect(res.code).toBe(4);
+    expect(existsSync(out)).toBe(false);
+  });
+  it('writes an OCI layout directory as a tar with index.json first, each file byte for byte, zstd too', async () => {
+    const layout = join(dir, 'layout');
+    await cp(join(root, '../shared/interop/stereoscope-multiplatform_oci_dir'), layout, { recursive: true });
+    const out = join(dir, 'layout.tar');
+    await airpack(['reorder', layout, '-o', out]);
+    const { stdout } = await runOk('bsdtar', ['-tf', out]);
+    expect(stdout.trim().split('\n').slice(0, 2)).toEqual(['index.json', 'oci-layout']);
+    const files = (await readTar(out)).filter((e) => !e.name.endsWith('/'));
+    expect(files.length).toBeGreaterThan(3);
+    for (const e of files) expect(sha(e.data), e.name).toBe(sha(await readFile(join(layout, e.name))));
+    // skopeo reads the tar as the directory it came from.
+    const [fromDir, fromTar] = await Promise.all([runOk('skopeo', ['inspect', '--raw', `oci:${layout}`]), runOk('skopeo', ['inspect', '--raw', `oci-archive:${out}`])]);
+    expect(fromTar.stdout).toBe(fromDir.stdout);
+    // As zstd frames: the same tar inside.
+    await airpack(['reorder', layout, '-o', `${out}.zst`]);
+    await runOk('zstd', ['-d', '-q', '-f', `${out}.zst`, '-o', join(dir, 'layout-unzstd.tar')]);
+    expect(sha(await readFile(join(dir, 'layout-unzstd.tar')))).toBe(sha(await readFile(out)));
+  });
+
+  it('refuses a layout directory with a symlink out of it (exit 4), and writes nothing', async () => {
+    const layout = join(dir, 'layout-escape');
+    await cp(join(root, '../shared/interop/imgutil-busybox'), layout, { recursive: true });
+    await symlink('/etc/hostname', join(layout, 'blobs', 'sha256', 'stolen'));
+    const out = join(dir, 'escape.tar');
+    const res = await promisify(execFile)(process.execPath, [bin, 'reorder', layout, '-o', out], { cwd: dir }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    expect(res.code).toBe(4);
+    expect(res.stderr).toMatch(/stolen: a symlink out of the layout directory/);
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -178,8 +178,8 @@ function isBoundary(part: TarPart): part is FrameBoundary {
   return !Buffer.isBuffer(part) && 'boundary' in part;
 }
 
-/** The parts as a byte stream (files read in large chunks), boundaries dropped. */
-async function* partStream(parts: readonly TarPart[]): AsyncGenerator<Buffer> {
+/** The parts as a byte stream (files read in large chunks, each up to its size), boundaries dropped. */
+export async function* tarPartStream(parts: readonly TarPart[]): AsyncGenerator<Buffer> {
   for (const part of parts) {
     if (isBoundary(part)) {
       continue;
@@ -188,7 +188,8 @@ async function* partStream(parts: readonly TarPart[]): AsyncGenerator<Buffer> {
     } else {
       const file = filePart(part);
       await file.ready;
-      for await (const chunk of createReadStream(file.path, { highWaterMark: 4 * 1024 * 1024 })) yield chunk as Buffer;
+      if (file.size === 0) continue;
+      for await (const chunk of createReadStream(file.path, { highWaterMark: 4 * 1024 * 1024, end: file.size - 1 })) yield chunk as Buffer;
     }
   }
 }
@@ -271,7 +272,7 @@ export async function writeImageArchive(output: string, content: ArchiveContent,
   }
   if (compression === 'gzip') {
     const counted = async function* (): AsyncGenerator<Buffer> {
-      for await (const chunk of partStream(parts)) {
+      for await (const chunk of tarPartStream(parts)) {
         options.progress?.advance(chunk.length);
         yield chunk;
       }

@@ -11,14 +11,15 @@ export const describe = 'Rewrite an image tarball so manifest.json, repositories
 
 export function builder(y: Argv) {
   return y
-    .positional('input', { type: 'string', default: '-', describe: 'Tarball to read (plain, gzip, zstd, bzip2, lz4 or xz, detected by magic bytes); - for stdin' })
+    .positional('input', { type: 'string', default: '-', describe: 'Tarball to read (plain, gzip, zstd, bzip2, lz4 or xz, detected by magic bytes), or an OCI layout directory; - for stdin' })
     .option('output', { alias: 'o', type: 'string', describe: 'Tarball to write; - for stdout (the default when stdout is not a terminal)' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Output compression (default: from the output name, .tar.zst / .tar.gz; none for stdout)' })
     .option('level', { type: 'number', describe: 'zstd level (default 16) or gzip level (default 6)' })
     .option('frame-size', frameSizeOption)
     .example('$0 reorder images.tar -o images.reordered.tar', 'docker save output, metadata moved to the front')
     .example('docker save busybox | $0 reorder > busybox.tar', 'stdin to stdout')
-    .example('$0 reorder images.tar -o rke2-images.linux-amd64.tar.zst', 'reorder and compress into zstd frames, metadata in frame 0');
+    .example('$0 reorder images.tar -o rke2-images.linux-amd64.tar.zst', 'reorder and compress into zstd frames, metadata in frame 0')
+    .example('$0 reorder ./layout -o app.oci.tar', 'an OCI layout directory (buildx type=oci,tar=false) as a tar, index.json first');
 }
 
 interface ReorderArgs {

@@ -85,10 +85,12 @@ function json<T>(data: Buffer | undefined): T | undefined {
 }
 
 function platformOf(p: Platform | undefined, config: ImageConfig | undefined): ArchiveImagePlatform {
+  // A descriptor platform with an empty os or architecture (imgutil writes architecture "") says nothing.
+  const described = p?.os && p.architecture ? p : undefined;
   const raw: Platform | undefined =
-    p ?? (config?.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined);
+    described ?? (config?.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined);
   if (!raw) return {};
-  const osVersion = p?.['os.version'] ?? config?.['os.version'];
+  const osVersion = described?.['os.version'] ?? config?.['os.version'];
   const n = normalizePlatform({ ...raw, ...(osVersion ? { 'os.version': osVersion } : {}) });
   const out: ArchiveImagePlatform = { platform: formatPlatform(n), os: n.os, architecture: n.architecture };
   if (n.variant) out.variant = n.variant;
@@ -176,13 +178,16 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
   return images;
 }
 
-/** Does an image match a reference (tag by name, `docker.io` defaults applied; digest by index or manifest digest)? */
+/** Does an image match a reference (tag by name, `docker.io` defaults applied; digest by index or manifest digest, or a docker-only image's ID)? */
 export function imageMatches(image: ArchiveImage, ref: Reference): { name?: string } | undefined {
   const repo = `${ref.registry}/${ref.repository}`;
   if (ref.digest) {
     // By the digest the archive records (index or manifest), or by the name it was stored under:
     // a digest-only pull keeps the source registry's digest in its name (`repo@sha256:...`).
-    const digests = [image.digest, ...image.platforms.map((p) => p.manifestDigest)];
+    // An image docker's manifest.json alone describes has no manifest digest: its config digest is
+    // its ID (what `docker images` shows and `docker save <id>` took), so that names it.
+    const ids = image.digest === undefined && image.platforms.every((p) => p.manifestDigest === undefined) ? image.platforms.map((p) => p.configDigest) : [];
+    const digests = [image.digest, ...image.platforms.map((p) => p.manifestDigest), ...ids];
     const byName = image.names.find((n) => n === `${repo}@${ref.digest}`);
     if (byName && !digests.includes(ref.digest)) return { name: byName };
     if (!digests.includes(ref.digest)) return undefined;

@@ -14,6 +14,7 @@ import { withMetadataBoundary } from '../zstd/metadata-boundary.js';
 import { writeViaTempFile } from '../io/output-sink.js';
 import { FRAME_BOUNDARY, writeZstdFrames, writeZstdParts, type ZstdFrameWriterOptions } from '../zstd/frame-writer.js';
 import { toAirpackError } from '../errors.js';
+import { isDirectory, layoutDirectoryTar } from './layout-directory.js';
 
 export interface ReorderArchiveOptions extends ReorderOptions {
   /** Output compression; default from the output name (`.tar.zst`, `.tar.gz`), plain tar for a Writable. */
@@ -51,6 +52,10 @@ export async function reorderArchive(input: string | Readable, output: string | 
 }
 
 async function reorderInto(input: string | Readable, output: string | Writable, opts: ReorderArchiveOptions): Promise<ReorderArchiveResult> {
+  // An OCI layout directory becomes the tar it should have been, metadata first; it streams through like any tar.
+  if (typeof input === 'string' && input !== '-' && (await isDirectory(input))) {
+    return reorderInto(await layoutDirectoryTar(input), output, { ...opts, source: input });
+  }
   const outputCompression = opts.compression ?? (typeof output === 'string' ? compressionForName(output) : 'none');
   const label = typeof output === 'string' ? output : 'stdout';
   if (outputCompression === 'none') return { ...(await reorderTar(input, output, opts)), output: label, outputCompression };

@@ -80,17 +80,20 @@ export async function extractImage(source: string, reference: string, opts: Extr
   const metadataBlobs: ArchiveBlob[] = [];
   const layers: Descriptor[] = [];
   const docker: DockerManifestEntry[] = [];
-  const small = (digest: string): Buffer => {
+  // Manifests, indexes and configs go out as read: each is checked against its digest (and size, where
+  // the document that points to it says one) first, as the layers are.
+  const small = (digest: string, size?: number): Buffer => {
     const name = blobEntryName(digest);
     const data = name ? meta.files.get(name) : undefined;
     if (!data) throw new AirpackError('ARCHIVE_INVALID', `${source}: blob ${digest} of ${reference} is missing from the archive`);
+    checkDigest(`${source}: blob ${name}`, size === undefined ? { digest } : { digest, size }, { digest: `sha256:${createHash('sha256').update(data).digest('hex')}`, size: data.length });
     return data;
   };
   for (const p of chosen) {
     const bytes = small(p.manifestDigest!);
     const manifest: ImageManifest = parseManifest(bytes, `${source}: manifest ${p.manifestDigest}`);
     metadataBlobs.push({ digest: p.manifestDigest!, size: bytes.length, data: bytes });
-    const cfg = small(manifest.config.digest);
+    const cfg = small(manifest.config.digest, manifest.config.size);
     if (hasImageConfig(manifest)) checkDiffIds(manifest, parseJson(cfg, `${source}: config ${manifest.config.digest}`), `${source}: image ${reference} (${p.platform ?? '?'})`);
     else throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `${source}: ${reference} is not an image (config ${manifest.config.mediaType}); an image archive cannot hold it`);
     metadataBlobs.push({ digest: manifest.config.digest, size: cfg.length, data: cfg });
@@ -102,7 +105,7 @@ export async function extractImage(source: string, reference: string, opts: Extr
   const whole = !image.sparse && chosen.length === image.platforms.length;
   if (whole && indexEntry && indexEntry.digest !== chosen[0]!.manifestDigest) {
     // The whole index: keep its bytes so the digest survives.
-    const bytes = small(indexEntry.digest);
+    const bytes = small(indexEntry.digest, indexEntry.size);
     metadataBlobs.unshift({ digest: indexEntry.digest, size: bytes.length, data: bytes });
     descriptor = indexEntry;
   } else if (chosen.length > 1) {
