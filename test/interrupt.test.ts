@@ -6,35 +6,41 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep } from './support/util.js';
+import { startFaultProxy, type Fault } from './support/fault-proxy.js';
+import { startRegistry, type RegistryHandle } from './support/registry.js';
+import { runOk, sleep } from './support/util.js';
 
 const ROOT = join(__dirname, '..');
 let dir: string;
 let scratch: string;
 let source: string;
 
-/** A docker-save-shaped tar with one big layer of random bytes (slow to compress at a high level). */
-async function bigArchive(path: string, bytes: number): Promise<void> {
-  const layer = randomBytes(bytes);
-  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
-  const cfgName = `${createHash('sha256').update(config).digest('hex')}.json`;
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** A docker-save-shaped tar with big layers of random bytes (slow to compress at a high level); returns the layers' digests. */
+async function bigArchive(path: string, bytes: number, layers = 1, name = 'example.com/big:1'): Promise<string[]> {
+  const data = Array.from({ length: layers }, () => randomBytes(bytes));
+  const diffIds = data.map((l) => `sha256:${sha256(l)}`);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
+  const cfgName = `${sha256(config)}.json`;
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: cfgName, RepoTags: ['example.com/big:1'], Layers: ['layer.tar'] }]));
+  const names = data.map((_, i) => `layer${i}.tar`);
+  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: cfgName, RepoTags: [name], Layers: names }]));
   pack.entry({ name: cfgName }, config);
-  pack.entry({ name: 'layer.tar' }, layer);
+  data.forEach((l, i) => pack.entry({ name: names[i]! }, l));
   pack.finalize();
   await new Promise<void>((r) => pack.on('end', () => r()));
   writeFileSync(path, Buffer.concat(chunks));
+  return diffIds;
 }
 
 beforeAll(async () => {
@@ -100,4 +106,99 @@ describe('interrupted runs', () => {
     // A cache the user asked to keep is kept.
     expect(readFileSync(join(kept, 'marker'), 'utf8')).toBe('kept');
   });
+});
+
+describe('interrupted registry runs', () => {
+  let registry: RegistryHandle;
+  let layers: string[];
+  const two = (): string => join(dir, 'two.tar');
+  beforeAll(async () => {
+    registry = await startRegistry();
+    // Two 24 MiB layers, stored uncompressed: a blob digest is its diff_id.
+    layers = await bigArchive(two(), 24 * 1024 * 1024, 2, 'example.com/two:1');
+    await runOk('node', [join(ROOT, 'bin/airpack.js'), 'push', two(), '--registry', registry.host, '-q']);
+  }, 120_000);
+  afterAll(() => registry?.stop());
+
+  /** A proxy in front of the registry that records each request and applies `fault` to it. */
+  async function watched(fault: (method: string, url: string) => Fault) {
+    const seen: string[] = [];
+    const proxy = await startFaultProxy(registry.url, (req) => {
+      seen.push(`${req.method} ${req.url}`);
+      return fault(req.method ?? '', req.url ?? '');
+    });
+    return { proxy, seen };
+  }
+
+  it('Ctrl-C during a pull with --cache-dir: exit 130, nothing partial kept; the same command again fetches only the blob that was not finished', async () => {
+    const [first, second] = layers.map((d) => d.slice(7));
+    const cache = join(dir, 'registry-cache');
+    const out = join(dir, 'from-registry.tar');
+    // The second layer is held back, so the signal lands after the first is in the cache and before the second is.
+    const slow = await watched((method, url) => (method === 'GET' && url.includes(second!) ? { delayMs: 5000 } : 'pass'));
+    const args = ['pull', `${slow.proxy.host}/two:1`, '--cache-dir', cache, '--concurrency', '1', '-o', out];
+    try {
+      const res = await interrupt(args, 'SIGINT', () => existsSync(join(cache, 'sha256', first!)));
+      expect(res.code).toBe(130);
+      expect(res.afterSignalMs).toBeLessThan(1000);
+    } finally {
+      await slow.proxy.stop();
+    }
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers()).toEqual([]);
+    // The cache holds the finished blob, whole, and no partial one.
+    expect(readdirSync(join(cache, 'sha256')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(statSync(join(cache, 'sha256', first!)).size).toBe(24 * 1024 * 1024);
+
+    const again = await watched(() => 'pass');
+    try {
+      await runOk('node', [join(ROOT, 'bin/airpack.js'), ...args.slice(0, 1), `${again.proxy.host}/two:1`, ...args.slice(2)], { env: { ...process.env, TMPDIR: scratch } });
+      expect(leftovers()).toEqual([]);
+    } finally {
+      await again.proxy.stop();
+    }
+    expect(existsSync(out)).toBe(true);
+    const blobGets = again.seen.filter((r) => r.startsWith('GET') && r.includes('/blobs/'));
+    expect(blobGets.some((r) => r.includes(first!)), `the finished blob was fetched again: ${blobGets.join(', ')}`).toBe(false);
+    expect(blobGets.some((r) => r.includes(second!))).toBe(true);
+    // And the archive is whole: skopeo reads both layers back from it.
+    const inspected = JSON.parse((await runOk('skopeo', ['inspect', `docker-archive:${out}`])).stdout) as { Layers: string[] };
+    expect(inspected.Layers).toEqual(layers);
+  }, 120_000);
+
+  it('Ctrl-C during a push: exit 130 within a second, the scratch copy removed; the same push again completes and the image reads back whole', async () => {
+    const site = await startRegistry();
+    try {
+      const gz = join(dir, 'two.tar.gz');
+      writeFileSync(gz, gzipSync(readFileSync(two()), { level: 1 }));
+      // Uploads are held back, so the push is mid-way when the signal comes.
+      let uploads = 0;
+      const proxy = await startFaultProxy(site.url, (req) => {
+        if (req.method === 'PATCH' || req.method === 'PUT') {
+          uploads++;
+          return { delayMs: 3000 };
+        }
+        return 'pass';
+      });
+      try {
+        const res = await interrupt(['push', gz, '--registry', proxy.host, '--progress', 'none'], 'SIGINT', () => uploads > 0);
+        expect(res.code).toBe(130);
+        expect(res.afterSignalMs).toBeLessThan(1000);
+        expect(res.stderr).toContain('stopped by SIGINT');
+      } finally {
+        await proxy.stop();
+      }
+      expect(leftovers()).toEqual([]);
+      const rerun = await runOk('node', [join(ROOT, 'bin/airpack.js'), 'push', gz, '--registry', site.host, '--json'], { env: { ...process.env, TMPDIR: scratch } });
+      expect(rerun.code).toBe(0);
+      expect(leftovers()).toEqual([]);
+      // skopeo copy checks every blob against its digest.
+      const copied = join(dir, 'pushed-copy');
+      await runOk('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${site.host}/two:1`, `dir:${copied}`]);
+      const manifest = JSON.parse(readFileSync(join(copied, 'manifest.json'), 'utf8')) as { layers: Array<{ digest: string }> };
+      expect(manifest.layers.map((l) => l.digest)).toEqual(layers);
+    } finally {
+      await site.stop();
+    }
+  }, 120_000);
 });

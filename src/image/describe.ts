@@ -10,7 +10,7 @@ import { formatPlatform, isAttestation, normalizePlatform, type Platform } from 
 import { parseReference, formatReference, type Reference } from '../ref/reference.js';
 import { Annotation } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../spec/types.js';
-import { blobEntryName, isIndexType, parseIndex } from './documents.js';
+import { blobEntryName, isIndexType, manifestOrUndefined, parseIndex } from './documents.js';
 import type { DockerManifestEntry, ImageIndex } from '../spec/types.js';
 
 /** The documents an archive's metadata read collected: what describe works from. */
@@ -87,10 +87,12 @@ function json<T>(data: Buffer | undefined): T | undefined {
 function platformOf(p: Platform | undefined, config: ImageConfig | undefined): ArchiveImagePlatform {
   // A descriptor platform with an empty os or architecture (imgutil writes architecture "") says nothing.
   const described = p?.os && p.architecture ? p : undefined;
-  const raw: Platform | undefined =
-    described ?? (config?.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined);
+  // A config is read loosely (verify names its faults): fields that are not strings say nothing.
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const [os, architecture, variant] = [text(config?.os), text(config?.architecture), text(config?.variant)];
+  const raw: Platform | undefined = described ?? (os && architecture ? { os, architecture, ...(variant ? { variant } : {}) } : undefined);
   if (!raw) return {};
-  const osVersion = described?.['os.version'] ?? config?.['os.version'];
+  const osVersion = described?.['os.version'] ?? text(config?.['os.version']);
   const n = normalizePlatform({ ...raw, ...(osVersion ? { 'os.version': osVersion } : {}) });
   const out: ArchiveImagePlatform = { platform: formatPlatform(n), os: n.os, architecture: n.architecture };
   if (n.variant) out.variant = n.variant;
@@ -100,7 +102,7 @@ function platformOf(p: Platform | undefined, config: ImageConfig | undefined): A
 
 function manifestPlatform(meta: Pick<ArchiveDocuments, 'files'>, d: Descriptor): ArchiveImagePlatform {
   const name = blobEntryName(d.digest);
-  const manifest = json<ImageManifest>(name ? meta.files.get(name) : undefined);
+  const manifest = manifestOrUndefined(name ? meta.files.get(name) : undefined);
   const cfgName = manifest?.config?.digest ? blobEntryName(manifest.config.digest) : undefined;
   const config = json<ImageConfig>(cfgName ? meta.files.get(cfgName) : undefined);
   const out = platformOf(d.platform, config);

@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import { AirpackError } from '../errors.js';
 import { ArchiveEntry, INDEX_MEDIA_TYPES, MediaType } from '../spec/media-types.js';
-import { SHA256_DIGEST_RE, type DockerManifestEntry, type ImageIndex, type ImageManifest } from '../spec/types.js';
+import { SHA256_DIGEST_RE, type Descriptor, type DockerManifestEntry, type ImageIndex, type ImageManifest } from '../spec/types.js';
 
 /** `sha256:<hex>` -> `blobs/sha256/<hex>`, or undefined for a malformed digest. */
 export function blobEntryName(digest: string): string | undefined {
@@ -60,19 +60,53 @@ export function parseIndex(data: Buffer, what: string): ImageIndex {
     throw new AirpackError('ARCHIVE_INVALID', `${what}: expected an image index with a "manifests" list`);
   }
   value.manifests.forEach((d, i) => {
-    if (!d || typeof d.digest !== 'string' || !SHA256_DIGEST_RE.test(d.digest) || typeof d.size !== 'number') {
+    if (!isDescriptor(d) || !SHA256_DIGEST_RE.test(d.digest)) {
       throw new AirpackError('ARCHIVE_INVALID', `${what}: manifests[${i}] expected {mediaType, digest: sha256:<hex>, size}, found ${JSON.stringify(d)?.slice(0, 200)}`);
     }
+    const fault = descriptorFault(d);
+    if (fault) throw new AirpackError('ARCHIVE_INVALID', `${what}: manifests[${i}] ${fault}`);
   });
   return value as ImageIndex;
 }
 
+const isStringMap = (v: unknown): boolean => !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+
+/** What is wrong with an index entry's optional fields (the image spec's types), or undefined. */
+function descriptorFault(d: Descriptor): string | undefined {
+  if (d.mediaType !== undefined && typeof d.mediaType !== 'string') return `mediaType expected a string, found ${JSON.stringify(d.mediaType)?.slice(0, 100)}`;
+  if (d.annotations !== undefined && !isStringMap(d.annotations)) return 'annotations expected an object of strings';
+  const p = d.platform as Record<string, unknown> | undefined;
+  if (p === undefined) return undefined;
+  if (!p || typeof p !== 'object' || typeof p.os !== 'string' || typeof p.architecture !== 'string') return `platform expected {os, architecture} strings, found ${JSON.stringify(p)?.slice(0, 100)}`;
+  for (const k of ['variant', 'os.version']) if (p[k] !== undefined && typeof p[k] !== 'string') return `platform ${k} expected a string`;
+  return undefined;
+}
+
+/** A descriptor's shape: a digest string and a size that is a whole number of bytes. */
+export function isDescriptor(d: unknown): d is Descriptor {
+  const v = d as Partial<Descriptor> | null;
+  return !!v && typeof v === 'object' && typeof v.digest === 'string' && Number.isSafeInteger(v.size) && (v.size as number) >= 0;
+}
+
 export function parseManifest(data: Buffer, what: string): ImageManifest {
   const value = parseJson<Partial<ImageManifest> | null>(data, what);
-  if (!value || typeof value !== 'object' || !value.config || typeof value.config.digest !== 'string' || !Array.isArray(value.layers)) {
+  if (!value || typeof value !== 'object' || !isDescriptor(value.config) || !Array.isArray(value.layers)) {
     throw new AirpackError('ARCHIVE_INVALID', `${what}: expected an image manifest with "config" and "layers"`);
   }
+  value.layers.forEach((l, i) => {
+    if (!isDescriptor(l)) throw new AirpackError('ARCHIVE_INVALID', `${what}: layers[${i}] expected {mediaType, digest, size}, found ${JSON.stringify(l)?.slice(0, 200)}`);
+  });
   return value as ImageManifest;
+}
+
+/** parseManifest, or undefined when the bytes are not a well-formed manifest (for readers that only describe; verify names the fault). */
+export function manifestOrUndefined(data: Buffer | undefined): ImageManifest | undefined {
+  if (!data) return undefined;
+  try {
+    return parseManifest(data, 'manifest');
+  } catch {
+    return undefined;
+  }
 }
 
 export function isIndexType(mediaType: string | undefined): boolean {

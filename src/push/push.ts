@@ -22,7 +22,9 @@ import { formatReference, parseReference, type Reference } from '../ref/referenc
 import { RegistryPool, type FetchedManifest, type RegistryOptions } from '../registry/client.js';
 import { RegistryWriter, type BlobOutcome, type MountSources } from '../sink/registry-sink.js';
 import { NETWORK_BUNDLE_READERS } from '../source/bundle-readers.js';
-import { LocalArchives, type LocalArchive } from '../source/archive-source.js';
+import { chooseImages, LocalArchives, type LocalArchive } from '../source/archive-source.js';
+import { ARCHIVE_TRANSPORTS, parseImageInput, type ArchiveInput } from '../ref/input.js';
+import { stat } from 'node:fs/promises';
 import { INDEX_MEDIA_TYPES } from '../spec/media-types.js';
 import { buildListDocument } from '../manifest/list-document.js';
 import { isForeignLayer } from '../image/foreign-layers.js';
@@ -175,23 +177,33 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const archives = new LocalArchives(NETWORK_BUNDLE_READERS);
   try {
     // Every image's graph first (manifests only, a few KB each): the progress line then knows the total.
-    const planned: Array<{ path: string; image: ArchiveImage; graph: Graph; foreign: 'rewritten' | 'kept' | undefined }> = [];
-    for (const path of options.sources) {
-      const archive = await archives.open(path);
-      for (const image of await archive.images()) {
-        if (image.names.length === 0) {
-          options.onProgress?.({ type: 'warning', message: `${path}: an image (${image.digest ?? 'docker manifest.json item'}) carries no name, so nothing to push it as; skipped` });
-          continue;
-        }
-        const graph = await graphOf(archive, image, image.names[0]!);
-        planned.push({ path, image, graph, foreign: foreignLayersOf(graph, options.keepForeignUrls ?? false) });
+    const planned: Array<{ path: string; names: string[]; graph: Graph; foreign: 'rewritten' | 'kept' | undefined }> = [];
+    const unnamed: AirpackError[] = [];
+    for (const source of options.sources) {
+      // `oci:DIR:NAME`, `docker-archive:PATH:NAME` and `:@N` pick and name images as for pull; a plain path takes them all.
+      const input: ArchiveInput = ARCHIVE_TRANSPORTS.some((t) => source.startsWith(`${t}:`)) ? (parseImageInput(source) as ArchiveInput) : { archive: source };
+      // For the hint an unnamed image gets: a directory is named as oci:DIR:NAME.
+      if (input.transport === undefined && (await stat(source).catch(() => undefined))?.isDirectory()) input.transport = 'oci';
+      const archive = await archives.open(input.archive);
+      const choice = await chooseImages(archive, input);
+      const names = new Map<ArchiveImage, string[]>();
+      for (const { image, name } of choice.chosen) names.set(image, [...(names.get(image) ?? []), formatReference(name)]);
+      for (const [image, given] of names) {
+        const graph = await graphOf(archive, image, given[0]!);
+        planned.push({ path: source, names: [...new Set(given)], graph, foreign: foreignLayersOf(graph, options.keepForeignUrls ?? false) });
+      }
+      if (choice.unnamedError) {
+        unnamed.push(choice.unnamedError);
+        options.onProgress?.({ type: 'warning', message: `${choice.unnamedError.message}; skipped` });
       }
     }
+    // Nothing to push at all is no success: say how to name them.
+    if (planned.length === 0 && unnamed.length > 0) throw unnamed[0]!;
     const distinct = new Map(planned.flatMap(({ graph }) => graph.blobs.map((b) => [b.desc.digest, b.desc.size] as const)));
     if (!options.dryRun) options.onProgress?.({ type: 'phase', phase: 'push', totalBytes: [...distinct.values()].reduce((n, v) => n + v, 0) });
     const counted = new Set<string>();
-    for (const { path, image, graph, foreign } of planned) {
-      for (const name of new Set(image.names)) {
+    for (const { path, names, graph, foreign } of planned) {
+      for (const name of names) {
         const target = targetOf(parseReference(name), host, prefix);
         const pushed: PushedImage = {
           source: path,

@@ -193,6 +193,9 @@ export class LocalArchive {
       layers.push({ mediaType, digest, size: at.size });
       located.set(digest, at);
     }
+    // The config is read by its digest too (push sends it as a blob): docker names it `<hex>.json`, not blobs/sha256/<hex>.
+    const configAt = this.entry(entry.Config);
+    if (configAt) located.set(sha256Digest(configBytes), configAt);
     const manifest = dockerManifestFor(configBytes, layers);
     return {
       located,
@@ -278,14 +281,14 @@ function inputText(input: ArchiveInput): string {
 }
 
 /** The images of `archive` that `input` takes, each with the name it gets in the output. */
-interface Choice {
+export interface Choice {
   chosen: Array<{ image: ArchiveImage; name: Reference }>;
   /** Images the input takes that carry no name for the output; `unnamedError` says how to give them one. */
   unnamed?: ArchiveImage[];
   unnamedError?: AirpackError;
 }
 
-async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise<Choice> {
+export async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise<Choice> {
   let images = await archive.images();
   if (images.length === 0) throw new AirpackError('ARCHIVE_INVALID', `${archive.path}: holds no images`);
   const held = (): string => images.map((i, n) => nameOf(i, n)).join(', ');
@@ -326,7 +329,7 @@ async function chooseImages(archive: LocalArchive, input: ArchiveInput): Promise
   return {
     chosen,
     unnamed,
-    unnamedError: new AirpackError('INVALID_ARGUMENT', `${archive.path}: ${unnamed.length === 1 ? 'an image has' : `${unnamed.length} images have`} no name to give it in the output; ${how}`),
+    unnamedError: new AirpackError('INVALID_ARGUMENT', `${archive.path}: ${unnamed.length === 1 ? 'an image has no name to give it' : `${unnamed.length} images have no name to give them`} in the output; ${how}`),
   };
 }
 

@@ -46,6 +46,7 @@ export function decodeEntryIndex(frame: Buffer, label: string): IndexedEntry[] |
   } catch (err) {
     throw bad(`not valid JSON (${(err as Error).message})`);
   }
+  if (doc === null || typeof doc !== 'object') throw bad(`expected a JSON object, found ${doc === null ? 'null' : typeof doc}`);
   if (doc.airpackEntryIndex !== VERSION) return undefined;
   if (!Array.isArray(doc.entries)) throw bad('expected an "entries" list');
   let last = -1;
