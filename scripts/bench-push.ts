@@ -13,7 +13,7 @@
  * Usage: npm run bench:push [-- --images 4 --layer-mib 25 --rounds 3]
  */
 import { spawn } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,7 +36,7 @@ async function sumOf(steps: Array<() => Promise<Measurement>>): Promise<Measurem
 }
 
 async function main(): Promise<void> {
-  requireTools(['/usr/bin/time', '/usr/bin/skopeo', '/usr/bin/docker-registry']);
+  requireTools(['/usr/bin/time', '/usr/bin/skopeo', '/usr/bin/docker-registry', '/usr/bin/curl']);
   const count = numberArg('images', 4);
   const rounds = numberArg('rounds', 3);
   const layerBytes = numberArg('layer-mib', 25) * MiB;
@@ -80,6 +80,28 @@ async function main(): Promise<void> {
     process.stderr.write('push: airpack push of the bundle vs skopeo copy per image out of an OCI layout, each into a fresh registry\n');
     const push = await alternateRounds(rounds, { airpack: runAirpack, reference: runSkopeo, referenceName: 'skopeo' });
 
+    // The registry's own floor: the same blobs sent by curl (no hashing, no reading of a bundle), four at
+    // a time, one monolithic PUT each. No client can push faster than the registry takes the bytes.
+    const blobs = readdirSync(join(layout, 'blobs', 'sha256'));
+    const floorRuns: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const site = await startRegistry();
+      try {
+        const started = performance.now();
+        const queue = [...blobs];
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            for (let hex = queue.shift(); hex !== undefined; hex = queue.shift()) await curlUpload(site.url, join(layout, 'blobs', 'sha256', hex), hex);
+          }),
+        );
+        floorRuns.push((performance.now() - started) / 1000);
+      } finally {
+        await site.stop();
+      }
+    }
+    const floor = [...floorRuns].sort((a, b) => a - b)[Math.floor(floorRuns.length / 2)]!;
+    process.stderr.write(`floor: curl PUT of the same ${blobs.length} blobs, 4 at a time: ${floorRuns.map((x) => fmt(x)).join(', ')} s\n`);
+
     // Serving: skopeo copy out of airpack serve vs out of docker-registry holding the same images.
     const port = await freePort();
     const server = spawn('node', [AIRPACK, 'serve', bundlePath, '--addr', `127.0.0.1:${port}`, '--quiet'], { stdio: 'ignore' });
@@ -103,11 +125,18 @@ async function main(): Promise<void> {
         layersGzipMiB: Number(fmt(compressed / MiB, 1)),
         bundleMiB: Number(fmt(statSync(bundlePath).size / MiB, 1)),
         rounds,
-        push: { airpack: figures(push.airpack), skopeo: figures(push.reference), ratio: Number(fmt(push.airpack.seconds / push.reference.seconds, 3)), targets: { ratio: 0.5, peakRssMiB: 256 } },
+        push: {
+          airpack: figures(push.airpack),
+          skopeo: figures(push.reference),
+          ratio: Number(fmt(push.airpack.seconds / push.reference.seconds, 3)),
+          targets: { ratio: 0.5, peakRssMiB: 256 },
+          registryFloor: { curlSeconds: Number(fmt(floor)), skopeoOverFloor: Number(fmt(push.reference.seconds / floor, 3)), airpackOverFloor: Number(fmt(push.airpack.seconds / floor, 3)) },
+        },
         secondPush: { wallSeconds: Number(fmt(secondPush!.seconds)), target: 1 },
         serve: { fromAirpack: figures(served.airpack), fromDockerRegistry: figures(served.reference), ratio: Number(fmt(served.airpack.seconds / served.reference.seconds, 3)), target: 1.2 },
       };
       console.log(`push: airpack ${fmt(push.airpack.seconds)} s (peak ${fmt(push.airpack.rss, 0)} MiB), skopeo per image ${fmt(push.reference.seconds)} s: ratio ${fmt(push.airpack.seconds / push.reference.seconds, 3)} (target <= 0.5, peak < 256 MiB)`);
+      console.log(`registry floor (curl, same blobs): ${fmt(floor)} s; skopeo ${fmt(push.reference.seconds / floor, 2)}x of it, airpack ${fmt(push.airpack.seconds / floor, 2)}x (0.5x skopeo is below the floor when skopeo < 2x it)`);
       console.log(`second push (all present): ${fmt(secondPush!.seconds)} s (target < 1)`);
       console.log(`skopeo copy from airpack serve ${fmt(served.airpack.seconds)} s, from docker-registry ${fmt(served.reference.seconds)} s: ratio ${fmt(served.airpack.seconds / served.reference.seconds, 3)} (target <= 1.2)`);
       console.log(JSON.stringify(result));
@@ -118,6 +147,17 @@ async function main(): Promise<void> {
     await source.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** One blob into `registryUrl` the plainest way: POST for an upload, then curl -T streams the file in one PUT. */
+async function curlUpload(registryUrl: string, file: string, hex: string): Promise<void> {
+  const started = await fetch(`${registryUrl}/v2/floor/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(started.headers.get('location')!, registryUrl);
+  location.searchParams.set('digest', `sha256:${hex}`);
+  await new Promise<void>((resolve, reject) => {
+    const curl = spawn('curl', ['-sf', '-o', '/dev/null', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '-T', file, location.href], { stdio: 'ignore' });
+    curl.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl PUT ${file}: exit ${code}`))));
+  });
 }
 
 async function waitForServer(url: string): Promise<void> {

@@ -21,7 +21,7 @@ import type { ProgressListener } from '../progress.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
 import { RegistryPool, type FetchedManifest, type RegistryOptions } from '../registry/client.js';
 import { RegistryWriter, type BlobOutcome, type MountSources } from '../sink/registry-sink.js';
-import { NETWORK_BUNDLE_READERS } from '../source/bundle-readers.js';
+import { PUSH_BUNDLE_READERS } from '../source/bundle-readers.js';
 import { chooseImages, LocalArchives, type LocalArchive } from '../source/archive-source.js';
 import { ARCHIVE_TRANSPORTS, parseImageInput, type ArchiveInput } from '../ref/input.js';
 import { stat } from 'node:fs/promises';
@@ -174,7 +174,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const result: PushResult = { registry: options.registry, dryRun: options.dryRun ?? false, images: [], blobs: { present: 0, mounted: 0, uploaded: 0 }, bytesUploaded: 0 };
   const writer = new RegistryWriter(pool.get(host), mounts, { onBytes: (n) => ((result.bytesUploaded += n), options.onProgress?.({ type: 'bytes', n })) });
   const limit = pLimit(options.concurrency ?? 4);
-  const archives = new LocalArchives(NETWORK_BUNDLE_READERS);
+  const archives = new LocalArchives(PUSH_BUNDLE_READERS);
   try {
     // Every image's graph first (manifests only, a few KB each): the progress line then knows the total.
     const planned: Array<{ path: string; names: string[]; graph: Graph; foreign: 'rewritten' | 'kept' | undefined }> = [];

@@ -7,6 +7,7 @@
  * the fallback, as docker does. The first call pings `/v2/` to pick the
  * scheme and learn the authentication challenge.
  */
+import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { AirpackError } from '../errors.js';
 import { apiHost } from '../ref/reference.js';
@@ -110,6 +111,11 @@ export class RegistryClient {
       const idle = this.options.idleTimeoutMs !== undefined ? { idleMs: this.options.idleTimeoutMs } : {};
       const res = await sendWithRetry({ ...http, ...idle, url, headers, tls: this.tls }, retry ?? this.options.retry);
       if (res.status !== 401 || attempt > 0) return res;
+      // A stream body is spent: take the new token, and let the caller go on (an upload asks where it stands).
+      if (req.body instanceof Readable) {
+        this.auth.challenged(firstHeader(res.headers['www-authenticate']), scope);
+        return res;
+      }
       res.body.resume();
       if (!this.auth.challenged(firstHeader(res.headers['www-authenticate']), scope)) return res;
     }

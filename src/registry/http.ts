@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AirpackError } from '../errors.js';
 
@@ -24,8 +25,10 @@ export interface HttpRequest {
   method?: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
-  /** Bytes to send; pieces are written one after another (no copy into one buffer). */
-  body?: Buffer | string | readonly Buffer[];
+  /** Bytes to send; pieces are written one after another (no copy into one buffer); a stream needs `bodyLength`. */
+  body?: Buffer | string | readonly Buffer[] | Readable;
+  /** The length of a stream body (Content-Length). */
+  bodyLength?: number;
   tls?: TlsOptions;
   /** Abort a request whose response has not started within this many ms. */
   timeoutMs?: number;
@@ -83,7 +86,7 @@ function sendOnce(req: HttpRequest & { headers: Record<string, string> }): Promi
     const isHttps = url.protocol === 'https:';
     const options: https.RequestOptions = {
       method: req.method ?? 'GET',
-      headers: req.body !== undefined ? { ...req.headers, 'content-length': String(bodyLength(req.body)) } : req.headers,
+      headers: req.body !== undefined ? { ...req.headers, 'content-length': String(req.bodyLength ?? bodyLength(req.body)) } : req.headers,
     };
     if (isHttps) {
       options.agent = req.tls?.ca !== undefined || req.tls?.rejectUnauthorized === false ? undefined : agents.https;
@@ -111,7 +114,11 @@ function sendOnce(req: HttpRequest & { headers: Record<string, string> }): Promi
     });
     r.setTimeout(req.timeoutMs ?? 60_000, () => r.destroy(new Error(`no response within ${req.timeoutMs ?? 60_000} ms`)));
     r.on('error', (err) => reject(new AirpackError('NETWORK_ERROR', `${options.method} ${redactUrl(url)}: ${err.message}`, { cause: err })));
-    if (Array.isArray(req.body)) {
+    if (req.body instanceof Readable) {
+      // A body that fails (its source did) ends the request: the caller learns why from its source.
+      req.body.once('error', (err) => r.destroy(err));
+      req.body.pipe(r);
+    } else if (Array.isArray(req.body)) {
       for (const piece of req.body) r.write(piece);
       r.end();
     } else if (req.body !== undefined) r.end(req.body as Buffer | string);
@@ -119,7 +126,8 @@ function sendOnce(req: HttpRequest & { headers: Record<string, string> }): Promi
   });
 }
 
-function bodyLength(body: Buffer | string | readonly Buffer[]): number {
+function bodyLength(body: Buffer | string | readonly Buffer[] | Readable): number {
+  if (body instanceof Readable) throw new Error('http: a stream body needs bodyLength');
   return Array.isArray(body) ? body.reduce((n: number, b: Buffer) => n + b.length, 0) : Buffer.byteLength(body as Buffer | string);
 }
 

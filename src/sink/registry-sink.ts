@@ -9,9 +9,10 @@
  * - a blob this run already put into another repository of the same
  *   registry is mounted (`POST ...?mount=<digest>&from=<repo>`: 201 means
  *   mounted, 202 means the registry declined and opened an upload instead);
- * - small blobs go up in one PUT; bigger ones in PATCH chunks, each
- *   response's `Location` used exactly as given (relative or absolute, query
- *   kept), then a closing `PUT ?digest=`;
+ * - small blobs go up in one PUT; bigger ones stream in one PATCH (a
+ *   broken one goes on from the registry's `Range`), each response's
+ *   `Location` used exactly as given (relative or absolute, query kept),
+ *   then a closing `PUT ?digest=`;
  * - every byte read is hashed on the way: a source whose bytes are not
  *   their digest fails before the upload is closed, naming the digest.
  *
@@ -20,7 +21,8 @@
  * even when a HEAD would say they exist: a half-finished earlier push must
  * heal by being run again (oras-go #1211).
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobSource } from '../blob/download.js';
 import { AirpackError, isAirpackError } from '../errors.js';
@@ -31,27 +33,39 @@ import type { Descriptor } from '../spec/types.js';
 /**
  * Upload requests (POST, PATCH, the closing PUT) change state on the registry: a retried
  * PATCH may apply twice, a retried POST leaves an orphan upload. They are sent once; after
- * a failed chunk the upload's status says what the registry has (see `upload`).
+ * a failed PATCH the upload's status says what the registry has (see `upload`).
  */
 const ONCE = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 
-/** Blobs up to this size go up in one request; bigger ones in chunks of this size (held in memory while sent). */
-export const CHUNK_SIZE = 8 * 1024 * 1024;
+/** Blobs up to this size go up in one PUT (held in memory while sent); bigger ones stream in a PATCH. */
+export const MONOLITHIC_MAX = 8 * 1024 * 1024;
+
+/**
+ * A bigger blob goes up in streamed PATCHes of this size. Each answer is a
+ * point a broken upload goes on from (docker-registry forgets an upload
+ * whose PATCH broke half way, but not the ones it answered); between them
+ * the bytes flow without a pause. Measured against 8 MiB chunks held in
+ * memory and sent one by one: see scripts/bench-push.ts.
+ */
+export const PATCH_SEGMENT = 64 * 1024 * 1024;
 
 export type BlobOutcome = 'present' | 'mounted' | 'uploaded';
 
 export interface RegistryWriterOptions {
   /** Bytes uploaded, for progress. */
   onBytes?: (n: number) => void;
-  /** A broken chunked upload goes on from `offset` (for tests and logs). */
+  /** A broken upload goes on from `offset` (for tests and logs). */
   onResume?: (digest: string, offset: number) => void;
-  chunkSize?: number;
+  /** Default MONOLITHIC_MAX. */
+  monolithicMax?: number;
+  /** Default PATCH_SEGMENT. */
+  segmentSize?: number;
 }
 
-/** How often one blob's chunked upload may go on after a broken chunk. */
+/** How often one blob's upload may go on after a broken PATCH. */
 const MAX_UPLOAD_RESUMES = 5;
 
-/** A chunk failure that asking the registry where the upload stands can get past (a cut connection, a 5xx). */
+/** A PATCH failure that asking the registry where the upload stands can get past (a cut connection, a 5xx, an expired token). */
 const RESUMABLE = Symbol('resumable upload failure');
 
 function resumable(err: unknown): Error {
@@ -68,14 +82,16 @@ function isResumable(err: unknown): boolean {
 export type MountSources = Map<string, string>;
 
 export class RegistryWriter {
-  private readonly chunkSize: number;
+  private readonly monolithicMax: number;
+  private readonly segmentSize: number;
 
   constructor(
     readonly client: RegistryClient,
     private readonly mounts: MountSources = new Map(),
     private readonly options: RegistryWriterOptions = {},
   ) {
-    this.chunkSize = options.chunkSize ?? CHUNK_SIZE;
+    this.monolithicMax = options.monolithicMax ?? MONOLITHIC_MAX;
+    this.segmentSize = options.segmentSize ?? PATCH_SEGMENT;
   }
 
   /** Makes sure `desc` is in `repository`, reading it from `sources` only when it must go up. */
@@ -130,131 +146,184 @@ export class RegistryWriter {
   }
 
   /**
-   * The blob's bytes into the upload at `location`: one PUT when small,
-   * PATCH chunks when not. A chunk that fails (connection cut, 5xx) is not
-   * sent again blindly: the upload's status (`GET`, its `Range`) says what
-   * the registry has, and the upload goes on from there, the source read
-   * from that offset and the hash taken from the last acknowledged chunk.
-   * An upload the registry no longer knows starts over. A small blob (one
-   * PUT) that fails fails; running the push again sends it again.
+   * The blob's bytes into the upload at `location`: one PUT when small; when
+   * big, PATCH segments whose bodies stream from the source (as curl or
+   * skopeo send it: no pause per 8 MiB for the registry's answer, nothing
+   * held in memory). A PATCH that breaks (connection cut, 5xx, 401) is not sent
+   * again blindly: the upload's status (`GET`, its `Range`) says how much
+   * the registry kept, and a new PATCH goes on from there. An upload the
+   * registry no longer knows, or that holds more than the blob, starts over.
+   * The registry checks the whole blob against its digest when the upload
+   * is closed. A small blob (one PUT) that fails fails; running the push
+   * again sends it again.
    */
   private async upload(repository: string, desc: Descriptor, sources: readonly BlobSource[], location: string, what: string): Promise<void> {
     const source = sources[0];
     if (!source) throw new AirpackError('NOT_FOUND', `${what}: no source holds its bytes`);
-    // What the registry has acknowledged: bytes, the hash over them, and where to send the next.
-    let acked = { bytes: 0, hash: createHash('sha256'), location };
+    let at = { bytes: 0, location };
+    // Progress counts each byte once, also when a resumed PATCH sends part of it again.
+    let reported = 0;
+    const progress = (upTo: number): void => {
+      if (upTo > reported) this.options.onBytes?.(upTo - reported);
+      reported = Math.max(reported, upTo);
+    };
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.sendFrom(repository, desc, source, acked, what, (a) => (acked = a));
+        await this.sendFrom(repository, desc, source, at, what, progress, (acked) => (at = acked));
         return;
       } catch (err) {
-        if (!isResumable(err) || attempt >= MAX_UPLOAD_RESUMES || desc.size <= this.chunkSize) throw err;
+        if (!isResumable(err) || attempt >= MAX_UPLOAD_RESUMES || desc.size <= this.monolithicMax) throw err;
         await sleep(Math.min(250 * 2 ** attempt, 4000));
-        const at = await this.uploadOffset(repository, acked.location, what);
-        if (at === undefined || at > acked.bytes) {
-          // Gone, or holding bytes we cannot vouch for: a new upload from the first byte.
+        const held = await this.uploadStatus(repository, at.location, what);
+        if (held === undefined || held.bytes > desc.size) {
+          // Gone, or holding more than the blob: a new upload from the first byte.
           const res = await this.client.request(repository, 'pull,push', { retry: ONCE, method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
-          acked = { bytes: 0, hash: createHash('sha256'), location: await this.uploadLocation(res, what) };
-        } else if (at < acked.bytes) {
-          throw new AirpackError('REGISTRY_ERROR', `${what}: the registry holds ${at} bytes of the upload after acknowledging ${acked.bytes}`);
+          at = { bytes: 0, location: await this.uploadLocation(res, what) };
+        } else if (held.bytes < at.bytes) {
+          throw new AirpackError('REGISTRY_ERROR', `${what}: the registry holds ${held.bytes} bytes of the upload after acknowledging ${at.bytes}`);
+        } else {
+          at = held;
         }
-        this.options.onResume?.(desc.digest, acked.bytes);
+        this.options.onResume?.(desc.digest, at.bytes);
       }
     }
   }
 
-  /** Sends the blob from `from.bytes` on, reporting each acknowledged chunk. */
+  /**
+   * Reads the whole blob from the source, hashing every byte, and sends the
+   * bytes from `from.bytes` on (the registry holds those before), then
+   * closes the upload with its digest.
+   */
   private async sendFrom(
     repository: string,
     desc: Descriptor,
     source: BlobSource,
-    from: { bytes: number; hash: Hash; location: string },
+    from: { bytes: number; location: string },
     what: string,
-    onAck: (acked: { bytes: number; hash: Hash; location: string }) => void,
+    progress: (upTo: number) => void,
+    onAck: (acked: { bytes: number; location: string }) => void,
   ): Promise<void> {
-    const opened = await source.open(from.bytes);
-    if (from.bytes > 0 && !opened.resumed) {
-      opened.body.destroy();
-      throw new AirpackError('REGISTRY_ERROR', `${what}: ${source.name} cannot be read from offset ${from.bytes} to resume the upload`);
-    }
-    const body = opened.body;
-    const hash = from.hash.copy();
-    let location = from.location;
-    let sent = from.bytes;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const chunked = desc.size > this.chunkSize;
-    const close = (url: string): string => `${url}${url.includes('?') ? '&' : '?'}digest=${encodeURIComponent(desc.digest)}`;
+    const opened = await source.open(0);
+    const hash = createHash('sha256');
+    let read = 0;
+    // A fault of the source (more bytes than the descriptor says) is the answer, not a broken transfer.
+    let sourceFault: unknown;
+    const rest = async function* (): AsyncGenerator<Buffer> {
+      try {
+        for await (const piece of opened.body as AsyncIterable<Buffer>) {
+          const start = read;
+          read += piece.length;
+          if (read > desc.size) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave more than the ${desc.size} bytes its descriptor says`);
+          hash.update(piece);
+          if (read <= from.bytes) continue;
+          yield start < from.bytes ? piece.subarray(from.bytes - start) : piece;
+          progress(read);
+        }
+      } catch (err) {
+        sourceFault = err;
+        throw err;
+      } finally {
+        opened.body.destroy();
+      }
+    };
     const check = (): void => {
-      const got = `sha256:${hash.copy().digest('hex')}`;
-      if (sent !== desc.size) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave ${sent} bytes [expected ${desc.size}]`);
+      if (sourceFault) throw sourceFault;
+      const got = `sha256:${hash.digest('hex')}`;
+      if (read !== desc.size) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave ${read} bytes [expected ${desc.size}]`);
       if (got !== desc.digest) throw new AirpackError('DIGEST_MISMATCH', `${what}: ${source.name} gave bytes with digest ${got} [expected ${desc.digest}]`);
     };
-    const patch = async (pieces: Buffer[], length: number): Promise<void> => {
-      const start = sent - length;
-      let res;
-      try {
-        res = await this.client.request(repository, 'pull,push', {
-          retry: ONCE,
-          method: 'PATCH',
-          path: location,
-          headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${sent - 1}` },
-          body: pieces,
-        });
-      } catch (err) {
-        throw resumable(err);
-      }
-      if (res.status !== 202) {
-        const err = await this.client.errorFor(res, `${what}: chunk at ${start}`);
-        throw res.status >= 500 ? resumable(err) : err;
-      }
-      res.body.resume();
-      // The newest Location, exactly as given: registries put their upload state in it.
-      const next = firstHeader(res.headers.location);
-      if (next) location = new URL(next, res.url).href;
-      this.options.onBytes?.(length);
-      onAck({ bytes: sent, hash: hash.copy(), location });
-    };
-    try {
-      for await (const piece of body as AsyncIterable<Buffer>) {
-        hash.update(piece);
-        sent += piece.length;
-        if (sent > desc.size) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave more than the ${desc.size} bytes its descriptor says`);
-        pending.push(piece);
-        pendingBytes += piece.length;
-        if (chunked && pendingBytes >= this.chunkSize) {
-          const chunk = pending;
-          const length = pendingBytes;
-          pending = [];
-          pendingBytes = 0;
-          await patch(chunk, length);
+    const close = (url: string): string => `${url}${url.includes('?') ? '&' : '?'}digest=${encodeURIComponent(desc.digest)}`;
+    let location = from.location;
+    let body: Buffer[] | '' = '';
+    if (desc.size <= this.monolithicMax) {
+      body = [];
+      for await (const piece of rest()) body.push(piece);
+      check();
+    } else if (from.bytes < desc.size) {
+      // PATCH segments, each streamed: the registry's answer to one is where a broken next one goes on from.
+      const pieces = rest()[Symbol.asyncIterator]();
+      let carry: Buffer | undefined;
+      const take = async function* (n: number): AsyncGenerator<Buffer> {
+        for (let left = n; left > 0; ) {
+          let piece = carry;
+          carry = undefined;
+          if (!piece) {
+            const next = await pieces.next();
+            if (next.done) throw (sourceFault = new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave ${read} bytes [expected ${desc.size}]`));
+            piece = next.value;
+          }
+          if (piece.length > left) {
+            carry = piece.subarray(left);
+            piece = piece.subarray(0, left);
+          }
+          left -= piece.length;
+          yield piece;
         }
+      };
+      try {
+        for (let at = from.bytes; at < desc.size; ) {
+          const n = Math.min(this.segmentSize, desc.size - at);
+          let res;
+          try {
+            res = await this.client.request(repository, 'pull,push', {
+              retry: ONCE,
+              method: 'PATCH',
+              path: location,
+              headers: { 'content-type': 'application/octet-stream', 'content-range': `${at}-${at + n - 1}` },
+              body: Readable.from(take(n), { objectMode: false, highWaterMark: 1 }),
+              bodyLength: n,
+            });
+          } catch (err) {
+            if (sourceFault) throw sourceFault;
+            throw resumable(err);
+          }
+          if (res.status !== 202) {
+            const err = await this.client.errorFor(res, `${what}: PATCH from byte ${at}`);
+            throw res.status >= 500 || res.status === 401 ? resumable(err) : err;
+          }
+          res.body.resume();
+          // The newest Location, exactly as given: registries put their upload state in it.
+          const next = firstHeader(res.headers.location);
+          if (next) location = new URL(next, res.url).href;
+          at += n;
+          onAck({ bytes: at, location });
+        }
+        // The source's end: every byte hashed, the read closed.
+        if (carry || !(await pieces.next()).done) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave more than the ${desc.size} bytes its descriptor says`);
+      } finally {
+        await pieces.return?.(undefined);
       }
-    } finally {
-      body.destroy();
+      check();
+    } else {
+      // The registry has every byte (a PATCH whose answer was lost): hash the source to vouch for them.
+      for await (const _ of rest()) {
+        /* hashed on the way */
+      }
+      check();
     }
-    check();
-    // A small blob goes up with the closing PUT; a big one's last chunk as a PATCH first.
-    if (chunked && pendingBytes > 0) await patch(pending, pendingBytes);
     const res = await this.client.request(repository, 'pull,push', {
       retry: ONCE,
       method: 'PUT',
       path: close(location),
       headers: { 'content-type': 'application/octet-stream' },
-      body: chunked ? '' : pending,
+      body,
     });
     if (res.status !== 201) throw await this.client.errorFor(res, `${what}: closing the upload`);
     await readBody(res, 64 * 1024).catch(() => undefined);
-    if (!chunked) this.options.onBytes?.(pendingBytes);
+    progress(desc.size);
   }
 
-  /** How many bytes the upload at `location` holds (its `Range: 0-N`); undefined when the registry no longer knows it. */
-  private async uploadOffset(repository: string, location: string, what: string): Promise<number | undefined> {
+  /** How many bytes the upload at `location` holds (its `Range: 0-N`) and where to send more; undefined when the registry no longer knows it. */
+  private async uploadStatus(repository: string, location: string, what: string): Promise<{ bytes: number; location: string } | undefined> {
     const res = await this.client.request(repository, 'pull,push', { method: 'GET', path: location });
     res.body.resume();
     if (res.status === 404) return undefined;
     if (res.status !== 204 && res.status !== 202) throw await this.client.errorFor(res, `${what}: upload status`);
     const range = /^(?:bytes=)?0-(\d+)$/.exec(firstHeader(res.headers.range) ?? '');
-    return range ? Number(range[1]) + 1 : 0;
+    const next = firstHeader(res.headers.location);
+    // `0-0` is what distribution says for an empty upload as well as for one byte: taken as empty (the
+    // first byte sent again at worst; the closing digest check has the last word).
+    const last = range ? Number(range[1]) : -1;
+    return { bytes: last > 0 ? last + 1 : 0, location: next ? new URL(next, res.url).href : location };
   }
 }

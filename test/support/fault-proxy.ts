@@ -16,7 +16,9 @@ export type Fault =
   /** Forward it after this many ms. */
   | { delayMs: number }
   /** Forward it, relay the answer's head and this many body bytes, then send nothing more (a stalled server). */
-  | { stallAfter: number };
+  | { stallAfter: number }
+  /** Forward the request's head and this many bytes of its body, then cut both connections (an upload that breaks). */
+  | { cutRequestAfter: number };
 
 export interface FaultProxy {
   /** "127.0.0.1:PORT", the registry part of a reference through the proxy. */
@@ -44,6 +46,23 @@ export async function startFaultProxy(targetUrl: string, fault: (req: http.Incom
     up.on('error', () => req.socket.destroy());
     req.pipe(up);
   };
+  const forwardPart = (req: http.IncomingMessage, bytes: number): void => {
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => answer.resume());
+    up.on('error', () => req.socket.destroy());
+    let passed = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (passed >= bytes) return;
+      up.write(chunk.subarray(0, bytes - passed));
+      passed += Math.min(chunk.length, bytes - passed);
+      if (passed < bytes) return;
+      req.pause();
+      // A moment for the registry to store what it got, then the connection is gone both ways.
+      setTimeout(() => {
+        up.destroy();
+        req.socket.destroy();
+      }, 300);
+    });
+  };
   const server = http.createServer((req, res) => {
     const what = fault(req);
     if (what === 'drop') {
@@ -52,6 +71,7 @@ export async function startFaultProxy(targetUrl: string, fault: (req: http.Incom
     } else if (what === 'cut-answer') forward(req, res, true);
     else if (what === 'pass') forward(req, res, false);
     else if ('stallAfter' in what) forward(req, res, false, what.stallAfter);
+    else if ('cutRequestAfter' in what) forwardPart(req, what.cutRequestAfter);
     else setTimeout(() => forward(req, res, false), what.delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
