@@ -34,7 +34,7 @@ export { Annotation, ArchiveEntry, MediaType } from './spec/media-types.js';
 // The image model: sources, the pack pipeline, sinks
 export { openImageSource, type ImageSource, type SourceContext } from './source/image-source.js';
 export type { ManifestSource, MissingPlatform, Resolution, ResolvedImage } from './source/resolve.js';
-export { pack, type PackedImage, type PackOptions } from './pack/pack.js';
+export { pack, type Packed, type PackedImage, type PackOptions } from './pack/pack.js';
 export { openSession, type Session, type SessionOptions } from './pack/session.js';
 export { LAYER_MODES, type FetchedImage, type ImageSink, type LayerDestination, type LayerMode, type PredictedWrite, type SinkResult, type StoredLayer } from './sink/image-sink.js';
 export { openSink, type OpenSinkOptions } from './sink/open-sink.js';

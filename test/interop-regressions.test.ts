@@ -380,6 +380,17 @@ t=tarfile.open(sys.argv[1]); ms=t.getmembers(); last=ms[-1]; print(last.offset_d
       expect({ args: args[0], code: res.code }).toEqual({ args: args[0], code: 4 });
       expect(existsSync(join(dir, 'in-out.tar')) || existsSync(join(dir, 'in-out.tar.zst')), `${args[0]} left an output`).toBe(false);
     }
+    // Metadata first, a layer last (airpack's own order): ls and find, which stop reading once they can
+    // name the images, still walk a plain tar's remaining headers and find the cut.
+    const pulled = join(dir, 'layers-last.tar');
+    expect((await airpack(['pull', join(INTEROP, 'ggcr-tarball-test_image_1.tar'), '-o', pulled])).code).toBe(0);
+    const last = execFileSync('python3', ['-c', 'import tarfile,sys; m=tarfile.open(sys.argv[1]).getmembers()[-1]; print(m.offset_data + m.size // 2)', pulled]);
+    const inLayer = join(dir, 'cut-in-layer.tar');
+    writeFileSync(inLayer, readFileSync(pulled).subarray(0, Number(last.toString().trim())));
+    for (const args of readers(inLayer, join(dir, 'layer-out.tar'), name)) {
+      const res = await airpack(args);
+      expect({ args: args[0], code: res.code }).toEqual({ args: args[0], code: 4 });
+    }
   });
 
   // Issue 13, finding 6: verify said "checksum matches" right above the line saying it does not.

@@ -123,9 +123,12 @@ export async function openArchive(path: string, opts: OpenOptions = {}): Promise
   let sawBoth = false;
   let needed: Set<string> = new Set();
   let held = 0;
+  // Set once the metadata is complete and only the rest of a plain tar's headers are walked.
+  let headersOnly = false;
   const isJsonish = (e: TarEntry): boolean => {
     const name = entryName(e.name);
     return (
+      !headersOnly &&
       e.type === 'file' &&
       (METADATA_ENTRIES.includes(name) ||
         needed.has(name) ||
@@ -160,7 +163,13 @@ export async function openArchive(path: string, opts: OpenOptions = {}): Promise
       needed = missingNames({ dockerManifest, index, files }, depth);
       // Stop once the metadata is complete; but not between manifest.json and
       // index.json, which sit side by side at the front of an archive.
-      if (sawTop && needed.size === 0 && (sawBoth || !isMetaEntry)) break;
+      if (!headersOnly && sawTop && needed.size === 0 && (sawBoth || !isMetaEntry)) {
+        // A plain tar's remaining headers cost a 512-byte read each (its data is seeked over): walking
+        // them finds a file cut inside a later entry (a layer), which every other command refuses too.
+        // A compressed stream or a bundle stops here (a bundle's frames were checked on opening).
+        if (walk.compression !== 'none' || walk.mode !== 'random') break;
+        headersOnly = true;
+      }
     }
   } finally {
     await it.return(undefined);
