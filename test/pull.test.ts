@@ -3,13 +3,14 @@
  * with foreign Windows layers on a second loopback server, checked by real
  * loaders: bsdtar, skopeo and containerd's `ctr images import`.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pull } from '../src/index.js';
+import { bundle, pull } from '../src/index.js';
 import { isAirpackError } from '../src/errors.js';
 import type { Descriptor, DockerManifestEntry, ImageConfig, ImageIndex, ImageManifest } from '../src/spec/types.js';
 import type { BlobServerHandle } from './support/foreign-server.js';
@@ -310,6 +311,46 @@ describe('a registry that stalls', () => {
       expect(String(err)).toContain('no data for 0.5 s (the server stalled)');
       expect(String(err)).toContain(layer.digest);
       expect(existsSync(never)).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+  it('a registry connection reset in the middle of every blob, several times in one run: pull and bundle resume each, and the artifacts verify', async () => {
+    const { startFaultProxy } = await import('./support/fault-proxy.js');
+    // The first two GETs of every blob bigger than 2 KB are reset after 1000 bytes of body.
+    const resets = new Map<string, number>();
+    let total = 0;
+    let ranged = 0;
+    const proxy = await startFaultProxy(registry.url, (req) => {
+      const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1];
+      if (req.method !== 'GET' || !blob) return 'pass';
+      if (req.headers.range) ranged++;
+      const n = resets.get(blob) ?? 0;
+      if (n >= 2) return 'pass';
+      resets.set(blob, n + 1);
+      total++;
+      return { resetAfter: 1000 };
+    });
+    try {
+      const ref = fx.multi.ref.replace(registry.host, proxy.host);
+      const out = join(dir, 'reset-pull.tar');
+      const pulled = await pull({ images: [ref], platforms: ['linux/amd64', 'linux/arm64'], output: out });
+      expect(pulled.images).toHaveLength(2);
+      const bundled = join(dir, 'reset-bundle.tar.zst');
+      resets.clear();
+      await bundle({ images: [ref], platforms: ['linux/amd64', 'linux/arm64'], output: bundled, level: 3 });
+      expect(total, 'resets injected').toBeGreaterThanOrEqual(4);
+      // Layers resume where the bytes stopped (Range); a config is small and fetched again whole.
+      expect(ranged, 'Range requests after the resets').toBeGreaterThanOrEqual(total / 2);
+      for (const file of [out, bundled]) {
+        const res = await run('node', [join(__dirname, '..', 'bin', 'airpack.js'), 'verify', file]);
+        expect(res.code, res.stderr).toBe(0);
+      }
+      // The same bytes as without faults.
+      const direct = join(dir, 'direct-pull.tar');
+      await pull({ images: [fx.multi.ref], platforms: ['linux/amd64', 'linux/arm64'], output: direct });
+      const names = (f: string) => JSON.parse(execFileSync('tar', ['-xOf', f, 'index.json']).toString()).manifests.map((m: { digest: string }) => m.digest);
+      expect(names(out)).toEqual(names(direct));
     } finally {
       await proxy.stop();
     }

@@ -18,7 +18,11 @@ export type Fault =
   /** Forward it, relay the answer's head and this many body bytes, then send nothing more (a stalled server). */
   | { stallAfter: number }
   /** Forward the request's head and this many bytes of its body, then cut both connections (an upload that breaks). */
-  | { cutRequestAfter: number };
+  | { cutRequestAfter: number }
+  /** Forward it, relay the answer's head and this many body bytes, then reset the connection (a download that breaks). */
+  | { resetAfter: number }
+  /** Answer it here, never forwarding it (a registry that no longer takes a token says 401 with a challenge). */
+  | { status: number; headers?: Record<string, string>; body?: string };
 
 export interface FaultProxy {
   /** "127.0.0.1:PORT", the registry part of a reference through the proxy. */
@@ -28,7 +32,7 @@ export interface FaultProxy {
 
 export async function startFaultProxy(targetUrl: string, fault: (req: http.IncomingMessage) => Fault): Promise<FaultProxy> {
   const target = new URL(targetUrl);
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, cutAnswer: boolean, stallAfter?: number): void => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, cutAnswer: boolean, stallAfter?: number, resetAfter?: number): void => {
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
       if (cutAnswer) {
         answer.resume();
@@ -36,6 +40,23 @@ export async function startFaultProxy(targetUrl: string, fault: (req: http.Incom
         return;
       }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (resetAfter !== undefined) {
+        let relayed = 0;
+        answer.on('data', (chunk: Buffer) => {
+          if (relayed >= resetAfter) return;
+          res.write(chunk.subarray(0, resetAfter - relayed));
+          relayed += chunk.length;
+          if (relayed >= resetAfter) {
+            answer.destroy();
+            setTimeout(() => req.socket.resetAndDestroy(), 20);
+          }
+        });
+        // A body shorter than that is relayed whole.
+        answer.on('end', () => {
+          if (relayed < resetAfter) res.end();
+        });
+        return;
+      }
       if (stallAfter === undefined) return void answer.pipe(res);
       let sent = 0;
       answer.on('data', (chunk: Buffer) => {
@@ -72,6 +93,12 @@ export async function startFaultProxy(targetUrl: string, fault: (req: http.Incom
     else if (what === 'pass') forward(req, res, false);
     else if ('stallAfter' in what) forward(req, res, false, what.stallAfter);
     else if ('cutRequestAfter' in what) forwardPart(req, what.cutRequestAfter);
+    else if ('resetAfter' in what) forward(req, res, false, undefined, what.resetAfter);
+    else if ('status' in what) {
+      req.resume();
+      res.writeHead(what.status, what.headers ?? {});
+      res.end(what.body ?? '');
+    }
     else setTimeout(() => forward(req, res, false), what.delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
