@@ -38,6 +38,27 @@ describe('airpack CLI', () => {
     expect(res.stderr).toContain('Windows version "ltsc2099"');
   });
 
+  it('refuses credentials typed into an image reference (exit 2) and never prints them, in every command that takes one', async () => {
+    const secret = 'hunter2-Zq';
+    const b64 = Buffer.from(`bob:${secret}`).toString('base64');
+    const list = join(dir, 'creds.txt');
+    await writeFile(list, `docker-archive:${join(dir, 'a.tar')}:bob:${secret}@example.com/x:1\n`);
+    const ref = `bob:${secret}@${fx.single.ref}`;
+    for (const args of [
+      ['pull', ref, '-o', join(dir, 'c.tar')],
+      ['bundle', ref, '-o', join(dir, 'c.tar.zst')],
+      ['pull', '--images', list, '-o', join(dir, 'c.tar')],
+      ['manifest', 'create', 'example.com/x:list', ref],
+      ['pull', ref, '-o', join(dir, 'c.tar'), '--json'],
+    ]) {
+      const res = await airpack(args);
+      expect({ args: args.slice(0, 2), code: res.code }).toEqual({ args: args.slice(0, 2), code: 2 });
+      expect(res.stderr + res.stdout).toContain('credentials');
+      expect(res.stderr + res.stdout).not.toContain(secret);
+      expect(res.stderr + res.stdout).not.toContain(b64);
+    }
+  });
+
   it('exits 2 naming the file and line of a bad image list entry', async () => {
     const list = join(dir, 'images.txt');
     await writeFile(list, `# rke2\n${fx.single.ref}\nNot A Ref\n`);

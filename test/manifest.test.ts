@@ -139,6 +139,11 @@ describe('airpack manifest', () => {
     const typo = await airpack(['manifest', 'annotate', `${host}/velero/velero:twice`, `${host}/velero/velero:main-linux-amd64`, '--arch', 'amd46']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('did you mean "amd64"');
+    // An os.version is one image's: for several sources at once it is refused before anything is read.
+    const shared = await airpack(['manifest', 'create', `${host}/velero/velero:osv`, `${host}/velero/velero:main-linux-amd64`, `${host}/velero/velero:main-windows-ltsc2022-amd64`, '--os-version', '10.0.20348.2227']);
+    expect(shared.code).toBe(2);
+    expect(shared.stderr).toContain('--os-version is for one image, and 2 are named');
+    expect(shared.stderr).toContain('--amend');
     const none = await airpack(['manifest', 'push', `${host}/velero/velero:never-created`]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('none is being built');

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { familiarName, formatReference, parseReference } from '../src/ref/reference.js';
 import { formatImageInput, isArchiveInput, parseImageInput, parseImageList } from '../src/ref/input.js';
@@ -69,6 +72,19 @@ describe('parseImageList', () => {
 });
 
 describe('parseImageInput', () => {
+  it('takes a bare archive name that exists as that file, and one that does not as a reference', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airpack-input-'));
+    try {
+      writeFileSync(join(dir, 'images.tar'), '');
+      expect(parseImageInput('images.tar', dir)).toEqual({ archive: join(dir, 'images.tar') });
+      expect(isArchiveInput(parseImageInput('other.tar.zst', dir))).toBe(false);
+      // A tag that looks like an extension is still a tag.
+      expect(isArchiveInput(parseImageInput('rancher/app:v1.tar', dir))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads skopeo-style archive inputs, with and without a NAME', () => {
     expect(parseImageInput('docker-archive:app.tar')).toEqual({ archive: 'app.tar', transport: 'docker-archive' });
     expect(parseImageInput('oci-archive:/x/app-oci.tar:example.com/app:1.2')).toEqual({ archive: '/x/app-oci.tar', name: parseReference('example.com/app:1.2'), transport: 'oci-archive' });

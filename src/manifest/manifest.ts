@@ -182,6 +182,14 @@ function upsert(entries: ListEntry[], entry: ListEntry): void {
 export async function createList(target: string, sources: readonly string[], options: ManifestOptions & { amend?: boolean; overrides?: PlatformOverrides } = {}): Promise<LocalList> {
   checkOverrides(options.overrides ?? {});
   for (const source of sources) parseReference(source);
+  // An os.version belongs to one image: given for several, it would make them all claim one Windows build.
+  const o = options.overrides ?? {};
+  if (sources.length > 1 && (o.osVersion !== undefined || o.osVersionFrom !== undefined)) {
+    throw new AirpackError(
+      'INVALID_ARGUMENT',
+      `manifest create ${target}: ${o.osVersion !== undefined ? '--os-version' : '--os-version-from'} is for one image, and ${sources.length} are named [create the list from the others, then add this one: airpack manifest create --amend ${target} SOURCE ${o.osVersion !== undefined ? `--os-version ${o.osVersion}` : `--os-version-from ${o.osVersionFrom}`}, or airpack manifest annotate ${target} SOURCE ...]`,
+    );
+  }
   const session = new Session(options);
   const ref = targetName(target);
   const name = formatReference(ref);

@@ -17,9 +17,10 @@
  * ends at the first colon after the transport, as in skopeo: a path with a
  * colon cannot be named this way.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { AirpackError } from '../errors.js';
-import { formatReference, parseReference, type Reference } from './reference.js';
+import { formatReference, parseReference, redactUserinfo, type Reference } from './reference.js';
 
 export interface ArchiveInput {
   /** The archive file or OCI layout directory, as a path (relative ones against the working or list directory). */
@@ -38,6 +39,9 @@ export type ImageInput = Reference | ArchiveInput;
 
 export const ARCHIVE_TRANSPORTS: readonly string[] = ['docker-archive', 'oci-archive', 'oci'];
 
+/** A bare word that names an archive file by its extension. */
+const ARCHIVE_FILE_NAME = /^[^:@]+\.(tar|tar\.gz|tgz|tar\.zst|tzst|tar\.bz2|tbz2?|tar\.lz4|tar\.xz|txz)$/i;
+
 export function isArchiveInput(input: ImageInput): input is ArchiveInput {
   return 'archive' in input;
 }
@@ -49,6 +53,8 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
   let rest: string;
   if (transport) rest = trimmed.slice(transport.length + 1);
   else if (/^\.{0,2}\//.test(trimmed)) rest = trimmed;
+  // `images.tar` beside you is that file, not docker.io/library/images.tar:latest (a name no one pushes).
+  else if (ARCHIVE_FILE_NAME.test(trimmed) && existsSync(baseDir ? path.resolve(baseDir, trimmed) : trimmed)) rest = trimmed;
   else return parseReference(trimmed);
 
   const colon = rest.indexOf(':');
@@ -65,7 +71,7 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
     try {
       input.name = parseReference(selector);
     } catch (err) {
-      throw new AirpackError('INVALID_REFERENCE', `image input "${text}": ${(err as Error).message}`, { cause: err });
+      throw new AirpackError('INVALID_REFERENCE', `image input "${redactUserinfo(text)}": ${(err as Error).message}`, { cause: err });
     }
   }
   return input;

@@ -28,12 +28,20 @@ const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
 
+/** `text` with any `user:password@` shown as `***@` (a digest's `@sha256:` is kept). */
+export function redactUserinfo(text: string): string {
+  return text.replace(/[^\s/:@]+:[^\s/@]+@(?!sha256:)/g, '***@');
+}
+
 export function parseReference(input: string): Reference {
   const text = input.trim();
+  const shown = redactUserinfo(text);
   const fail = (why: string): never => {
-    throw new AirpackError('INVALID_REFERENCE', `image reference "${input}": ${why}`);
+    throw new AirpackError('INVALID_REFERENCE', `image reference "${shown}": ${why}`);
   };
   if (text === '') fail('empty; expected name[:tag][@sha256:digest]');
+  // Credentials typed into a reference are refused, and never echoed.
+  if (shown !== text) fail('credentials ("user:password@") do not go in an image reference; put them in ~/.docker/config.json (docker login) or $REGISTRY_AUTH_FILE');
 
   let rest = text;
   let digest: string | undefined;
