@@ -80,11 +80,21 @@ export function toAirpackError(err: unknown, subject?: string): AirpackError | E
   }
   if (typeof code === 'string' && FILE_ERRORS.test(code)) {
     const e = err as NodeJS.ErrnoException;
-    const what =
-      code === 'ENOENT' ? 'no such file or directory' : code === 'EISDIR' ? 'is a directory, expected a file' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : e.message;
+    const what = fileErrorText(e);
     return new AirpackError('IO_ERROR', prefix(subject || !e.path ? what : `${e.path}: ${what}`), { cause: err });
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** What a file-system error means, in words: "is a directory, expected a file" rather than EISDIR. */
+export function fileErrorText(err: NodeJS.ErrnoException): string {
+  const code = err.code;
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EISDIR') return 'is a directory, expected a file';
+  if (code === 'ENOTDIR') return 'a part of the path is not a directory';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOSPC') return 'no space left on the device';
+  return err.message;
 }
 
 export function exitCodeFor(err: unknown): number {

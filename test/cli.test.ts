@@ -59,6 +59,17 @@ describe('airpack CLI', () => {
     }
   });
 
+  it('says a directory given as --images or --release is a directory, expected a file (exit 2)', async () => {
+    for (const args of [
+      ['pull', '--images', dir, '-o', join(dir, 'x.tar')],
+      ['bundle', '--release', dir],
+    ]) {
+      const res = await airpack(args);
+      expect({ args: args.slice(0, 2), code: res.code }).toEqual({ args: args.slice(0, 2), code: 2 });
+      expect(res.stderr).toContain(`${dir}: cannot read it: is a directory, expected a file`);
+    }
+  });
+
   it('exits 2 naming the file and line of a bad image list entry', async () => {
     const list = join(dir, 'images.txt');
     await writeFile(list, `# rke2\n${fx.single.ref}\nNot A Ref\n`);

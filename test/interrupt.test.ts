@@ -74,23 +74,24 @@ async function interrupt(args: string[], signal: NodeJS.Signals, ready: () => bo
 const leftovers = (): string[] => [...readdirSync(dir).filter((n) => n.endsWith('.tmp') || n.includes('.blobs-') || n.startsWith('.airpack-staging-')), ...readdirSync(scratch)];
 
 describe('interrupted runs', () => {
-  it('Ctrl-C during a bundle: exit 130 within a second, no temp file, no blob store left; an earlier artifact untouched', async () => {
-    const earlier = join(dir, 'earlier.tar');
-    writeFileSync(earlier, 'a complete artifact from before');
-    const out = join(dir, 'out.tar.zst');
-    // Ready once the bundle's temp file exists in its staging directory beside the output: compression is under way.
-    const writing = (): boolean =>
-      readdirSync(dir)
-        .filter((n) => n.startsWith('.airpack-staging-'))
-        .some((n) => readdirSync(join(dir, n)).some((f) => f.startsWith('.out.tar.zst.')));
-    const res = await interrupt(['bundle', source, '-o', out, '--level', '19'], 'SIGINT', writing);
-    expect(res.code).toBe(130);
-    expect(res.afterSignalMs).toBeLessThan(1000);
-    expect(res.stderr).toContain('stopped by SIGINT');
-    expect(existsSync(out)).toBe(false);
-    expect(leftovers()).toEqual([]);
-    expect(readFileSync(earlier, 'utf8')).toBe('a complete artifact from before');
-  });
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} during a bundle onto an existing output: exit ${code} within a second, no temp file, no blob store left; the earlier artifact untouched`, async () => {
+      // The same command ran before and left a complete artifact: an interrupted rerun must not touch it.
+      const out = join(dir, `out-${signal}.tar.zst`);
+      writeFileSync(out, 'a complete artifact from before');
+      // Ready once the bundle's temp file exists in its staging directory beside the output: compression is under way.
+      const writing = (): boolean =>
+        readdirSync(dir)
+          .filter((n) => n.startsWith('.airpack-staging-'))
+          .some((n) => readdirSync(join(dir, n)).some((f) => f.startsWith(`.out-${signal}.tar.zst.`)));
+      const res = await interrupt(['bundle', source, '-o', out, '--level', '19'], signal, writing);
+      expect(res.code).toBe(code);
+      expect(res.afterSignalMs).toBeLessThan(1000);
+      expect(res.stderr).toContain(`stopped by ${signal}`);
+      expect(leftovers()).toEqual([]);
+      expect(readFileSync(out, 'utf8')).toBe('a complete artifact from before');
+    });
+  }
 
   it('SIGTERM during a pull of a gzip archive: exit 143, the decompressed copy and the blob store removed', async () => {
     const out = join(dir, 'pulled.tar');
@@ -165,6 +166,25 @@ describe('interrupted registry runs', () => {
     const inspected = JSON.parse((await runOk('skopeo', ['inspect', `docker-archive:${out}`])).stdout) as { Layers: string[] };
     expect(inspected.Layers).toEqual(layers);
   }, 120_000);
+
+  it('SIGTERM during a registry pull and a registry bundle without --cache-dir: the temp blob store and the temp output are removed', async () => {
+    const second = layers[1]!.slice(7);
+    // Held back, so the signal lands while the second layer is on its way.
+    const slow = await watched((method, url) => (method === 'GET' && url.includes(second) ? { delayMs: 5000 } : 'pass'));
+    try {
+      for (const [command, out] of [['pull', join(dir, 'no-cache.tar')], ['bundle', join(dir, 'no-cache.tar.zst')]] as const) {
+        const res = await interrupt([command, `${slow.proxy.host}/two:1`, '--concurrency', '1', '-o', out], 'SIGTERM', () => slow.seen.some((r) => r.includes(second)) && readdirSync(scratch).some((n) => n.startsWith('airpack-blobs-')));
+        expect({ command, code: res.code }).toEqual({ command, code: 143 });
+        expect(res.afterSignalMs).toBeLessThan(1000);
+        expect(existsSync(out)).toBe(false);
+        // Nothing in TMPDIR (airpack-blobs-*) and nothing beside the output.
+        expect(leftovers()).toEqual([]);
+        slow.seen.length = 0;
+      }
+    } finally {
+      await slow.proxy.stop();
+    }
+  }, 60_000);
 
   it('Ctrl-C during a push: exit 130 within a second, the scratch copy removed; the same push again completes and the image reads back whole', async () => {
     const site = await startRegistry();

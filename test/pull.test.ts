@@ -367,4 +367,39 @@ describe('a registry that stalls', () => {
       await proxy.stop();
     }
   }, 60_000);
+  it('a burst of 503, 502 and 429 (Retry-After: 1) from the registry itself is waited out; one that never ends is exit 5 naming the registry', async () => {
+    const { startFaultProxy } = await import('./support/fault-proxy.js');
+    // Each manifest and blob request is answered 503, then 502, then 429 with Retry-After: 1, then served.
+    const seen = new Map<string, number>();
+    let always = false;
+    const proxy = await startFaultProxy(registry.url, (req) => {
+      if (!/\/(manifests|blobs)\//.test(req.url ?? '')) return 'pass';
+      const key = `${req.method} ${req.url}`;
+      const n = seen.get(key) ?? 0;
+      seen.set(key, n + 1);
+      if (!always && n >= 3) return 'pass';
+      const status = always ? 503 : [503, 502, 429][n]!;
+      const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
+      return { status, headers, body: '' };
+    });
+    try {
+      const ref = fx.single.ref.replace(registry.host, proxy.host);
+      const out = join(dir, 'burst.tar');
+      const started = Date.now();
+      const res = await run('node', [join(__dirname, '..', 'bin', 'airpack.js'), 'pull', ref, '-o', out]);
+      expect(res.code, res.stderr).toBe(0);
+      // Retry-After was honoured: at least a second per request that got a 429 (requests go in parallel).
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect((await run('node', [join(__dirname, '..', 'bin', 'airpack.js'), 'verify', out])).code).toBe(0);
+      always = true;
+      const never = join(dir, 'never-burst.tar');
+      const failed = await run('node', [join(__dirname, '..', 'bin', 'airpack.js'), 'pull', ref, '-o', never]);
+      expect(failed.code, failed.stderr).toBe(5);
+      expect(failed.stderr).toContain(proxy.host);
+      expect(failed.stderr).toContain('503');
+      expect(existsSync(never)).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  }, 90_000);
 });

@@ -24,8 +24,8 @@ let bundlePath: string;
 let stderr = '';
 
 /** Starts `airpack serve` on a free port; resolves with its URL once it listens. */
-async function startServe(paths: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn('node', [join(ROOT, 'bin/airpack.js'), 'serve', ...paths, '--addr', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServe(paths: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn('node', [join(ROOT, 'bin/airpack.js'), 'serve', ...paths, '--addr', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env });
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   let out = '';
   const served = await new Promise<string>((resolve, reject) => {
@@ -155,6 +155,26 @@ describe('airpack serve', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('stops on Ctrl-C within a second, exit 130, and removes the scratch copy a gzip archive needed', async () => {
+    const { mkdtempSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { gzipSync } = await import('node:zlib');
+    const tmp = mkdtempSync(join(world.dir, 'serve-tmp-'));
+    const gz = join(world.dir, 'served.tar.gz');
+    const plain = join(world.dir, 'served-plain.tar');
+    await runOk('node', [join(ROOT, 'bin/airpack.js'), 'pull', world.fx.single.ref, '-o', plain, '-q']);
+    writeFileSync(gz, gzipSync(readFileSync(plain)));
+    const { child, url } = await startServe([gz], { ...process.env, TMPDIR: tmp });
+    // A manifest request opens the archive: the gzip is decompressed into a scratch copy in TMPDIR.
+    expect((await fetch(`${url}/v2/library/single/manifests/latest`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } })).status).toBe(200);
+    expect(readdirSync(tmp).length).toBeGreaterThan(0);
+    const started = Date.now();
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });
 

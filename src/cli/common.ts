@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { AirpackError } from '../errors.js';
+import { AirpackError, fileErrorText } from '../errors.js';
 import { parseImageList, type ImageInput } from '../ref/input.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { DEFAULT_CONCURRENCY } from '../pack/session.js';
@@ -69,7 +69,7 @@ export function registryOptions(args: RegistryArgs): RegistryOptions {
     try {
       options.ca = readFileSync(args['ca-file']);
     } catch (err) {
-      throw new AirpackError('INVALID_ARGUMENT', `--ca-file ${args['ca-file']}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+      throw new AirpackError('INVALID_ARGUMENT', `--ca-file ${args['ca-file']}: cannot read it: ${fileErrorText(err as NodeJS.ErrnoException)}`, { cause: err });
     }
   }
   return options;
@@ -83,7 +83,7 @@ export function collectReferences(refs: readonly string[] | undefined, lists: re
     try {
       text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
     } catch (err) {
-      throw new AirpackError('INVALID_ARGUMENT', `--images ${file}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+      throw new AirpackError('INVALID_ARGUMENT', `--images ${file}: cannot read it: ${fileErrorText(err as NodeJS.ErrnoException)}`, { cause: err });
     }
     // Archive paths in a list file are relative to it.
     const listed = parseImageList(text, file, file === '-' ? undefined : path.dirname(path.resolve(file)));

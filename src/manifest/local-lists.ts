@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AirpackError } from '../errors.js';
+import { AirpackError, fileErrorText } from '../errors.js';
 import type { Platform } from '../platform/platform.js';
 
 /** One child of a list: a per-platform image already in the registry. */
@@ -51,7 +51,7 @@ export class LocalLists {
       text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new AirpackError('IO_ERROR', `${file}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+      throw new AirpackError('IO_ERROR', `${file}: cannot read it: ${fileErrorText(err as NodeJS.ErrnoException)}`, { cause: err });
     }
     try {
       const list = JSON.parse(text) as LocalList;

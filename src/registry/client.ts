@@ -15,7 +15,7 @@ import { MANIFEST_ACCEPT } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/types.js';
 import { RegistryAuth } from './auth.js';
 import { findCredentials, type Credentials } from './credentials.js';
-import { readBody, redactUrl, sendWithRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type TlsOptions } from './http.js';
+import { isRetryableStatus, readBody, redactUrl, sendWithRetry, type HttpRequest, type HttpResponse, type RetryPolicy, type TlsOptions } from './http.js';
 
 export interface RegistryOptions {
   /** Hosts for which plain http and unverified TLS are allowed (localhost and 127.0.0.0/8 always are). */
@@ -180,6 +180,9 @@ export class RegistryClient {
     if (res.status === 404) return new AirpackError('NOT_FOUND', `${what}: not found (HTTP 404 from ${where})${suffix}`);
     if (res.status === 401) return new AirpackError('UNAUTHORIZED', `${what}: authentication required or credentials refused (HTTP 401)${suffix}`);
     if (res.status === 403) return new AirpackError('DENIED', `${what}: access denied (HTTP 403)${suffix}`);
+    // Still unavailable after the retries (503, 502, 429...): the registry is down or overloaded, not refusing;
+    // a network failure to run again later (exit 5), not "the registry refused" (3).
+    if (isRetryableStatus(res.status)) return new AirpackError('NETWORK_ERROR', `${what}: HTTP ${res.status} from ${where}, still after retries; the registry is unavailable, try again later${suffix}`);
     return new AirpackError('REGISTRY_ERROR', `${what}: HTTP ${res.status} from ${where}${suffix}`);
   }
 }

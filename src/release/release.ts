@@ -18,7 +18,7 @@ import { scratchDirectory } from '../io/cleanup.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { AirpackError } from '../errors.js';
+import { AirpackError, fileErrorText } from '../errors.js';
 import { parseImageInput, parseImageList, type ImageInput } from '../ref/input.js';
 import { bundleStaged, writeChecksumFiles, type BundleOptions, type BundleResult, type StagedBundle } from './bundle.js';
 
@@ -56,7 +56,7 @@ async function readLists(files: string | string[] | undefined, base: string): Pr
     try {
       text = await readFile(full, 'utf8');
     } catch (err) {
-      throw new AirpackError('INVALID_ARGUMENT', `imagesFile ${full}: cannot read (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+      throw new AirpackError('INVALID_ARGUMENT', `imagesFile ${full}: cannot read it: ${fileErrorText(err as NodeJS.ErrnoException)}`, { cause: err });
     }
     out.push(...parseImageList(text, full, path.dirname(full)));
   }
@@ -75,7 +75,9 @@ export async function bundleRelease(
     // YAML is a superset of JSON, but a .json file gets JSON's stricter parse and messages.
     desc = (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as ReleaseDescription;
   } catch (err) {
-    throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: ${(err as Error).message}`, { cause: err });
+    const fsCode = (err as NodeJS.ErrnoException).code;
+    const why = typeof fsCode === 'string' && /^E[A-Z]+$/.test(fsCode) ? `cannot read it: ${fileErrorText(err as NodeJS.ErrnoException)}` : (err as Error).message;
+    throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: ${why}`, { cause: err });
   }
   if (!desc || !Array.isArray(desc.bundles) || desc.bundles.length === 0) throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: expected a "bundles" array`);
   for (const obj of [desc, ...desc.bundles]) {
