@@ -194,5 +194,15 @@ describe('airpack reorder', () => {
     expect(res.code).toBe(4);
     expect(res.stderr).toMatch(/stolen: a symlink out of the layout directory/);
     expect(existsSync(out)).toBe(false);
+    // A link back up the tree is a loop, refused as malformed (not an I/O failure after ENAMETOOLONG).
+    await rm(join(layout, 'blobs', 'sha256', 'stolen'));
+    await symlink('..', join(layout, 'blobs', 'up'));
+    const loop = await promisify(execFile)(process.execPath, [bin, 'reorder', layout, '-o', out], { cwd: dir }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    expect(loop.code).toBe(4);
+    expect(loop.stderr).toContain('a second way into');
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { familiarName, formatReference, parseReference } from '../src/ref/reference.js';
+import { familiarName, formatReference, parseReference, redactUserinfo } from '../src/ref/reference.js';
 import { formatImageInput, isArchiveInput, parseImageInput, parseImageList } from '../src/ref/input.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
@@ -68,6 +68,28 @@ describe('parseImageList', () => {
 
   it('names the file and line of a bad entry', () => {
     expect(() => parseImageList('ok:1\nBAD REF\n', 'images.txt')).toThrow(/images\.txt line 2: image reference "BAD REF"/);
+  });
+});
+
+describe('credentials in a reference', () => {
+  it.each([
+    ['user:pa/ss@host/repo:1', 'pa/ss'],
+    ['user:p@ss@host/repo:1', 'p@ss'],
+    ['bob:pw@host/x@sha256:' + 'a'.repeat(64), 'bob:pw'],
+  ])('%s is refused and the password never shown', (text, secret) => {
+    let message = '';
+    try {
+      parseReference(text);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('credentials');
+    expect(message).not.toContain(secret);
+  });
+
+  it('keeps a digest of any algorithm as it is', () => {
+    expect(redactUserinfo('busybox:1.36@sha512:abcd')).toBe('busybox:1.36@sha512:abcd');
+    expect(redactUserinfo(`busybox@${D}`)).toBe(`busybox@${D}`);
   });
 });
 

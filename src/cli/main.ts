@@ -63,6 +63,11 @@ function stopOnSignals(): void {
     process.once(signal, () => {
       runInterruptCleanups();
       process.stderr.write(`airpack: stopped by ${signal}; temp files removed\n`);
+      // Once more after file-system calls already on the thread pool have landed (io/cleanup.ts). The
+      // wait blocks this thread, so none of the run's own code goes on in between (no rename of a
+      // removed temp file, no other exit code).
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      runInterruptCleanups();
       process.exit(code);
     });
   }

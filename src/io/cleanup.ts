@@ -37,10 +37,15 @@ export function scratchDirectory(prefix: string): { path: string; forget: () => 
   return { path, forget: removeOnInterrupt(path) };
 }
 
-/** Runs every registered removal (each at most once); errors are ignored: the rest must still run. */
+/**
+ * Runs every registered removal; errors are ignored: the rest must still
+ * run. Removals stay registered: the CLI runs them a second time a moment
+ * later, because a file-system call already on the thread pool (a mkdir of
+ * the blob store's `sha256/`, a temp file's open) can land after the first
+ * removal and bring the directory back (seen in CI).
+ */
 export function runInterruptCleanups(): void {
-  for (const [id, remove] of [...pending]) {
-    pending.delete(id);
+  for (const remove of [...pending.values()]) {
     try {
       remove();
     } catch {

@@ -59,7 +59,7 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
 
   const colon = rest.indexOf(':');
   const file = colon >= 0 ? rest.slice(0, colon) : rest;
-  if (file === '') throw new AirpackError('INVALID_REFERENCE', `image input "${text}": no path; expected ${transport ?? 'docker-archive'}:PATH[:NAME]`);
+  if (file === '') throw new AirpackError('INVALID_REFERENCE', `image input "${redactUserinfo(text)}": no path; expected ${transport ?? 'docker-archive'}:PATH[:NAME]`);
   const input: ArchiveInput = { archive: baseDir ? path.resolve(baseDir, file) : file };
   if (transport) input.transport = transport;
   const selector = colon >= 0 ? rest.slice(colon + 1) : undefined;

@@ -28,9 +28,13 @@ const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
 
-/** `text` with any `user:password@` shown as `***@` (a digest's `@sha256:` is kept). */
+/**
+ * `text` with everything up to an `@` that starts no digest shown as `***@`:
+ * such an `@` ends a `user:password` (which may itself hold `/` or `@`).
+ * A digest's `@sha256:…` (any algorithm) is kept.
+ */
 export function redactUserinfo(text: string): string {
-  return text.replace(/[^\s/:@]+:[^\s/@]+@(?!sha256:)/g, '***@');
+  return text.replace(/^.*@(?![a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]+$)/, '***@');
 }
 
 export function parseReference(input: string): Reference {

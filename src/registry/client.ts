@@ -182,7 +182,7 @@ export class RegistryClient {
     if (res.status === 403) return new AirpackError('DENIED', `${what}: access denied (HTTP 403)${suffix}`);
     // Still unavailable after the retries (503, 502, 429...): the registry is down or overloaded, not refusing;
     // a network failure to run again later (exit 5), not "the registry refused" (3).
-    if (isRetryableStatus(res.status)) return new AirpackError('NETWORK_ERROR', `${what}: HTTP ${res.status} from ${where}, still after retries; the registry is unavailable, try again later${suffix}`);
+    if (isRetryableStatus(res.status)) return new AirpackError('NETWORK_ERROR', `${what}: HTTP ${res.status} from ${where}: the registry is unavailable, try again later${suffix}`);
     return new AirpackError('REGISTRY_ERROR', `${what}: HTTP ${res.status} from ${where}${suffix}`);
   }
 }

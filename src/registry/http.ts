@@ -64,6 +64,8 @@ export async function send(req: HttpRequest): Promise<HttpResponse> {
   let headers = { 'user-agent': 'airpack', ...req.headers };
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const res = await sendOnce({ ...req, url: url.href, headers });
+    // A stream body is spent by the first request: a redirect is the caller's to follow.
+    if (req.body instanceof Readable) return res;
     if (res.status >= 300 && res.status < 400 && res.headers.location && res.status !== 304) {
       res.body.resume();
       const next = new URL(res.headers.location, url);
@@ -116,8 +118,11 @@ function sendOnce(req: HttpRequest & { headers: Record<string, string> }): Promi
     r.on('error', (err) => reject(new AirpackError('NETWORK_ERROR', `${options.method} ${redactUrl(url)}: ${err.message}`, { cause: err })));
     if (req.body instanceof Readable) {
       // A body that fails (its source did) ends the request: the caller learns why from its source.
-      req.body.once('error', (err) => r.destroy(err));
-      req.body.pipe(r);
+      // A request that ends early (an error, an early answer) ends the body: nothing is left suspended.
+      const body = req.body;
+      body.once('error', (err) => r.destroy(err));
+      r.once('close', () => body.destroy());
+      body.pipe(r);
     } else if (Array.isArray(req.body)) {
       for (const piece of req.body) r.write(piece);
       r.end();
@@ -152,15 +157,17 @@ export function retryDelay(policy: RetryPolicy, retry: number, retryAfter?: stri
  */
 export async function sendWithRetry(req: HttpRequest, policy: RetryPolicy = DEFAULT_RETRY): Promise<HttpResponse> {
   let lastError: unknown;
-  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+  // A stream body can be sent once.
+  const attempts = req.body instanceof Readable ? 1 : policy.attempts;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       const res = await send(req);
-      if (!isRetryableStatus(res.status) || attempt === policy.attempts) return res;
+      if (!isRetryableStatus(res.status) || attempt === attempts) return res;
       res.body.resume();
       await sleep(retryDelay(policy, attempt, res.headers['retry-after']));
     } catch (err) {
       lastError = err;
-      if (attempt === policy.attempts) break;
+      if (attempt === attempts) break;
       await sleep(retryDelay(policy, attempt));
     }
   }

@@ -32,6 +32,8 @@ export async function isDirectory(dir: string): Promise<boolean> {
 
 async function members(root: string): Promise<Member[]> {
   const out: Member[] = [];
+  // Real directories entered so far: a symlink back to one of them is a loop, not more files.
+  const entered = new Set<string>([root]);
   const visit = async (rel: string): Promise<void> => {
     for (const name of (await readdir(path.join(root, rel))).sort()) {
       const child = rel ? `${rel}/${name}` : name;
@@ -41,6 +43,8 @@ async function members(root: string): Promise<Member[]> {
       }
       const info = await stat(real);
       if (info.isDirectory()) {
+        if (entered.has(real)) throw new AirpackError('ARCHIVE_INVALID', `${path.join(root, child)}: a second way into ${real} (a symlink loop or a link to a directory already read); expected each directory once`);
+        entered.add(real);
         out.push({ name: `${child}/`, size: 0 });
         await visit(child);
       } else if (info.isFile()) {

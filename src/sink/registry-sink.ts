@@ -27,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobSource } from '../blob/download.js';
 import { AirpackError, isAirpackError } from '../errors.js';
 import { firstHeader, type FetchedManifest, type RegistryClient } from '../registry/client.js';
-import { readBody } from '../registry/http.js';
+import { isRetryableStatus, readBody } from '../registry/http.js';
 import type { Descriptor } from '../spec/types.js';
 
 /**
@@ -175,8 +175,8 @@ export class RegistryWriter {
         if (!isResumable(err) || attempt >= MAX_UPLOAD_RESUMES || desc.size <= this.monolithicMax) throw err;
         await sleep(Math.min(250 * 2 ** attempt, 4000));
         const held = await this.uploadStatus(repository, at.location, what);
-        if (held === undefined || held.bytes > desc.size) {
-          // Gone, or holding more than the blob: a new upload from the first byte.
+        if (held === undefined || held.bytes > desc.size || held.ambiguous) {
+          // Gone, holding more than the blob, or saying `0-0` (no byte or one byte): a new upload from the first byte.
           const res = await this.client.request(repository, 'pull,push', { retry: ONCE, method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
           at = { bytes: 0, location: await this.uploadLocation(res, what) };
         } else if (held.bytes < at.bytes) {
@@ -204,6 +204,24 @@ export class RegistryWriter {
     onAck: (acked: { bytes: number; location: string }) => void,
   ): Promise<void> {
     const opened = await source.open(0);
+    try {
+      await this.sendOpened(repository, desc, source, opened, from, what, progress, onAck);
+    } finally {
+      // Also when the first request failed before the body was read.
+      opened.body.destroy();
+    }
+  }
+
+  private async sendOpened(
+    repository: string,
+    desc: Descriptor,
+    source: BlobSource,
+    opened: Awaited<ReturnType<BlobSource['open']>>,
+    from: { bytes: number; location: string },
+    what: string,
+    progress: (upTo: number) => void,
+    onAck: (acked: { bytes: number; location: string }) => void,
+  ): Promise<void> {
     const hash = createHash('sha256');
     let read = 0;
     // A fault of the source (more bytes than the descriptor says) is the answer, not a broken transfer.
@@ -263,6 +281,13 @@ export class RegistryWriter {
       try {
         for (let at = from.bytes; at < desc.size; ) {
           const n = Math.min(this.segmentSize, desc.size - at);
+          // The first bytes in hand before the request opens: a source that waits (for a bundle reader,
+          // or re-reads the part the registry holds after a resume) must not hold an open request idle.
+          if (!carry) {
+            const first = await pieces.next();
+            if (first.done) throw (sourceFault = new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave ${read} bytes [expected ${desc.size}]`));
+            carry = first.value;
+          }
           let res;
           try {
             res = await this.client.request(repository, 'pull,push', {
@@ -279,7 +304,7 @@ export class RegistryWriter {
           }
           if (res.status !== 202) {
             const err = await this.client.errorFor(res, `${what}: PATCH from byte ${at}`);
-            throw res.status >= 500 || res.status === 401 ? resumable(err) : err;
+            throw isRetryableStatus(res.status) || res.status === 401 ? resumable(err) : err;
           }
           res.body.resume();
           // The newest Location, exactly as given: registries put their upload state in it.
@@ -288,8 +313,8 @@ export class RegistryWriter {
           at += n;
           onAck({ bytes: at, location });
         }
-        // The source's end: every byte hashed, the read closed.
-        if (carry || !(await pieces.next()).done) throw new AirpackError('SIZE_MISMATCH', `${what}: ${source.name} gave more than the ${desc.size} bytes its descriptor says`);
+        // The source's end: every byte hashed (rest() refuses bytes past the size itself).
+        await pieces.next();
       } finally {
         await pieces.return?.(undefined);
       }
@@ -314,16 +339,16 @@ export class RegistryWriter {
   }
 
   /** How many bytes the upload at `location` holds (its `Range: 0-N`) and where to send more; undefined when the registry no longer knows it. */
-  private async uploadStatus(repository: string, location: string, what: string): Promise<{ bytes: number; location: string } | undefined> {
+  private async uploadStatus(repository: string, location: string, what: string): Promise<{ bytes: number; location: string; ambiguous?: true } | undefined> {
     const res = await this.client.request(repository, 'pull,push', { method: 'GET', path: location });
     res.body.resume();
     if (res.status === 404) return undefined;
     if (res.status !== 204 && res.status !== 202) throw await this.client.errorFor(res, `${what}: upload status`);
     const range = /^(?:bytes=)?0-(\d+)$/.exec(firstHeader(res.headers.range) ?? '');
     const next = firstHeader(res.headers.location);
-    // `0-0` is what distribution says for an empty upload as well as for one byte: taken as empty (the
-    // first byte sent again at worst; the closing digest check has the last word).
+    // `0-0` is what distribution says for an empty upload as well as for one byte: ambiguous.
     const last = range ? Number(range[1]) : -1;
-    return { bytes: last > 0 ? last + 1 : 0, location: next ? new URL(next, res.url).href : location };
+    const at = { bytes: last > 0 ? last + 1 : 0, location: next ? new URL(next, res.url).href : location };
+    return last === 0 ? { ...at, ambiguous: true } : at;
   }
 }
