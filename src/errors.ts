@@ -86,6 +86,12 @@ export function toAirpackError(err: unknown, subject?: string): AirpackError | E
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** Whether `err` is a file-system error (ENOENT, EISDIR, EACCES, ENOSPC, ...). */
+export function isFileError(err: unknown): err is NodeJS.ErrnoException {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && FILE_ERRORS.test(code);
+}
+
 /** What a file-system error means, in words: "is a directory, expected a file" rather than EISDIR. */
 export function fileErrorText(err: NodeJS.ErrnoException): string {
   const code = err.code;

@@ -24,7 +24,7 @@ import { RegistryWriter, type BlobOutcome, type MountSources } from '../sink/reg
 import { PUSH_BUNDLE_READERS } from '../source/bundle-readers.js';
 import { chooseImages, LocalArchives, type LocalArchive } from '../source/archive-source.js';
 import { ARCHIVE_TRANSPORTS, parseImageInput, type ArchiveInput } from '../ref/input.js';
-import { stat } from 'node:fs/promises';
+import { isDirectory } from '../io/is-directory.js';
 import { INDEX_MEDIA_TYPES } from '../spec/media-types.js';
 import { buildListDocument } from '../manifest/list-document.js';
 import { isForeignLayer } from '../image/foreign-layers.js';
@@ -183,7 +183,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
       // `oci:DIR:NAME`, `docker-archive:PATH:NAME` and `:@N` pick and name images as for pull; a plain path takes them all.
       const input: ArchiveInput = ARCHIVE_TRANSPORTS.some((t) => source.startsWith(`${t}:`)) ? (parseImageInput(source) as ArchiveInput) : { archive: source };
       // For the hint an unnamed image gets: a directory is named as oci:DIR:NAME.
-      if (input.transport === undefined && (await stat(source).catch(() => undefined))?.isDirectory()) input.transport = 'oci';
+      if (input.transport === undefined && (await isDirectory(source))) input.transport = 'oci';
       const archive = await archives.open(input.archive);
       const choice = await chooseImages(archive, input);
       const names = new Map<ArchiveImage, string[]>();

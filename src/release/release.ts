@@ -18,7 +18,7 @@ import { scratchDirectory } from '../io/cleanup.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { AirpackError, fileErrorText } from '../errors.js';
+import { AirpackError, fileErrorText, isFileError } from '../errors.js';
 import { parseImageInput, parseImageList, type ImageInput } from '../ref/input.js';
 import { bundleStaged, writeChecksumFiles, type BundleOptions, type BundleResult, type StagedBundle } from './bundle.js';
 
@@ -75,8 +75,7 @@ export async function bundleRelease(
     // YAML is a superset of JSON, but a .json file gets JSON's stricter parse and messages.
     desc = (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as ReleaseDescription;
   } catch (err) {
-    const fsCode = (err as NodeJS.ErrnoException).code;
-    const why = typeof fsCode === 'string' && /^E[A-Z]+$/.test(fsCode) ? `cannot read it: ${fileErrorText(err as NodeJS.ErrnoException)}` : (err as Error).message;
+    const why = isFileError(err) ? `cannot read it: ${fileErrorText(err)}` : (err as Error).message;
     throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: ${why}`, { cause: err });
   }
   if (!desc || !Array.isArray(desc.bundles) || desc.bundles.length === 0) throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: expected a "bundles" array`);

@@ -25,11 +25,6 @@ interface Member {
   size: number;
 }
 
-/** True when `dir` is a directory (symlinks followed). */
-export async function isDirectory(dir: string): Promise<boolean> {
-  return (await stat(dir).catch(() => undefined))?.isDirectory() ?? false;
-}
-
 async function members(root: string): Promise<Member[]> {
   const out: Member[] = [];
   // Real directories entered so far: a symlink back to one of them is a loop, not more files.

@@ -14,7 +14,8 @@ import { withMetadataBoundary } from '../zstd/metadata-boundary.js';
 import { writeViaTempFile } from '../io/output-sink.js';
 import { FRAME_BOUNDARY, writeZstdFrames, writeZstdParts, type ZstdFrameWriterOptions } from '../zstd/frame-writer.js';
 import { toAirpackError } from '../errors.js';
-import { isDirectory, layoutDirectoryTar } from './layout-directory.js';
+import { layoutDirectoryTar } from './layout-directory.js';
+import { isDirectory } from '../io/is-directory.js';
 
 export interface ReorderArchiveOptions extends ReorderOptions {
   /** Output compression; default from the output name (`.tar.zst`, `.tar.gz`), plain tar for a Writable. */

@@ -160,7 +160,8 @@ export async function openArchive(path: string, opts: OpenOptions = {}): Promise
       }
       if (name === ArchiveEntry.dockerManifest || name === ArchiveEntry.ociIndex) sawTop = true;
       if (dockerManifest && index) sawBoth = true;
-      needed = missingNames({ dockerManifest, index, files }, depth);
+      // Past the metadata only headers are walked: nothing more is needed.
+      if (!headersOnly) needed = missingNames({ dockerManifest, index, files }, depth);
       // Stop once the metadata is complete; but not between manifest.json and
       // index.json, which sit side by side at the front of an archive.
       if (!headersOnly && sawTop && needed.size === 0 && (sawBoth || !isMetaEntry)) {

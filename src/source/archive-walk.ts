@@ -14,11 +14,12 @@
  *
  * The walk rules themselves (end marker, truncation) are the tar walker's.
  */
-import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { type Compression, detectCompression, MAGIC_PEEK_SIZE, openDecompressed } from '../compress/index.js';
 import { toAirpackError } from '../errors.js';
+import { isDirectory } from '../io/is-directory.js';
 import type { TarEnd, TarEntry } from '../tar/entry.js';
 import { TarError } from '../tar/errors.js';
 import { entryName } from '../tar/names.js';
@@ -67,7 +68,7 @@ async function jumpsTo(z: SeekableZstdFile, only: ReadonlySet<string>): Promise<
 export async function walkArchive(path: string, opts: ArchiveWalkOptions = {}): Promise<ArchiveWalk> {
   try {
     // stat, not lstat: a symlink to an OCI layout directory is that directory, as for pull.
-    if ((await stat(path).catch(() => undefined))?.isDirectory()) {
+    if (await isDirectory(path)) {
       return { compression: 'none', mode: 'directory', seekTable: false, entries: guard(path, walkDirectory(path, opts)) };
     }
     const fh = await open(path, 'r');
