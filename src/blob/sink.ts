@@ -184,3 +184,45 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
     },
   };
 }
+
+/**
+ * The sink the other way round: the plain bytes are compressed by
+ * `compressor()` into `path`, and the compressed blob's digest and size are
+ * known once `finish()` has run (`result()`). Used where layers stored
+ * uncompressed go into a registry compressed (push/layer-compression.ts).
+ */
+export function compressingSink(path: string, compressor: () => Transform): BlobSink & { result(): { digest: string; size: number } } {
+  let counter = new DigestCounter();
+  let input: Transform | undefined;
+  let done: Promise<void> | undefined;
+  let finished: { digest: string; size: number } | undefined;
+  const start = (): Transform => {
+    counter = new DigestCounter();
+    const head = compressor();
+    done = pipeline([head, new CountingStream(counter), createWriteStream(path, { flags: 'w', highWaterMark: 1024 * 1024 })]).catch((err: unknown) => {
+      throw toAirpackError(err, path);
+    });
+    done.catch(() => undefined);
+    return (input = head);
+  };
+  const stop = async (): Promise<void> => {
+    input?.destroy();
+    await done?.catch(() => undefined);
+    input = undefined;
+    done = undefined;
+  };
+  return {
+    write: (chunk) => Promise.race([writeWithBackpressure(input ?? start(), chunk), done as Promise<never>]),
+    restart: stop,
+    async finish() {
+      (input ?? start()).end();
+      await done;
+      finished = { digest: counter.digest(), size: counter.bytes };
+    },
+    abort: stop,
+    result() {
+      if (!finished) throw new Error('compressingSink: result() before finish()');
+      return finished;
+    },
+  };
+}

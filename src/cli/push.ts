@@ -1,6 +1,7 @@
 /** `airpack push`: bundles and archives into a registry, digests kept. */
 import type { Argv } from 'yargs';
 import { push } from '../push/push.js';
+import { LAYER_COMPRESSIONS, type LayerCompression } from '../push/layer-compression.js';
 import { positiveInteger, registryOptions, withRegistryOptions, type RegistryArgs } from './common.js';
 import { createReporter, formatBytes, printJson, type GlobalArgs } from './output.js';
 
@@ -17,6 +18,12 @@ export function builder(y: Argv) {
       default: false,
       describe: 'Push manifests with Windows foreign layers byte for byte (digests kept, URLs still outside). Default: rewrite them (URLs dropped, new digests): containerd tries those URLs first and fails on a site without a route to them',
     })
+    .option('layer-compression', {
+      choices: LAYER_COMPRESSIONS,
+      default: 'gzip' as LayerCompression,
+      describe: 'What layers stored as plain tars (bundles made with --layers uncompressed, docker save) become in the registry: gzip (level 1) or zstd (OCI types), deterministic, new digests printed; none pushes the plain tars as they are. Compressed layers go up byte for byte',
+    })
+    .option('digests-file', { type: 'string', describe: 'Write every pushed image as "TARGET PINNED" (host/x:v1 host/x@sha256:...), a line each, to this file when the push is done' })
     .option('concurrency', { type: 'number', default: 4, coerce: positiveInteger('concurrency'), describe: 'Blobs uploaded in parallel' })
     .example('$0 push rke2-images.linux-amd64.tar.zst --registry registry.site:5000', 'docker.io/rancher/x:v1 -> registry.site:5000/rancher/x:v1')
     .example('$0 push *.tar.zst --registry registry.site:5000/mirror --dry-run', 'what would go where, under a prefix');
@@ -27,6 +34,8 @@ interface PushArgs extends RegistryArgs, GlobalArgs {
   registry: string;
   'dry-run': boolean;
   'keep-foreign-urls': boolean;
+  'layer-compression': LayerCompression;
+  'digests-file'?: string;
   concurrency: number;
 }
 
@@ -38,6 +47,8 @@ export async function handler(args: PushArgs): Promise<void> {
       registry: args.registry,
       dryRun: args['dry-run'],
       keepForeignUrls: args['keep-foreign-urls'],
+      layerCompression: args['layer-compression'],
+      ...(args['digests-file'] !== undefined ? { digestsFile: args['digests-file'] } : {}),
       registryOptions: registryOptions(args),
       concurrency: args.concurrency,
       onProgress: reporter.listener,
@@ -53,7 +64,12 @@ export async function handler(args: PushArgs): Promise<void> {
           : image.foreignLayers === 'kept'
             ? '  (foreign layer URLs kept: nodes must reach them)'
             : '';
-      process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${rebuilt}${foreign}${result.dryRun ? '  (dry run)' : ''}\n`);
+      const compressed = image.layersCompressed
+        ? result.dryRun
+          ? `  (plain layers to be ${image.layersCompressed}-compressed: the digest will be new)`
+          : `  (plain layers ${image.layersCompressed}-compressed: new digest, was ${image.sourceDigest}; --layer-compression none keeps it)`
+        : '';
+      process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${rebuilt}${foreign}${compressed}${result.dryRun ? '  (dry run)' : ''}\n`);
     }
     if (!result.dryRun) {
       const { uploaded, present, mounted } = result.blobs;

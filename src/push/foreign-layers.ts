@@ -10,51 +10,22 @@
  * digests (and a new index over them). `--keep-foreign-urls` pushes the
  * manifests byte for byte instead (digests kept, URLs still outside).
  */
-import { parseIndex, parseManifest } from '../image/documents.js';
-import { sha256Digest, type FetchedManifest } from '../registry/client.js';
+import type { FetchedManifest } from '../registry/client.js';
 import { distributableType, isForeignLayer } from '../image/foreign-layers.js';
+import { rewriteManifests, type ManifestEdit, type Rewritten } from './rewrite-manifests.js';
 
-/** The manifest with its foreign layers made ordinary; undefined when it has none. */
-function withoutForeignUrls(m: FetchedManifest): FetchedManifest | undefined {
-  const parsed = parseManifest(m.bytes, `manifest ${m.digest}`);
-  if (!parsed.layers.some(isForeignLayer)) return undefined;
-  const layers = parsed.layers.map((d) => {
+/** Foreign layers made ordinary; no edit for a manifest without any. */
+const dropForeignUrls: ManifestEdit = (manifest, mediaType) => {
+  if (!manifest.layers.some(isForeignLayer)) return undefined;
+  const layers = manifest.layers.map((d) => {
     if (!isForeignLayer(d)) return d;
     const { urls: _urls, ...rest } = d;
     return { ...rest, mediaType: distributableType(d.mediaType) };
   });
-  const bytes = Buffer.from(JSON.stringify({ ...parsed, layers }));
-  return { mediaType: m.mediaType, digest: sha256Digest(bytes), bytes };
-}
-
-export interface Rewritten {
-  top: FetchedManifest;
-  children: FetchedManifest[];
-  /** Manifests rewritten: source digest to new digest. */
-  changed: Map<string, string>;
-}
+  return { manifest: { ...manifest, layers }, mediaType };
+};
 
 /** An image's manifests with foreign layers made ordinary, and its index re-pointed at the new children. */
 export function rewriteForeignLayers(top: FetchedManifest, children: readonly FetchedManifest[], isIndex: boolean): Rewritten {
-  const changed = new Map<string, string>();
-  if (!isIndex) {
-    const single = withoutForeignUrls(top);
-    if (single) changed.set(top.digest, single.digest);
-    return { top: single ?? top, children: [], changed };
-  }
-  const newChildren = children.map((c) => {
-    const r = withoutForeignUrls(c);
-    if (r) changed.set(c.digest, r.digest);
-    return r ?? c;
-  });
-  if (changed.size === 0) return { top, children: [...children], changed };
-  const sizes = new Map(newChildren.map((c) => [c.digest, c.bytes.length]));
-  const index = parseIndex(top.bytes, `index ${top.digest}`);
-  const manifests = index.manifests.map((d) => {
-    const digest = changed.get(d.digest);
-    return digest ? { ...d, digest, size: sizes.get(digest)! } : d;
-  });
-  const bytes = Buffer.from(JSON.stringify({ ...index, manifests }));
-  changed.set(top.digest, sha256Digest(bytes));
-  return { top: { mediaType: top.mediaType, digest: sha256Digest(bytes), bytes }, children: newChildren, changed };
+  return rewriteManifests(top, children, isIndex, dropForeignUrls);
 }

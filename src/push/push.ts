@@ -32,6 +32,10 @@ import { rewriteForeignLayers } from './foreign-layers.js';
 import type { ListEntry } from '../manifest/local-lists.js';
 import { formatPlatform } from '../platform/platform.js';
 import type { Descriptor, ImageManifest } from '../spec/types.js';
+import { isPlainLayer, LayerCompressor, type LayerCompression } from './layer-compression.js';
+import { rewriteManifests } from './rewrite-manifests.js';
+import { checkOutputFile } from '../io/output-path.js';
+import { TempFile } from '../io/output-sink.js';
 
 export interface PushOptions {
   /** Bundles, image archives or OCI layout directories. */
@@ -46,6 +50,15 @@ export interface PushOptions {
    * the URLs can pull (see push/foreign-layers.ts).
    */
   keepForeignUrls?: boolean;
+  /**
+   * What layers stored as plain tars (bundles made with `--layers
+   * uncompressed`, docker save) become: gzip (default) or zstd, new digests
+   * reported; `none` pushes them as they are. Compressed layers are never
+   * touched. See push/layer-compression.ts.
+   */
+  layerCompression?: LayerCompression;
+  /** A file to write every pushed image to as `TARGET PINNED` (`host/x:v1 host/x@sha256:...`), a line each, when the push is done. */
+  digestsFile?: string;
   registryOptions?: RegistryOptions;
   /** Blobs in flight at once (default 4). */
   concurrency?: number;
@@ -66,6 +79,8 @@ export interface PushedImage {
   rebuilt?: { from: string; missing: string[] };
   /** Manifests with foreign layers: rewritten (URLs dropped, new digests) or kept byte for byte; `sourceDigest` is the digest before. */
   foreignLayers?: 'rewritten' | 'kept';
+  /** Layers stored as plain tars were compressed with this; `digest` is new and `sourceDigest` the archive's. */
+  layersCompressed?: 'gzip' | 'zstd';
   sourceDigest?: string;
 }
 
@@ -98,8 +113,10 @@ interface Graph {
   blobs: Array<{ desc: Descriptor; sources: BlobSource[] }>;
   /** The archive holds only part of the source index: `top` is a list rebuilt over what it holds. */
   rebuilt?: { from: string; missing: string[] };
-  /** `top`'s digest in the archive, when the manifests were rewritten (foreign layers). */
+  /** `top`'s digest in the archive, when the manifests were rewritten (foreign layers, compressed layers). */
   sourceDigest?: string;
+  /** Plain layers compressed with this (set once done; in a dry run, what would be done). */
+  compressed?: 'gzip' | 'zstd';
 }
 
 /**
@@ -112,10 +129,55 @@ function foreignLayersOf(graph: Graph, keep: boolean): 'rewritten' | 'kept' | un
   if (!hasForeign) return undefined;
   if (keep) return 'kept';
   const r = rewriteForeignLayers(graph.top, graph.children, graph.children.length > 0);
-  graph.sourceDigest = graph.top.digest;
+  graph.sourceDigest ??= graph.top.digest;
   graph.top = r.top;
   graph.children = r.children;
   return 'rewritten';
+}
+
+/**
+ * The plain layers of every graph compressed (each digest once), and the
+ * manifests pointed at them: new digests, reported as such. In a dry run
+ * only marks what would be compressed.
+ */
+async function compressPlainLayers(graphs: readonly Graph[], compressor: LayerCompressor, dryRun: boolean, onProgress?: ProgressListener): Promise<void> {
+  const plain = new Map<string, { desc: Descriptor; sources: BlobSource[] }>();
+  for (const g of graphs) for (const b of g.blobs) if (isPlainLayer(b.desc)) plain.set(b.desc.digest, b);
+  if (plain.size === 0) return;
+  if (dryRun) {
+    for (const g of graphs) if (g.blobs.some((b) => plain.has(b.desc.digest))) g.compressed = compressor.kind;
+    return;
+  }
+  onProgress?.({ type: 'phase', phase: 'compress', totalBytes: [...plain.values()].reduce((n, b) => n + b.desc.size, 0) });
+  const done = new Map<string, { desc: Descriptor; sources: BlobSource[] }>();
+  await Promise.all([...plain.values()].map(async (b) => done.set(b.desc.digest, await compressor.compress(b.desc, b.sources, `layer ${b.desc.digest}`))));
+  const edit = compressor.manifestEdit(new Map([...done].map(([digest, c]) => [digest, c.desc])));
+  for (const g of graphs) {
+    if (!g.blobs.some((b) => done.has(b.desc.digest))) continue;
+    const r = rewriteManifests(g.top, g.children, g.children.length > 0, edit);
+    g.sourceDigest ??= g.top.digest;
+    g.top = r.top;
+    g.children = r.children;
+    g.blobs = g.blobs.map((b) => done.get(b.desc.digest) ?? b);
+    g.compressed = compressor.kind;
+  }
+}
+
+/**
+ * Every pushed image as `TARGET PINNED` a line (`site:5000/x:v1
+ * site:5000/x@sha256:...`), into `file` (temp file, renamed when complete).
+ * Two columns: skopeo and crane refuse a reference with both a tag and a digest.
+ */
+async function writeDigestsFile(file: string, images: readonly PushedImage[]): Promise<void> {
+  const lines = images.map((i) => `${i.target} ${i.target.replace(/(?::[\w][\w.-]*|@[^@]*)$/, '')}@${i.digest}\n`).join('');
+  const tmp = await TempFile.create({ target: file });
+  try {
+    await tmp.fh.writeFile(lines);
+    await tmp.commit();
+  } catch (err) {
+    await tmp.discard();
+    throw err;
+  }
 }
 
 /** Everything an image in `archive` needs in a registry: its manifests (top last) and blobs. */
@@ -169,12 +231,15 @@ function targetOf(ref: Reference, host: string, prefix: string): Reference {
 export async function push(options: PushOptions): Promise<PushResult> {
   if (options.sources.length === 0) throw new AirpackError('INVALID_ARGUMENT', 'push: name at least one bundle or archive');
   const { host, prefix } = parseRegistryTarget(options.registry);
+  if (options.digestsFile !== undefined) checkOutputFile(options.digestsFile, '--digests-file');
+  const layerCompression = options.layerCompression ?? 'gzip';
   const pool = new RegistryPool(options.registryOptions);
   const mounts: MountSources = new Map();
   const result: PushResult = { registry: options.registry, dryRun: options.dryRun ?? false, images: [], blobs: { present: 0, mounted: 0, uploaded: 0 }, bytesUploaded: 0 };
   const writer = new RegistryWriter(pool.get(host), mounts, { onBytes: (n) => ((result.bytesUploaded += n), options.onProgress?.({ type: 'bytes', n })) });
   const limit = pLimit(options.concurrency ?? 4);
   const archives = new LocalArchives(PUSH_BUNDLE_READERS);
+  const compressor = layerCompression === 'none' ? undefined : new LayerCompressor(layerCompression, options.concurrency ?? 4, (n) => options.onProgress?.({ type: 'progress', phase: 'compress', n }));
   try {
     // Every image's graph first (manifests only, a few KB each): the progress line then knows the total.
     const planned: Array<{ path: string; names: string[]; graph: Graph; foreign: 'rewritten' | 'kept' | undefined }> = [];
@@ -199,6 +264,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
     }
     // Nothing to push at all is no success: say how to name them.
     if (planned.length === 0 && unnamed.length > 0) throw unnamed[0]!;
+    if (compressor) await compressPlainLayers(planned.map((p) => p.graph), compressor, result.dryRun, options.onProgress);
     const distinct = new Map(planned.flatMap(({ graph }) => graph.blobs.map((b) => [b.desc.digest, b.desc.size] as const)));
     if (!options.dryRun) options.onProgress?.({ type: 'phase', phase: 'push', totalBytes: [...distinct.values()].reduce((n, v) => n + v, 0) });
     const counted = new Set<string>();
@@ -214,6 +280,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
           children: graph.children.map((c) => c.digest),
           ...(graph.rebuilt ? { rebuilt: graph.rebuilt } : {}),
           ...(foreign ? { foreignLayers: foreign } : {}),
+          ...(graph.compressed ? { layersCompressed: graph.compressed } : {}),
           ...(graph.sourceDigest ? { sourceDigest: graph.sourceDigest } : {}),
         };
         result.images.push(pushed);
@@ -237,7 +304,9 @@ export async function push(options: PushOptions): Promise<PushResult> {
         options.onProgress?.({ type: 'image-done', reference: pushed.target, platform: graph.children.length > 0 ? `${graph.children.length} platforms` : 'one platform' });
       }
     }
+    if (options.digestsFile !== undefined && !result.dryRun) await writeDigestsFile(options.digestsFile, result.images);
   } finally {
+    await compressor?.cleanup();
     await archives.cleanup();
   }
   return result;
