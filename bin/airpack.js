@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { main, stopOnUncaughtErrors } from '../dist/cli/main.js';
 
+stopOnUncaughtErrors();
 process.exitCode = await main();

@@ -1,6 +1,6 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -121,6 +121,74 @@ describe('airpack CLI', () => {
       }
     }
     expect(existsSync(join(dir, 'nosuchdir'))).toBe(false);
+  });
+
+  it('reorder and extract check their output, --cache-dir must be a directory, a gzip level is gzip\'s: exit 2 before any work, naming it', async () => {
+    const archive = join(dir, 'for-outputs.tar');
+    expect((await airpack(['pull', fx.single.ref, '-o', archive])).code).toBe(0);
+    const cases: Array<[string[], RegExp]> = [
+      [['reorder', archive, '-o', join(dir, 'nosuchdir', 'x.tar')], /-o .*nosuchdir\/x\.tar: directory .* does not exist/],
+      [['reorder', archive, '-o', dir, '--compression', 'none'], /-o .*: is a directory/],
+      [['reorder', archive, '-o', join(dir, 'r.tar.gz'), '--level', '16'], /r\.tar\.gz: gzip level 16 \[expected 1 to 9/],
+      [['extract', archive, fx.single.ref, '-o', join(dir, 'nosuchdir', 'x.tar')], /-o .*nosuchdir\/x\.tar: directory .* does not exist/],
+      [['pull', fx.single.ref, '--cache-dir', archive, '-o', join(dir, 'c.tar')], /--cache-dir .*for-outputs\.tar: is a file \[expected a directory for verified blobs\]/],
+    ];
+    for (const [args, message] of cases) {
+      const res = await airpack(args);
+      expect({ args, code: res.code }).toEqual({ args, code: 2 });
+      expect(res.stderr).toMatch(message);
+      expect(res.stderr).not.toContain(`${archive}: no such`);
+    }
+    expect(existsSync(join(dir, 'nosuchdir'))).toBe(false);
+    expect(existsSync(join(dir, 'r.tar.gz'))).toBe(false);
+  });
+
+  // Root reads every file: the unreadable case runs as root without the capabilities that override file
+  // permissions (setpriv drops them from the bounding set), on files of mode 000 and a directory of 555.
+  it('an unreadable input is exit 5 (permission denied) in every command, an unreadable option file and an unwritable output directory exit 2', async () => {
+    const area = join(dir, 'unreadable');
+    await mkdir(join(area, 'out'), { recursive: true });
+    await mkdir(join(area, 'locked'), { recursive: true });
+    const secret = join(area, 'root-only.tar');
+    expect((await airpack(['pull', fx.single.ref, '-o', secret])).code).toBe(0);
+    await writeFile(join(area, 'list.txt'), `${fx.single.ref}\n`);
+    for (const f of [secret, join(area, 'list.txt')]) await chmod(f, 0o000);
+    await chmod(join(area, 'locked'), 0o555);
+    const withoutFileOverride = (args: string[]) =>
+      run('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', 'node', join(ROOT, 'bin/airpack.js'), ...args], { cwd: area, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', TMPDIR: join(area, 'out') } });
+    const out = (name: string) => join(area, 'out', name);
+    const inputs: string[][] = [
+      ['ls', secret],
+      ['verify', secret],
+      ['find', fx.single.ref, secret],
+      ['extract', secret, fx.single.ref, '-o', out('e.tar')],
+      ['reorder', secret, '-o', out('r.tar')],
+      ['pull', `docker-archive:${secret}`, '-o', out('p.tar')],
+      ['bundle', secret, '-o', out('b.tar.zst')],
+      ['push', secret, '--registry', '127.0.0.1:1'],
+    ];
+    for (const args of inputs) {
+      const res = await withoutFileOverride(args);
+      expect({ args, code: res.code }).toEqual({ args, code: 5 });
+      expect(res.stderr).toContain(`${secret}: permission denied`);
+    }
+    const options: Array<[string[], RegExp]> = [
+      [['pull', '--images', join(area, 'list.txt'), '-o', out('l.tar')], /--images .*list\.txt: cannot read it: permission denied/],
+      [['pull', fx.single.ref, '--ca-file', secret, '-o', out('c.tar')], /--ca-file .*root-only\.tar: cannot read it: permission denied/],
+      [['pull', fx.single.ref, '-o', join(area, 'locked', 'x.tar')], /-o .*locked\/x\.tar: cannot write in .*locked: permission denied/],
+      [['bundle', fx.single.ref, '-o', join(area, 'locked', 'x.tar.zst')], /cannot write in .*locked: permission denied/],
+    ];
+    for (const [args, message] of options) {
+      const res = await withoutFileOverride(args);
+      expect({ args, code: res.code }).toEqual({ args, code: 2 });
+      expect(res.stderr).toMatch(message);
+    }
+    // Nothing was written anywhere, and no scratch was left in TMPDIR.
+    expect(await readdir(join(area, 'out'))).toEqual([]);
+    expect(await readdir(join(area, 'locked'))).toEqual([]);
+    expect((await readdir(area)).sort()).toEqual(['list.txt', 'locked', 'out', 'root-only.tar']);
+    // Left so that the world's temp dir can be removed.
+    await chmod(join(area, 'locked'), 0o755);
   });
 
   // Issue 13, finding 9: a mistyped architecture is a usage error naming the near miss, not "registry refused".

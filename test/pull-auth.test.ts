@@ -132,6 +132,53 @@ describe('Basic auth (registry htpasswd)', () => {
     expect(res.stdout + res.stderr).not.toContain(PASSWORD);
   });
 
+  it('a credential helper that fails, crashes or prints junk: exit 3 naming it and how, never its output (which may hold the secret)', async () => {
+    const bin = join(dir, 'bin-bad');
+    await mkdir(bin, { recursive: true });
+    const b64 = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+    const helpers: Record<string, [string, RegExp]> = {
+      // Exits non-zero after printing the secret to stderr (a debug line).
+      fails: [`echo "debug: trying ${PASSWORD} ${b64}" >&2; exit 3`, /failed: exit code 3/],
+      // Killed by a signal half way, the secret already on stderr.
+      crashes: [`echo "debug: ${PASSWORD} ${b64}" >&2; kill -9 $$`, /failed: killed by SIGKILL/],
+      // Prints something that is not JSON but holds the secret.
+      junk: [`echo "Secret=${PASSWORD} ${b64}"; exit 0`, /output is not JSON/],
+    };
+    for (const [name, [body, message]] of Object.entries(helpers)) {
+      const helper = join(bin, `docker-credential-bad${name}`);
+      await writeFile(helper, `#!/bin/sh\nread host\n${body}\n`);
+      await chmod(helper, 0o755);
+      const cfg = join(dir, `docker-helper-${name}`);
+      await mkdir(cfg, { recursive: true });
+      await writeFile(join(cfg, 'config.json'), JSON.stringify({ credHelpers: { [fx.host]: `bad${name}` } }));
+      for (const extra of [[], ['--json'], ['--progress', 'plain']]) {
+        const res = await run('node', ['bin/airpack.js', 'pull', fx.sharedB.ref, '-o', join(dir, `helper-${name}.tar`), ...extra], {
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: cfg },
+          cwd: join(__dirname, '..'),
+        });
+        expect({ name, extra, code: res.code }).toEqual({ name, extra, code: 3 });
+        expect(res.stderr).toContain(`docker-credential-bad${name}`);
+        expect(res.stderr).toMatch(message);
+        for (const secret of [PASSWORD, b64]) expect(res.stdout + res.stderr).not.toContain(secret);
+      }
+    }
+  });
+
+  it('wrong credentials on an htpasswd registry: exit 3, said so, neither password nor its base64 in any output mode', async () => {
+    const wrong = `${PASSWORD}-wrong`;
+    const authFile = join(dir, 'auth-wrong.json');
+    await writeFile(authFile, dockerConfig(fx.host, wrong));
+    for (const extra of [[], ['--json'], ['--progress', 'plain'], ['--progress', 'tty']]) {
+      const res = await run('node', ['bin/airpack.js', 'pull', fx.single.ref, '-o', join(dir, 'wrong.tar'), ...extra], {
+        env: { ...process.env, REGISTRY_AUTH_FILE: authFile, DOCKER_CONFIG: join(dir, 'nothing-here') },
+        cwd: join(__dirname, '..'),
+      });
+      expect({ extra, code: res.code }).toEqual({ extra, code: 3 });
+      expect(res.stderr).toMatch(/refused the credentials/);
+      for (const secret of [wrong, PASSWORD, Buffer.from(`${USER}:${wrong}`).toString('base64')]) expect(res.stdout + res.stderr).not.toContain(secret);
+    }
+  });
+
   it('fails with 401 and exit 3 without credentials', async () => {
     const res = await run('node', ['bin/airpack.js', 'pull', fx.single.ref, '-o', join(dir, 'none.tar')], {
       env: { ...process.env, DOCKER_CONFIG: join(dir, 'nothing-here'), REGISTRY_AUTH_FILE: '' },

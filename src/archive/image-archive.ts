@@ -81,6 +81,13 @@ export function compressionForName(name: string): ArchiveCompression {
   throw new AirpackError('INVALID_ARGUMENT', `${name}: the name does not say how to write it [expected .tar, .tar.gz (.tgz) or .tar.zst (.tzst); or give --compression none|gzip|zstd]`);
 }
 
+/** A level is the compressor's, and gzip's range is not zstd's: checked before any work. */
+export function checkCompressionLevel(compression: ArchiveCompression, level: number | undefined, output: string): void {
+  if (level === undefined || compression === 'none') return;
+  const [max, hint] = compression === 'gzip' ? [9, '; zstd levels such as 16 are for .tar.zst'] : [22, ''];
+  if (!(Number.isInteger(level) && level >= 1 && level <= max)) throw new AirpackError('INVALID_ARGUMENT', `${output}: ${compression} level ${level} [expected 1 to ${max}${hint}]`);
+}
+
 export function blobPath(digest: string): string {
   return `${ArchiveEntry.blobsDir}${digestHex(digest)}`;
 }

@@ -12,6 +12,7 @@ import type { RegistryOptions } from '../registry/client.js';
 import { DEFAULT_CONCURRENCY } from '../pack/session.js';
 import { MAX_FRAME_SIZE } from '../zstd/frame-writer.js';
 import type { GlobalArgs } from './output.js';
+import { checkOutputDir } from '../io/output-path.js';
 
 export interface RegistryArgs {
   insecure?: string[];
@@ -55,6 +56,7 @@ export function positiveInteger(flag: string): (value: unknown) => number | unde
 
 /** The library options FetchArgs stand for; only those given (the library has the defaults). */
 export function fetchOptions(args: FetchArgs): { registry: RegistryOptions; concurrency?: number; skipMissing?: boolean; cacheDir?: string } {
+  if (args['cache-dir']) checkOutputDir(args['cache-dir'], '--cache-dir', 'verified blobs');
   return {
     registry: registryOptions(args),
     ...(args.concurrency !== undefined ? { concurrency: args.concurrency } : {}),

@@ -5,7 +5,7 @@ import { findImage } from '../scan/find.js';
 import { printJson } from './output.js';
 
 export const command = 'find <ref> <paths..>';
-export const describe = 'Which archive (file, or any tarball under a directory) holds an image, and for which platforms; exit 1 when none does, 4 when none does and a file could not be read (named on stderr)';
+export const describe = 'Which archive (file, or any tarball under a directory) holds an image, and for which platforms; exit 1 when none does, 4 when none does and a file is damaged, 5 when one could not be read (named on stderr)';
 
 export function builder(y: Argv) {
   return y
@@ -40,7 +40,9 @@ export async function handler(args: FindArgs): Promise<void> {
     }
   }
   if (!result.found) {
-    // Not found is an answer (exit 1), unless a file could not be read: then nobody knows (exit 4).
-    process.exitCode = result.skipped.some((s) => s.unreadable) ? ExitCode.integrity : ExitCode.notFound;
+    // Not found is an answer (exit 1), unless a file could not be read: then nobody knows. Damage is 4;
+    // a file the file system would not give (permission denied) is 5, as in every other command.
+    const unread = result.skipped.filter((s) => s.unreadable);
+    process.exitCode = unread.length === 0 ? ExitCode.notFound : unread.some((s) => s.exitCode === ExitCode.integrity) ? ExitCode.integrity : ExitCode.io;
   }
 }

@@ -51,30 +51,37 @@ export function parseDockerManifest(data: Buffer, source: string): DockerManifes
   return value as DockerManifestEntry[];
 }
 
-/** Validates the shape of index.json (or a nested index blob). */
-export function parseIndex(data: Buffer, what: string): ImageIndex {
-  const value = parseJson<Partial<ImageIndex> | null>(data, what);
+/** Who a malformed document belongs to: an archive's (the default) or a registry's manifest. Both are exit 4. */
+type DocumentFault = 'ARCHIVE_INVALID' | 'MANIFEST_INVALID';
+
+/** Validates the shape of index.json (or a nested index blob, or a registry's index). */
+export function parseIndex(data: Buffer, what: string, code: DocumentFault = 'ARCHIVE_INVALID'): ImageIndex {
+  const value = parseJson<Partial<ImageIndex> | null>(data, what, code);
   // Docker 25+ writes `"manifests": null` into index.json when it saved no OCI manifests: an empty index.
   if (value && typeof value === 'object' && value.manifests === null) value.manifests = [];
   if (!value || typeof value !== 'object' || !Array.isArray(value.manifests)) {
-    throw new AirpackError('ARCHIVE_INVALID', `${what}: expected an image index with a "manifests" list`);
+    throw new AirpackError(code, `${what}: expected an image index with a "manifests" list`);
   }
   value.manifests.forEach((d, i) => {
-    if (!isDescriptor(d) || !SHA256_DIGEST_RE.test(d.digest)) {
-      throw new AirpackError('ARCHIVE_INVALID', `${what}: manifests[${i}] expected {mediaType, digest: sha256:<hex>, size}, found ${JSON.stringify(d)?.slice(0, 200)}`);
-    }
     const fault = descriptorFault(d);
-    if (fault) throw new AirpackError('ARCHIVE_INVALID', `${what}: manifests[${i}] ${fault}`);
+    if (fault) throw new AirpackError(code, `${what}: manifests[${i}] ${fault}`);
   });
   return value as ImageIndex;
 }
 
 const isStringMap = (v: unknown): boolean => !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
 
-/** What is wrong with an index entry's optional fields (the image spec's types), or undefined. */
-function descriptorFault(d: Descriptor): string | undefined {
+/**
+ * What is wrong with a descriptor (the image spec's types), or undefined.
+ * Digests must be sha256: the only algorithm every registry and loader
+ * checks, and one airpack verifies; a child named by another would go
+ * unchecked.
+ */
+function descriptorFault(d: unknown): string | undefined {
+  if (!isDescriptor(d) || !SHA256_DIGEST_RE.test(d.digest)) return `expected {mediaType, digest: sha256:<hex>, size: a whole number of bytes}, found ${JSON.stringify(d)?.slice(0, 200)}`;
   if (d.mediaType !== undefined && typeof d.mediaType !== 'string') return `mediaType expected a string, found ${JSON.stringify(d.mediaType)?.slice(0, 100)}`;
   if (d.annotations !== undefined && !isStringMap(d.annotations)) return 'annotations expected an object of strings';
+  if (d.urls !== undefined && (!Array.isArray(d.urls) || !d.urls.every((u) => typeof u === 'string'))) return `urls expected a list of strings, found ${JSON.stringify(d.urls)?.slice(0, 100)}`;
   const p = d.platform as Record<string, unknown> | undefined;
   if (p === undefined) return undefined;
   if (!p || typeof p !== 'object' || typeof p.os !== 'string' || typeof p.architecture !== 'string') return `platform expected {os, architecture} strings, found ${JSON.stringify(p)?.slice(0, 100)}`;
@@ -88,13 +95,17 @@ export function isDescriptor(d: unknown): d is Descriptor {
   return !!v && typeof v === 'object' && typeof v.digest === 'string' && Number.isSafeInteger(v.size) && (v.size as number) >= 0;
 }
 
-export function parseManifest(data: Buffer, what: string): ImageManifest {
-  const value = parseJson<Partial<ImageManifest> | null>(data, what);
-  if (!value || typeof value !== 'object' || !isDescriptor(value.config) || !Array.isArray(value.layers)) {
-    throw new AirpackError('ARCHIVE_INVALID', `${what}: expected an image manifest with "config" and "layers"`);
+/** Validates the shape of an image manifest: a config and layers, each a well-formed sha256 descriptor. */
+export function parseManifest(data: Buffer, what: string, code: DocumentFault = 'ARCHIVE_INVALID'): ImageManifest {
+  const value = parseJson<Partial<ImageManifest> | null>(data, what, code);
+  if (!value || typeof value !== 'object' || !value.config || typeof value.config !== 'object' || !Array.isArray(value.layers)) {
+    throw new AirpackError(code, `${what}: expected an image manifest with "config" and "layers"`);
   }
+  const configFault = descriptorFault(value.config);
+  if (configFault) throw new AirpackError(code, `${what}: config ${configFault}`);
   value.layers.forEach((l, i) => {
-    if (!isDescriptor(l)) throw new AirpackError('ARCHIVE_INVALID', `${what}: layers[${i}] expected {mediaType, digest, size}, found ${JSON.stringify(l)?.slice(0, 200)}`);
+    const fault = descriptorFault(l);
+    if (fault) throw new AirpackError(code, `${what}: layers[${i}] ${fault}`);
   });
   return value as ImageManifest;
 }

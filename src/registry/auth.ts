@@ -65,6 +65,12 @@ export class RegistryAuth {
     throw new AirpackError('UNAUTHORIZED', `${this.registry}: unsupported authentication scheme "${this.challenge.scheme}"`);
   }
 
+  /** The user whose password Basic auth sends, when it sends one: a 401 then means the password was refused. */
+  async basicUser(): Promise<string | undefined> {
+    if (this.challenge?.scheme !== 'basic') return undefined;
+    return (await this.credentials())?.username || undefined;
+  }
+
   /** Learn from a 401's challenge (and forget the token it refused); false when there is none to learn from. */
   challenged(header: string | undefined, scope: string): boolean {
     const parsed = header ? parseChallenge(header) : undefined;

@@ -123,10 +123,14 @@ export class RegistryClient {
 
   /** GET a manifest by tag or digest; the digest is computed and, when pinned, checked. */
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+    // A digest of another algorithm could not be checked here: the registry's bytes would go unverified.
+    if (reference.includes(':') && !reference.startsWith('sha256:')) {
+      throw new AirpackError('MANIFEST_INVALID', `manifest ${this.registry}/${repository}@${reference}: digest algorithm "${reference.split(':')[0]}" is not supported [expected sha256]`);
+    }
     const res = await this.request(repository, 'pull', { path: `/v2/${repository}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT } });
     const what = `${this.registry}/${repository}:${reference}`.replace(/:sha256:/, '@sha256:');
     if (res.status !== 200) throw await this.errorFor(res, `manifest ${what}`);
-    const bytes = await readBody(res, MAX_MANIFEST_BYTES);
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
     const digest = sha256Digest(bytes);
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new AirpackError('DIGEST_MISMATCH', `manifest ${what}: registry sent bytes with digest ${digest} [expected ${reference}]`);
@@ -178,7 +182,10 @@ export class RegistryClient {
     const suffix = detail ? ` (${detail})` : '';
     const where = redactUrl(new URL(res.url));
     if (res.status === 404) return new AirpackError('NOT_FOUND', `${what}: not found (HTTP 404 from ${where})${suffix}`);
-    if (res.status === 401) return new AirpackError('UNAUTHORIZED', `${what}: authentication required or credentials refused (HTTP 401)${suffix}`);
+    if (res.status === 401) {
+      const user = await this.auth.basicUser().catch(() => undefined);
+      return new AirpackError('UNAUTHORIZED', user ? `${what}: the registry refused the credentials of user "${user}" (HTTP 401)${suffix}` : `${what}: authentication required (HTTP 401)${suffix}`);
+    }
     if (res.status === 403) return new AirpackError('DENIED', `${what}: access denied (HTTP 403)${suffix}`);
     // Still unavailable after the retries (503, 502, 429...): the registry is down or overloaded, not refusing;
     // a network failure to run again later (exit 5), not "the registry refused" (3).

@@ -69,16 +69,30 @@ function decodeAuth(entry: NonNullable<DockerConfig['auths']>[string], file: str
   return {};
 }
 
+/**
+ * How a helper failed, in words that never quote it: Node's error message
+ * holds the helper's stderr, which may be the secret itself.
+ */
+function helperFailure(err: { code?: string | number | null; killed?: boolean; signal?: NodeJS.Signals | null }): string {
+  if (err.code === 'ENOENT') return 'not found on PATH';
+  if (err.killed) return `no answer within ${HELPER_TIMEOUT_MS / 1000} s`;
+  if (err.signal) return `killed by ${err.signal}`;
+  if (typeof err.code === 'number') return `exit code ${err.code}`;
+  return err.code ? String(err.code) : 'could not be run';
+}
+
+const HELPER_TIMEOUT_MS = 30_000;
+
 /** Run `docker-credential-<helper> get` with the host on stdin. */
 export function runCredentialHelper(helper: string, registry: string): Promise<Credentials | undefined> {
   const program = `docker-credential-${helper}`;
   const serverUrl = registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
   return new Promise((resolve, reject) => {
-    const child = execFile(program, ['get'], { timeout: 30_000 }, (err, stdout) => {
+    const child = execFile(program, ['get'], { timeout: HELPER_TIMEOUT_MS }, (err, stdout) => {
       if (err) {
         // Helpers exit non-zero with "credentials not found" for unknown hosts: that is anonymous, not an error.
         if (/not found/i.test(stdout) || /credentials not found/i.test(String((err as { stderr?: string }).stderr ?? ''))) return resolve(undefined);
-        return reject(new AirpackError('CREDENTIAL_HELPER_FAILED', `credential helper ${program} for ${registry} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+        return reject(new AirpackError('CREDENTIAL_HELPER_FAILED', `credential helper ${program} for ${registry} failed: ${helperFailure(err)} [its output is not shown: it may hold the secret]`));
       }
       try {
         const parsed = JSON.parse(stdout) as { Username?: string; Secret?: string };

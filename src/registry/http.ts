@@ -174,15 +174,19 @@ export async function sendWithRetry(req: HttpRequest, policy: RetryPolicy = DEFA
   throw lastError;
 }
 
-/** Read a whole (small) body: manifests, configs, token responses, error documents. */
-export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024): Promise<Buffer> {
+/**
+ * Read a whole (small) body: manifests, configs, token responses, error
+ * documents. Beyond `limit` it stops reading: `tooLarge` says whose fault
+ * that is (a manifest too big is bad data, exit 4).
+ */
+export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024, tooLarge: 'REGISTRY_ERROR' | 'MANIFEST_INVALID' = 'REGISTRY_ERROR'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > limit) {
       res.body.destroy();
-      throw new AirpackError('REGISTRY_ERROR', `${redactUrl(new URL(res.url))}: response larger than ${limit} bytes`);
+      throw new AirpackError(tooLarge, `${redactUrl(new URL(res.url))}: response larger than ${limit} bytes`);
     }
     chunks.push(chunk);
   }

@@ -7,7 +7,8 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkOutputFile } from '../io/output-path.js';
 import { planTarFileReorder, reorderTar, type ReorderOptions, type ReorderResult } from './reorder.js';
 import { END_OF_ARCHIVE } from '../tar/header.js';
 import { withMetadataBoundary } from '../zstd/metadata-boundary.js';
@@ -45,6 +46,10 @@ function zstdOptions(opts: ReorderArchiveOptions): ZstdFrameWriterOptions {
 
 /** Reorders `input` (path, "-" for stdin, or Readable) into `output` (path, or Writable), compressing as asked. */
 export async function reorderArchive(input: string | Readable, output: string | Writable, opts: ReorderArchiveOptions = {}): Promise<ReorderArchiveResult> {
+  // The output's own faults are named as the output's, before the input is read (exit 2).
+  const toFile = typeof output === 'string' && output !== '-';
+  if (toFile) checkOutputFile(output);
+  checkCompressionLevel(opts.compression ?? (toFile ? compressionForName(output) : 'none'), opts.level, toFile ? output : 'stdout');
   try {
     return await reorderInto(input, output, opts);
   } catch (err) {

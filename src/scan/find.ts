@@ -6,7 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AirpackError, toAirpackError } from '../errors.js';
+import { AirpackError, exitCodeFor, toAirpackError } from '../errors.js';
 import { parseReference } from '../ref/reference.js';
 import { describeArchiveImages, imageMatches } from '../image/describe.js';
 import { NotAnImageArchive, openArchive } from './open.js';
@@ -36,7 +36,8 @@ export interface FindResult {
   /** Files looked at. */
   scanned: number;
   /** Files not read as image archives; `unreadable` when broken (truncated, corrupt, unreadable), not merely holding no images. */
-  skipped: { path: string; error: string; unreadable: boolean }[];
+  /** Files not searched: `unreadable` when they may hold images (damaged, or not readable: `exitCode` 4 or 5), not when they are no image archive. */
+  skipped: { path: string; error: string; unreadable: boolean; exitCode: number }[];
 }
 
 const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz|tar\.zst|tzst|tar\.bz2|tbz2?|tar\.lz4|tar\.xz|txz)$/i;
@@ -83,7 +84,7 @@ export async function findImage(reference: string, paths: readonly string[], opt
       const e = toAirpackError(err, path);
       // A bug is no unreadable file: let it surface.
       if (!(e instanceof AirpackError)) throw e;
-      result.skipped.push({ path, error: e.message, unreadable: !(e instanceof NotAnImageArchive) });
+      result.skipped.push({ path, error: e.message, unreadable: !(e instanceof NotAnImageArchive), exitCode: exitCodeFor(e) });
       opts.onSkip?.(path, e);
       continue;
     }

@@ -1,5 +1,5 @@
 /** The sink an output path asks for: `.tar.zst` a bundle, `.tar.gz`/`.tgz` a gzip archive, anything else a plain tar. */
-import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
 import { AirpackError } from '../errors.js';
 import { archiveSink } from './archive-sink.js';
 import { bundleSink } from './bundle-sink.js';
@@ -46,13 +46,7 @@ export function outputCompression(output: string, compression?: ArchiveCompressi
 
 export function openSink(output: string, options: OpenSinkOptions = {}): ImageSink {
   const compression = outputCompression(output, options.compression);
-  // Checked before any work: a level is the compressor's, and gzip's range is not zstd's.
-  if (compression === 'gzip' && options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 1 && options.level <= 9)) {
-    throw new AirpackError('INVALID_ARGUMENT', `${output}: gzip level ${options.level} [expected 1 to 9; zstd levels such as 16 are for .tar.zst]`);
-  }
-  if (compression === 'zstd' && options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 1 && options.level <= 22)) {
-    throw new AirpackError('INVALID_ARGUMENT', `${output}: zstd level ${options.level} [expected 1 to 22]`);
-  }
+  checkCompressionLevel(compression, options.level, output);
   if (compression === 'zstd') {
     return bundleSink(output, {
       ...(options.level !== undefined ? { level: options.level } : {}),

@@ -7,18 +7,26 @@
  */
 import type { BlobSource } from '../blob/download.js';
 import { AirpackError } from '../errors.js';
-import type { RegistryClient } from '../registry/client.js';
+import { firstHeader, type RegistryClient } from '../registry/client.js';
 import { redactUrl, sendWithRetry, type TlsOptions } from '../registry/http.js';
 import type { Descriptor } from '../spec/types.js';
 import { resolveFrom, type Resolution } from './resolve.js';
 import { manifestReference, type Reference } from '../ref/reference.js';
 import type { PlatformSpec } from '../platform/platform.js';
 
-export function registrySource(client: RegistryClient, repository: string, digest: string): BlobSource {
+export function registrySource(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>): BlobSource {
   return {
     name: `registry ${client.registry}`,
     async open(offset) {
-      const { res, resumed } = await client.openBlob(repository, digest, offset);
+      const { res, resumed } = await client.openBlob(repository, desc.digest, offset);
+      // A length other than the descriptor's is known from the headers: say so now, instead of
+      // reading to the end (or resuming a blob of 2^52 bytes that the registry ends at 44).
+      const length = Number(firstHeader(res.headers['content-length']) ?? NaN);
+      const expected = desc.size - (resumed ? offset : 0);
+      if (Number.isSafeInteger(length) && desc.size >= 0 && length !== expected) {
+        res.body.destroy();
+        throw new AirpackError('SIZE_MISMATCH', `blob ${desc.digest} in ${client.registry}/${repository}: the registry sends ${length} bytes [expected ${expected}${resumed ? ` from byte ${offset}` : ''}]`);
+      }
       return { body: res.body, resumed };
     },
   };
@@ -42,7 +50,7 @@ export function urlSource(url: string, tls?: TlsOptions): BlobSource {
 /** Sources for one blob, in the order to try them. */
 export function blobSources(client: RegistryClient, repository: string, desc: Descriptor): BlobSource[] {
   const urls = (desc.urls ?? []).filter((u) => /^https?:\/\//i.test(u));
-  return [...urls.map((u) => urlSource(u)), registrySource(client, repository, desc.digest)];
+  return [...urls.map((u) => urlSource(u)), registrySource(client, repository, desc)];
 }
 
 /** Fetch a small blob (a config) and check it against its descriptor. */

@@ -10,7 +10,7 @@ import { AirpackError } from '../errors.js';
 import { formatPlatform, isAttestation, normalizePlatform, platformMatches, selectPlatform, type Platform, type PlatformSpec } from '../platform/platform.js';
 import { formatReference, type Reference } from '../ref/reference.js';
 import type { FetchedManifest } from '../registry/client.js';
-import { checkDiffIds, hasImageConfig, parseJson as parseDocument } from '../image/documents.js';
+import { checkDiffIds, hasImageConfig, parseIndex, parseJson as parseDocument, parseManifest } from '../image/documents.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../spec/media-types.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../spec/types.js';
 
@@ -87,7 +87,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     if (!MANIFEST_MEDIA_TYPES.has(manifest.mediaType)) {
       throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `${what}: manifest media type "${manifest.mediaType}" [expected ${[...MANIFEST_MEDIA_TYPES].join(' or ')}]`);
     }
-    const parsedManifest = parseJson<ImageManifest>(manifest.bytes, `manifest of ${what}`);
+    const parsedManifest = parseManifest(manifest.bytes, `manifest of ${what}`, 'MANIFEST_INVALID');
     checkManifest(parsedManifest, `manifest of ${what}`);
     const configBytes = await source.config(parsedManifest.config, `config of ${what}`);
     // An artifact's config may be anything (oras writes empty or binary ones): it has no platform, and is not packed.
@@ -106,8 +106,15 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     return image;
   };
 
+  /** A child as its index describes it: the bytes must be as long as the index says (the digest is checked where it is read). */
+  const childOf = async (d: Descriptor): Promise<FetchedManifest> => {
+    const manifest = await source.child(d.digest);
+    if (manifest.bytes.length !== d.size) throw new AirpackError('SIZE_MISMATCH', `image ${name}: manifest ${d.digest} is ${manifest.bytes.length} bytes [the index says ${d.size}]`);
+    return manifest;
+  };
+
   if (INDEX_MEDIA_TYPES.has(top.mediaType)) {
-    const index = parseJson<ImageIndex>(top.bytes, `index of ${name}`);
+    const index = parseIndex(top.bytes, `index of ${name}`, 'MANIFEST_INVALID');
     const listed = (index.manifests ?? []).filter((d) => !isAttestation(d.platform) && (source.has?.(d.digest) ?? true));
     const byDigest = new Map<string, ResolvedImage>();
     // A child listed without a platform (ggcr and others write such indexes) gets its
@@ -116,7 +123,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
       listed.map(async (d) => {
         if (d.platform || INDEX_MEDIA_TYPES.has(d.mediaType)) return d;
         try {
-          const image = await load(await source.child(d.digest), undefined, top.digest);
+          const image = await load(await childOf(d), undefined, top.digest);
           byDigest.set(d.digest, image);
           return image.platform.os ? { ...d, platform: image.platform } : d;
         } catch {
@@ -138,8 +145,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
         if (INDEX_MEDIA_TYPES.has(child.mediaType)) {
           throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `image ${name}: nested index ${child.digest} for ${formatPlatform(spec)} is not supported`);
         }
-        const manifest = await source.child(child.digest);
-        image = await load(manifest, child.platform, top.digest);
+        image = await load(await childOf(child), child.platform, top.digest);
         byDigest.set(child.digest, image);
         images.push(image);
       }
