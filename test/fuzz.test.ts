@@ -22,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitCodeFor, extractImage, findImage, listArchive, reorderTar, scanTarFile, SeekableZstdFile, toAirpackError, verifyArchive } from '../src/index.js';
+import { exitCodeFor, extractImage, findImage, listArchive, pull, push, reorderTar, scanTarFile, SeekableZstdFile, toAirpackError, verifyArchive } from '../src/index.js';
 import { listTarStream } from '../src/tar/stream-parser.js';
 import { decodeEntryIndex, ENTRY_INDEX_MAGIC } from '../src/zstd/entry-index.js';
 import { parseDockerManifest, parseIndex, parseManifest } from '../src/image/documents.js';
@@ -198,7 +198,7 @@ async function baseDocuments(): Promise<Documents> {
   };
 }
 
-/** A structural change somewhere in a JSON value: a value of another type, a key gone, an absurd number, a loop of references. */
+/** A structural change somewhere in a JSON value: a value of another type, a key gone, an absurd number, a digest of another algorithm. */
 function mutateJson(r: Rand, value: unknown, depth = 0): unknown {
   const wild = (): unknown => {
     const choices: Array<() => unknown> = [
@@ -356,7 +356,7 @@ describe('fuzz', () => {
     }
   });
 
-  it('documents: mutated index.json, manifests, configs and manifest.json through ls, find, verify and extract', async () => {
+  it('documents: mutated index.json, manifests, configs and manifest.json through ls, find, verify, extract, pull and push', async () => {
     const r = prng(SEED + 4);
     const base = await baseDocuments();
     const file = join(dir, 'docs-case.tar');
@@ -382,6 +382,13 @@ describe('fuzz', () => {
       tally('docs extract', extracted);
       if (extracted === 'refused') expect(existsSync(out), `extract case ${i} left ${out}`).toBe(false);
       else await rm(out);
+      // pull, bundle and push resolve through the archive source (source/resolve.ts), a reader of their own.
+      const pulled = join(dir, `pulled-${i}.tar`);
+      const pulledOk = await survives(`pull case ${i}`, input, () => pull({ images: [`docker-archive:${file}:example.com/fuzz/app:1`], output: pulled }), ASKED);
+      tally('docs pull', pulledOk);
+      if (pulledOk === 'refused') expect(existsSync(pulled), `pull case ${i} left ${pulled}`).toBe(false);
+      else await rm(pulled);
+      tally('docs push (dry run)', await survives(`push case ${i}`, input, () => push({ sources: [file], registry: '127.0.0.1:1', dryRun: true }), ASKED));
     }
   }, 180_000);
 });

@@ -5,15 +5,15 @@
  * a complete earlier artifact is left as it was.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy, type Fault } from './support/fault-proxy.js';
+import { bigArchive } from './helpers/big-archive.js';
 import { startRegistry, type RegistryHandle } from './support/registry.js';
 import { runOk, sleep } from './support/util.js';
 
@@ -22,26 +22,6 @@ let dir: string;
 let scratch: string;
 let source: string;
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** A docker-save-shaped tar with big layers of random bytes (slow to compress at a high level); returns the layers' digests. */
-async function bigArchive(path: string, bytes: number, layers = 1, name = 'example.com/big:1'): Promise<string[]> {
-  const data = Array.from({ length: layers }, () => randomBytes(bytes));
-  const diffIds = data.map((l) => `sha256:${sha256(l)}`);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
-  const cfgName = `${sha256(config)}.json`;
-  const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const names = data.map((_, i) => `layer${i}.tar`);
-  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: cfgName, RepoTags: [name], Layers: names }]));
-  pack.entry({ name: cfgName }, config);
-  data.forEach((l, i) => pack.entry({ name: names[i]! }, l));
-  pack.finalize();
-  await new Promise<void>((r) => pack.on('end', () => r()));
-  writeFileSync(path, Buffer.concat(chunks));
-  return diffIds;
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'airpack-interrupt-'));
@@ -166,6 +146,14 @@ describe('interrupted registry runs', () => {
     // And the archive is whole: skopeo reads both layers back from it.
     const inspected = JSON.parse((await runOk('skopeo', ['inspect', `docker-archive:${out}`])).stdout) as { Layers: string[] };
     expect(inspected.Layers).toEqual(layers);
+    // A bundle with the same cache fetches no blob at all.
+    const third = await watched(() => 'pass');
+    try {
+      await runOk('node', [join(ROOT, 'bin/airpack.js'), 'bundle', `${third.proxy.host}/two:1`, '--cache-dir', cache, '--level', '1', '-o', join(dir, 'from-cache.tar.zst')], { env: { ...process.env, TMPDIR: scratch } });
+    } finally {
+      await third.proxy.stop();
+    }
+    expect(third.seen.filter((r) => r.startsWith('GET') && r.includes('/blobs/'))).toEqual([]);
   }, 120_000);
 
   it('SIGTERM during a registry pull and a registry bundle without --cache-dir: the temp blob store and the temp output are removed', async () => {
@@ -174,10 +162,13 @@ describe('interrupted registry runs', () => {
     const slow = await watched((method, url) => (method === 'GET' && url.includes(second) ? { delayMs: 5000 } : 'pass'));
     try {
       for (const [command, out] of [['pull', join(dir, 'no-cache.tar')], ['bundle', join(dir, 'no-cache.tar.zst')]] as const) {
+        // An earlier artifact at the output: the interrupted run must leave it as it was.
+        writeFileSync(out, `earlier ${command}`);
         const res = await interrupt([command, `${slow.proxy.host}/two:1`, '--concurrency', '1', '-o', out], 'SIGTERM', () => slow.seen.some((r) => r.includes(second)) && readdirSync(scratch).some((n) => n.startsWith('airpack-blobs-')));
         expect({ command, code: res.code }).toEqual({ command, code: 143 });
         expect(res.afterSignalMs).toBeLessThan(1000);
-        expect(existsSync(out)).toBe(false);
+        expect(readFileSync(out, 'utf8')).toBe(`earlier ${command}`);
+        rmSync(out);
         // Nothing in TMPDIR (airpack-blobs-*) and nothing beside the output.
         expect(leftovers()).toEqual([]);
         slow.seen.length = 0;
@@ -187,7 +178,8 @@ describe('interrupted registry runs', () => {
     }
   }, 60_000);
 
-  it('Ctrl-C during a push: exit 130 within a second, the scratch copy removed; the same push again completes and the image reads back whole', async () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
+  it(`${signal} during a push: exit ${code} within a second, the scratch copies removed; the same push again completes and the image reads back whole`, async () => {
     const site = await startRegistry();
     try {
       const gz = join(dir, 'two.tar.gz');
@@ -202,10 +194,10 @@ describe('interrupted registry runs', () => {
         return 'pass';
       });
       try {
-        const res = await interrupt(['push', gz, '--registry', proxy.host, '--progress', 'none'], 'SIGINT', () => uploads > 0);
-        expect(res.code).toBe(130);
+        const res = await interrupt(['push', gz, '--registry', proxy.host, '--progress', 'none'], signal, () => uploads > 0);
+        expect(res.code).toBe(code);
         expect(res.afterSignalMs).toBeLessThan(1000);
-        expect(res.stderr).toContain('stopped by SIGINT');
+        expect(res.stderr).toContain(`stopped by ${signal}`);
       } finally {
         await proxy.stop();
       }
@@ -214,7 +206,7 @@ describe('interrupted registry runs', () => {
       expect(rerun.code).toBe(0);
       expect(leftovers()).toEqual([]);
       // skopeo copy checks every blob against its digest.
-      const copied = join(dir, 'pushed-copy');
+      const copied = join(dir, `pushed-copy-${signal}`);
       await runOk('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${site.host}/two:1`, `dir:${copied}`]);
       // The plain layers went up gzip-compressed: each decompresses to its diff_id.
       const manifest = JSON.parse(readFileSync(join(copied, 'manifest.json'), 'utf8')) as { layers: Array<{ digest: string; mediaType: string }> };

@@ -315,6 +315,25 @@ describe('a registry that stalls', () => {
       await proxy.stop();
     }
   }, 60_000);
+  it('cuts a registry that answers nothing at all (the head never comes): a clear error, not a hang, nothing written', async () => {
+    const { startFaultProxy } = await import('./support/fault-proxy.js');
+    // Every manifest request is held far longer than the idle limit.
+    const proxy = await startFaultProxy(registry.url, (req) => (/\/manifests\//.test(req.url ?? '') ? { delayMs: 20_000 } : 'pass'));
+    try {
+      const ref = fx.single.ref.replace(registry.host, proxy.host);
+      const out = join(dir, 'no-head.tar');
+      const started = Date.now();
+      const err = await pull({ images: [ref], output: out, registry: { idleTimeoutMs: 300, retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 50 } } }).catch((e: unknown) => e);
+      expect(isAirpackError(err, 'NETWORK_ERROR'), String(err)).toBe(true);
+      expect(String(err)).toContain('no response within 300 ms');
+      expect(String(err)).toContain(proxy.host);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+
   it('a registry connection reset in the middle of every blob, several times in one run: pull and bundle resume each, and the artifacts verify', async () => {
     const { startFaultProxy } = await import('./support/fault-proxy.js');
     // The first two GETs of every blob bigger than 2 KB are reset after 1000 bytes of body.
@@ -367,9 +386,9 @@ describe('a registry that stalls', () => {
       await proxy.stop();
     }
   }, 60_000);
-  it('a burst of 503, 502 and 429 (Retry-After: 1) from the registry itself is waited out; one that never ends is exit 5 naming the registry', async () => {
+  it('a burst of 500, 503, 502 and 429 (Retry-After: 3) from the registry itself is waited out; one that never ends is exit 5 naming the registry', async () => {
     const { startFaultProxy } = await import('./support/fault-proxy.js');
-    // Each manifest and blob request is answered 503, then 502, then 429 with Retry-After: 1, then served.
+    // Each manifest and blob request is answered 500, 503, 502, then 429 with Retry-After: 3, then served.
     const seen = new Map<string, number>();
     let always = false;
     const proxy = await startFaultProxy(registry.url, (req) => {
@@ -377,9 +396,9 @@ describe('a registry that stalls', () => {
       const key = `${req.method} ${req.url}`;
       const n = seen.get(key) ?? 0;
       seen.set(key, n + 1);
-      if (!always && n >= 3) return 'pass';
-      const status = always ? 503 : [503, 502, 429][n]!;
-      const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
+      if (!always && n >= 4) return 'pass';
+      const status = always ? 503 : [500, 503, 502, 429][n]!;
+      const headers: Record<string, string> = status === 429 ? { 'retry-after': '3' } : {};
       return { status, headers, body: '' };
     });
     try {
@@ -388,8 +407,8 @@ describe('a registry that stalls', () => {
       const started = Date.now();
       const res = await run('node', [join(__dirname, '..', 'bin', 'airpack.js'), 'pull', ref, '-o', out]);
       expect(res.code, res.stderr).toBe(0);
-      // Retry-After was honoured: at least a second per request that got a 429 (requests go in parallel).
-      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      // Retry-After was honoured: 3 s after a 429, where the backoff alone (250 + 500 + 1000 ms before it) is 1.75 s.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3000 + 1750);
       expect((await run('node', [join(__dirname, '..', 'bin', 'airpack.js'), 'verify', out])).code).toBe(0);
       always = true;
       const never = join(dir, 'never-burst.tar');

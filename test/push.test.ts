@@ -15,6 +15,7 @@ import { startWorld, type World } from './helpers/world.js';
 import { startFaultProxy } from './support/fault-proxy.js';
 import { startRegistry, type RegistryHandle } from './support/registry.js';
 import { run, runOk } from './support/util.js';
+import { bigArchive } from './helpers/big-archive.js';
 
 const ROOT = join(__dirname, '..');
 let world: World;
@@ -197,6 +198,57 @@ describe('airpack push', () => {
       await locked.stop();
     }
   });
+});
+
+describe('push through a faulty registry', () => {
+  // Several breaks per blob in one run of the CLI: uploads cut half way (a reset) twice per blob; every
+  // HEAD and POST answered 500, 503 and 502 before it goes through, every PATCH and closing PUT 500 once.
+  // The push must complete, and skopeo reads every blob back against its digest.
+  it('an upload cut twice per blob and 5xx bursts on every upload request: airpack push completes, and the image reads back whole', async () => {
+    const site = await startRegistry();
+    const big = join(world.dir, 'big-two.tar');
+    // Two layers of 12 and 13 MiB pushed as they are: above the one-PUT limit, so each goes up in PATCH segments
+    // (told apart by their lengths: a PATCH names no digest).
+    const layers = await bigArchive(big, [12 * 1024 * 1024, 13 * 1024 * 1024], 2, 'example.com/faulty:1');
+    const cuts = new Map<string, number>();
+    const bursts = new Map<string, number>();
+    let cut = 0;
+    let burst = 0;
+    const proxy = await startFaultProxy(site.url, (req) => {
+      if (!/\/blobs\//.test(req.url ?? '') || req.method === 'GET') return 'pass';
+      if (req.method === 'PATCH') {
+        const digest = String(req.headers['content-length']);
+        const n = cuts.get(digest) ?? 0;
+        cuts.set(digest, n + 1);
+        if (n < 2) {
+          cut++;
+          return { cutRequestAfter: 3 * 1024 * 1024 };
+        }
+      }
+      // One count per blob: a PATCH by its length, a closing PUT by its digest.
+      const url = new URL(req.url ?? '', 'http://x');
+      const key = req.method === 'PATCH' ? `PATCH ${req.headers['content-length']}` : req.method === 'PUT' ? `PUT ${url.searchParams.get('digest')}` : `${req.method} ${url.pathname}`;
+      const n = bursts.get(key) ?? 0;
+      bursts.set(key, n + 1);
+      // POST and HEAD are retried as they are; a PATCH or the closing PUT is resumed from the upload's status.
+      if (n >= (req.method === 'PATCH' || req.method === 'PUT' ? 1 : 3)) return 'pass';
+      burst++;
+      return { status: [500, 503, 502][n]!, body: '' };
+    });
+    try {
+      const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'push', big, '--registry', proxy.host, '--layer-compression', 'none', '--json']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(cut, 'uploads cut').toBeGreaterThanOrEqual(4);
+      expect(burst, '5xx answers').toBeGreaterThanOrEqual(6);
+      const copied = join(world.dir, 'faulty-copy');
+      await runOk('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${site.host}/faulty:1`, `dir:${copied}`]);
+      const manifest = JSON.parse(await readFile(join(copied, 'manifest.json'), 'utf8')) as { layers: Array<{ digest: string }> };
+      expect(manifest.layers.map((l) => l.digest)).toEqual(layers);
+    } finally {
+      await proxy.stop();
+      await site.stop();
+    }
+  }, 120_000);
 });
 
 describe('push with token auth', () => {

@@ -96,6 +96,19 @@ describe('airpack serve', () => {
     expect((await fetch(`${url}/v2/library/single/blobs/sha256:${'0'.repeat(64)}`)).status).toBe(404);
     expect((await fetch(`${url}/v2/library/nothing/manifests/latest`)).status).toBe(404);
     expect((await fetch(`${url}/v2/library/single/blobs/sha256:abc`)).status).toBe(400);
+    // Digests of other algorithms, or not in lower-case hex, name no blob it could check: 400.
+    for (const bad of [`md5:${'a'.repeat(32)}`, `sha512:${'a'.repeat(128)}`, `sha256:${'A'.repeat(64)}`, `SHA256:${'a'.repeat(64)}`]) {
+      expect({ bad, status: (await fetch(`${url}/v2/library/single/blobs/${bad}`)).status }).toEqual({ bad, status: 400 });
+    }
+    // A range past the end is cut to the blob (RFC 9110), however huge; one starting past it, or malformed, is 416.
+    for (const range of ['bytes=0-99999999999999999999999', `bytes=0-${2n ** 64n}`, 'bytes=-99999999999999999999']) {
+      const res = await fetch(`${url}/v2/library/single/blobs/${layer.digest}`, { headers: { range } });
+      expect({ range, status: res.status }).toEqual({ range, status: 206 });
+      expect(Buffer.from(await res.arrayBuffer())).toEqual(whole);
+    }
+    for (const range of ['bytes=99999999999999999999-', 'bytes=0-1,5-9', 'bytes=abc', 'items=0-1']) {
+      expect({ range, status: (await fetch(`${url}/v2/library/single/blobs/${layer.digest}`, { headers: { range } })).status }).toEqual({ range, status: 416 });
+    }
     // Paths that would leave the repository namespace never match one.
     for (const bad of ['/v2/library/../single/manifests/latest', '/v2/library%2Fsingle/manifests/latest', '/v2/library/single/manifests/..%2F..%2Fetc']) {
       const res = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', `${url}${bad}`]);

@@ -98,7 +98,7 @@ function build(yargs: (args: string[]) => Argv, argv: readonly string[], command
     .strict()
     .recommendCommands()
     .epilogue(
-      'Exit codes: 0 ok; 1 not found (find); 2 bad arguments, reference, platform or image list; 3 registry refused (unknown image or platform, unauthorized); 4 integrity (digest or size mismatch, malformed archive); 5 network or I/O failure; 70 internal error; 130/143 stopped by SIGINT/SIGTERM.',
+      'Exit codes: 0 ok; 1 not found (find); 2 bad arguments, reference, platform or image list; 3 registry refused (unknown image or platform, unauthorized); 4 integrity (digest or size mismatch, malformed archive); 5 network or I/O failure; 70 internal error; 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM.',
     )
     .help()
     .alias('help', 'h')

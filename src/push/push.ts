@@ -16,7 +16,7 @@ import pLimit from 'p-limit';
 import type { BlobSource } from '../blob/download.js';
 import { AirpackError } from '../errors.js';
 import type { ArchiveImage } from '../image/describe.js';
-import { parseIndex, parseJson } from '../image/documents.js';
+import { parseIndex, parseManifest } from '../image/documents.js';
 import type { ProgressListener } from '../progress.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
 import { RegistryPool, type FetchedManifest, type RegistryOptions } from '../registry/client.js';
@@ -125,7 +125,7 @@ interface Graph {
  */
 function foreignLayersOf(graph: Graph, keep: boolean): 'rewritten' | 'kept' | undefined {
   const manifests = graph.children.length > 0 ? graph.children : [graph.top];
-  const hasForeign = manifests.some((m) => parseJson<ImageManifest>(m.bytes, `manifest ${m.digest}`).layers?.some(isForeignLayer));
+  const hasForeign = manifests.some((m) => parseManifest(m.bytes, `manifest ${m.digest}`).layers.some(isForeignLayer));
   if (!hasForeign) return undefined;
   if (keep) return 'kept';
   const r = rewriteForeignLayers(graph.top, graph.children, graph.children.length > 0);
@@ -184,7 +184,7 @@ async function writeDigestsFile(file: string, images: readonly PushedImage[]): P
 async function graphOf(archive: LocalArchive, image: ArchiveImage, label: string): Promise<Graph> {
   const blobs = new Map<string, { desc: Descriptor; sources: BlobSource[] }>();
   const addManifest = (m: FetchedManifest, sourcesFor: (d: Descriptor) => BlobSource[]): void => {
-    const parsed = parseJson<ImageManifest>(m.bytes, `${archive.path}: manifest ${m.digest}`);
+    const parsed = parseManifest(m.bytes, `${archive.path}: manifest ${m.digest}`);
     for (const d of [parsed.config, ...(parsed.layers ?? [])]) if (!blobs.has(d.digest)) blobs.set(d.digest, { desc: d, sources: sourcesFor(d) });
   };
   if (!image.digest) {

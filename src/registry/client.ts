@@ -25,7 +25,7 @@ export interface RegistryOptions {
   /** Override where credentials come from (default: docker/podman config files and helpers). */
   credentials?: (registry: string) => Promise<Credentials | undefined>;
   retry?: RetryPolicy;
-  /** A response body that sends nothing for this many ms is cut (and a download resumed); default 60 s. */
+  /** A server that sends nothing for this many ms, before its answer or within a body, is cut (a download resumed); default 60 s. */
   idleTimeoutMs?: number;
 }
 
@@ -108,7 +108,8 @@ export class RegistryClient {
       const authorization = sameOrigin ? await this.auth.authorize(scope) : undefined;
       const headers = { ...req.headers, ...(authorization ? { authorization } : {}) };
       const { retry, path: _path, ...http } = req;
-      const idle = this.options.idleTimeoutMs !== undefined ? { idleMs: this.options.idleTimeoutMs } : {};
+      // A server that sends nothing, before its answer starts or in the middle of a body, is cut alike.
+      const idle = this.options.idleTimeoutMs !== undefined ? { idleMs: this.options.idleTimeoutMs, timeoutMs: this.options.idleTimeoutMs } : {};
       const res = await sendWithRetry({ ...http, ...idle, url, headers, tls: this.tls }, retry ?? this.options.retry);
       if (res.status !== 401 || attempt > 0) return res;
       // A stream body is spent: take the new token, and let the caller go on (an upload asks where it stands).

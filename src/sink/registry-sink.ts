@@ -31,9 +31,11 @@ import { isRetryableStatus, readBody } from '../registry/http.js';
 import type { Descriptor } from '../spec/types.js';
 
 /**
- * Upload requests (POST, PATCH, the closing PUT) change state on the registry: a retried
- * PATCH may apply twice, a retried POST leaves an orphan upload. They are sent once; after
- * a failed PATCH the upload's status says what the registry has (see `upload`).
+ * Upload requests that carry bytes (PATCH, the closing PUT) change state on the registry: a
+ * retried PATCH may apply twice. They are sent once; after a failed one the upload's status
+ * says what the registry has (see `upload`). A POST that starts an upload is retried on a 5xx
+ * or a broken connection like any request: at worst it leaves an orphan upload session, which
+ * registries purge (distribution after 7 days), while a push that stops at one 503 heals nothing.
  */
 const ONCE = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 
@@ -97,16 +99,14 @@ export class RegistryWriter {
   /** Makes sure `desc` is in `repository`, reading it from `sources` only when it must go up. */
   async putBlob(repository: string, desc: Descriptor, sources: readonly BlobSource[]): Promise<BlobOutcome> {
     const what = `blob ${desc.digest} into ${this.client.registry}/${repository}`;
-    const head = await this.client.request(repository, 'pull,push', { method: 'HEAD', path: `/v2/${repository}/blobs/${desc.digest}` });
-    head.body.resume();
-    if (head.status === 200 && Number(firstHeader(head.headers['content-length']) ?? desc.size) === desc.size) {
+    if (await this.isPresent(repository, desc)) {
       this.mounts.set(desc.digest, repository);
       return 'present';
     }
     let location: string;
     const from = this.mounts.get(desc.digest);
     if (from && from !== repository) {
-      const res = await this.client.request(repository, 'pull,push', { retry: ONCE, method: 'POST', path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`, body: '' });
+      const res = await this.client.request(repository, 'pull,push', { method: 'POST', path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`, body: '' });
       res.body.resume();
       if (res.status === 201) {
         this.mounts.set(desc.digest, repository);
@@ -114,12 +114,19 @@ export class RegistryWriter {
       }
       location = await this.uploadLocation(res, what);
     } else {
-      const res = await this.client.request(repository, 'pull,push', { retry: ONCE, method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
+      const res = await this.client.request(repository, 'pull,push', { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
       location = await this.uploadLocation(res, what);
     }
     await this.upload(repository, desc, sources, location, what);
     this.mounts.set(desc.digest, repository);
     return 'uploaded';
+  }
+
+  /** Whether the registry holds `desc` in `repository` (HEAD, its length checked). */
+  private async isPresent(repository: string, desc: Descriptor): Promise<boolean> {
+    const head = await this.client.request(repository, 'pull,push', { method: 'HEAD', path: `/v2/${repository}/blobs/${desc.digest}` });
+    head.body.resume();
+    return head.status === 200 && Number(firstHeader(head.headers['content-length']) ?? desc.size) === desc.size;
   }
 
   /** PUTs a manifest or index under `reference` (its digest or a tag) and checks the digest the registry computed. */
@@ -154,8 +161,8 @@ export class RegistryWriter {
    * the registry kept, and a new PATCH goes on from there. An upload the
    * registry no longer knows, or that holds more than the blob, starts over.
    * The registry checks the whole blob against its digest when the upload
-   * is closed. A small blob (one PUT) that fails fails; running the push
-   * again sends it again.
+   * is closed. A small blob's one PUT that breaks is sent again the same
+   * way (into the upload, or a new one when the registry forgot it).
    */
   private async upload(repository: string, desc: Descriptor, sources: readonly BlobSource[], location: string, what: string): Promise<void> {
     const source = sources[0];
@@ -172,12 +179,14 @@ export class RegistryWriter {
         await this.sendFrom(repository, desc, source, at, what, progress, (acked) => (at = acked));
         return;
       } catch (err) {
-        if (!isResumable(err) || attempt >= MAX_UPLOAD_RESUMES || desc.size <= this.monolithicMax) throw err;
+        if (!isResumable(err) || attempt >= MAX_UPLOAD_RESUMES) throw err;
         await sleep(Math.min(250 * 2 ** attempt, 4000));
+        // Closed after all (an answer lost on the way back): nothing left to send.
+        if (await this.isPresent(repository, desc)) return progress(desc.size);
         const held = await this.uploadStatus(repository, at.location, what);
         if (held === undefined || held.bytes > desc.size || held.ambiguous) {
           // Gone, holding more than the blob, or saying `0-0` (no byte or one byte): a new upload from the first byte.
-          const res = await this.client.request(repository, 'pull,push', { retry: ONCE, method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
+          const res = await this.client.request(repository, 'pull,push', { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, body: '' });
           at = { bytes: 0, location: await this.uploadLocation(res, what) };
         } else if (held.bytes < at.bytes) {
           throw new AirpackError('REGISTRY_ERROR', `${what}: the registry holds ${held.bytes} bytes of the upload after acknowledging ${at.bytes}`);
@@ -326,14 +335,23 @@ export class RegistryWriter {
       }
       check();
     }
-    const res = await this.client.request(repository, 'pull,push', {
-      retry: ONCE,
-      method: 'PUT',
-      path: close(location),
-      headers: { 'content-type': 'application/octet-stream' },
-      body,
-    });
-    if (res.status !== 201) throw await this.client.errorFor(res, `${what}: closing the upload`);
+    const res = await this.client
+      .request(repository, 'pull,push', {
+        retry: ONCE,
+        method: 'PUT',
+        path: close(location),
+        headers: { 'content-type': 'application/octet-stream' },
+        body,
+      })
+      .catch((err: unknown) => {
+        // A cut connection: the upload's status (or the blob itself) says whether it closed.
+        throw resumable(err);
+      });
+    if (res.status !== 201) {
+      const err = await this.client.errorFor(res, `${what}: closing the upload`);
+      // A 5xx here is one more break: the upload's status (or the blob itself) says where it stands.
+      throw isRetryableStatus(res.status) ? resumable(err) : err;
+    }
     await readBody(res, 64 * 1024).catch(() => undefined);
     progress(desc.size);
   }

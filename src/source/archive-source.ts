@@ -29,7 +29,7 @@ import { AirpackError } from '../errors.js';
 import { describeArchiveImages, imageMatches, type ArchiveDocuments, type ArchiveImage } from '../image/describe.js';
 import { entryName } from '../tar/names.js';
 import { dockerManifestFor } from '../image/docker-manifest.js';
-import { blobEntryName, isIndexType, parseDockerManifest, parseIndex, parseJson, safeEntryPath } from '../image/documents.js';
+import { blobEntryName, isIndexType, manifestOrUndefined, parseDockerManifest, parseIndex, parseJson, safeEntryPath } from '../image/documents.js';
 import { formatPlatform, isAttestation, type PlatformSpec } from '../platform/platform.js';
 import type { ArchiveInput } from '../ref/input.js';
 import { formatReference, parseReference, type Reference } from '../ref/reference.js';
@@ -138,8 +138,9 @@ export class LocalArchive {
       if (isIndexType(d.mediaType) || (!d.mediaType && data.includes('"manifests"'))) {
         for (const c of parseIndex(data, `${this.path}: index ${d.digest}`).manifests) await visit(c, depth + 1);
       } else {
-        const m = parseJson<Partial<ImageManifest>>(data, `${this.path}: manifest ${d.digest}`);
-        if (m.config?.digest) await keep(blobEntryName(m.config.digest));
+        // Only what describing needs: a malformed manifest is refused, naming its fault, when an image resolves.
+        const m = manifestOrUndefined(data);
+        if (m) await keep(blobEntryName(m.config.digest));
       }
     };
     for (const d of index?.manifests ?? []) await visit(d, 0);
@@ -213,6 +214,15 @@ async function hashLocated(at: Located): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of at.stream(0)) hash.update(chunk as Buffer);
   return `sha256:${hash.digest('hex')}`;
+}
+
+/** A name the archive gives an image: one that is no reference is the archive's fault (exit 4), not the user's. */
+function archiveName(name: string, archive: string): Reference {
+  try {
+    return parseReference(name);
+  } catch (err) {
+    throw new AirpackError('ARCHIVE_INVALID', `${archive}: image name ${JSON.stringify(name)} is not an image reference (${(err as Error).message})`, { cause: err });
+  }
 }
 
 /** A blob in an archive: any offset can be read, so a "resume" always continues. */
@@ -319,7 +329,7 @@ export async function chooseImages(archive: LocalArchive, input: ArchiveInput): 
     if (images.length === 1 && unnamed.length === 1) return { chosen: [{ image: unnamed[0] as ArchiveImage, name: want }] };
     throw new AirpackError('NOT_FOUND', `${archive.path}: holds no image ${formatReference(want)} [it holds: ${held()}]`);
   }
-  const chosen = images.flatMap((image) => [...new Set(image.names)].map((name) => ({ image, name: parseReference(name) })));
+  const chosen = images.flatMap((image) => [...new Set(image.names)].map((name) => ({ image, name: archiveName(name, archive.path) })));
   if (unnamed.length === 0) return { chosen };
   const tag = unnamed[0]?.refTag ?? '1.0';
   const how =

@@ -53,11 +53,16 @@ function checkManifest(m: ImageManifest, what: string): void {
   }
 }
 
+/** The platform a config states; a field of the wrong type states nothing (describe.ts reads configs alike). */
 function platformFromConfig(config: ImageConfig): Platform {
-  const p: Platform = { os: config.os ?? '', architecture: config.architecture ?? '' };
-  if (config.variant) p.variant = config.variant;
-  if (config['os.version']) p['os.version'] = config['os.version'];
-  if (config['os.features']) p['os.features'] = config['os.features'];
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const p: Platform = { os: text(config.os) ?? '', architecture: text(config.architecture) ?? '' };
+  const variant = text(config.variant);
+  const osVersion = text(config['os.version']);
+  if (variant) p.variant = variant;
+  if (osVersion) p['os.version'] = osVersion;
+  const features = config['os.features'];
+  if (Array.isArray(features) && features.every((f) => typeof f === 'string')) p['os.features'] = features;
   return p;
 }
 
@@ -92,6 +97,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     const configBytes = await source.config(parsedManifest.config, `config of ${what}`);
     // An artifact's config may be anything (oras writes empty or binary ones): it has no platform, and is not packed.
     const parsed = hasImageConfig(parsedManifest) ? parseJson<ImageConfig>(configBytes, `config of ${what}`) : {};
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new AirpackError('MANIFEST_INVALID', `config of ${what}: expected a JSON object, found ${JSON.stringify(parsed)?.slice(0, 100)}`);
     if (hasImageConfig(parsedManifest)) checkDiffIds(parsedManifest, parsed, `config of ${what}`);
     const image: ResolvedImage = {
       ref,
