@@ -401,6 +401,23 @@ describe('airpack CLI', () => {
         expect(res.stderr).toMatch(/no space left/i);
         expect(await readdir(disk)).toEqual([]);
       }
+      // The temp space full instead (TMPDIR and --cache-dir on the small disk, the output elsewhere): the same
+      // words, no output, and the temp store, scratch copies and partial cache entries gone.
+      for (const args of [
+        ['pull', `${fx.host}/library/full:v1`, '-o', join(dir, 'tmp-full.tar')],
+        ['pull', alpine, '--layers', 'uncompressed', '-o', join(dir, 'tmp-full-alpine.tar')],
+        ['bundle', `${fx.host}/library/full:v1`, '--cache-dir', join(disk, 'cache'), '-o', join(dir, 'tmp-full.tar.zst'), '--level', '1'],
+      ]) {
+        const res = await run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', TMPDIR: disk } });
+        expect({ args: args.join(' '), code: res.code }, res.stderr).toEqual({ args: args.join(' '), code: 5 });
+        expect(res.stderr).toMatch(/no space left/i);
+        expect(existsSync(args[args.indexOf('-o') + 1]!)).toBe(false);
+        // The cache keeps what was verified before the disk filled, whole; nothing partial, nothing else.
+        const left = (await readdir(disk, { recursive: true })).filter((n) => !/^cache(\/sha256)?$/.test(n));
+        const kept = left.filter((n) => /^cache\/sha256\/[0-9a-f]{64}$/.test(n));
+        for (const n of kept) expect(createHash('sha256').update(await readFile(join(disk, n))).digest('hex')).toBe(n.slice(-64));
+        expect({ args: args.join(' '), left: left.filter((n) => !kept.includes(n)) }).toEqual({ args: args.join(' '), left: [] });
+      }
     } finally {
       await run('umount', [disk]);
     }

@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AirpackError, isAirpackError } from '../errors.js';
+import { AirpackError, isAirpackError, toAirpackError } from '../errors.js';
 import type { Descriptor } from '../spec/types.js';
 import { fileSink, type BlobSink } from './sink.js';
 import { checkDigest, DigestCounter } from './verify.js';
@@ -75,7 +75,7 @@ async function downloadFrom(source: BlobSource, desc: Descriptor, file: string, 
         await sink.restart();
       }
       try {
-        await copyCounting(body, sink, counter, desc, what, options.onBytes);
+        await copyCounting(body, sink, counter, desc, what, options.onBytes, file);
       } catch (err) {
         body.destroy();
         if (isAirpackError(err)) throw err; // size wrong or bytes undecodable: resuming cannot fix that
@@ -95,14 +95,17 @@ async function downloadFrom(source: BlobSource, desc: Descriptor, file: string, 
   throw new AirpackError('NETWORK_ERROR', `${what} from ${source.name}: transfer broke ${maxResumes + 1} times, last at byte ${counter.bytes} of ${desc.size} (${(lastError as Error)?.message})`, { cause: lastError });
 }
 
-async function copyCounting(body: Readable, sink: BlobSink, counter: DigestCounter, desc: Descriptor, what: string, onBytes?: (n: number) => void): Promise<void> {
+async function copyCounting(body: Readable, sink: BlobSink, counter: DigestCounter, desc: Descriptor, what: string, onBytes: ((n: number) => void) | undefined, file: string): Promise<void> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     counter.update(chunk);
     if (desc.size >= 0 && counter.bytes > desc.size) {
       throw new AirpackError('SIZE_MISMATCH', `${what}: more than the ${desc.size} bytes its descriptor promises`);
     }
     onBytes?.(chunk.length);
-    await sink.write(chunk);
+    // The disk failing (full) is no broken transfer to resume: it is this machine's, exit 5, at once.
+    await sink.write(chunk).catch((err: unknown) => {
+      throw isAirpackError(err) ? err : toAirpackError(err, file);
+    });
   }
   // A body that ends early without an error is a short read: treat it as a broken transfer so we resume.
   if (desc.size >= 0 && counter.bytes < desc.size) throw new Error(`connection closed at byte ${counter.bytes} of ${desc.size}`);

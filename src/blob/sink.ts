@@ -25,6 +25,8 @@ export interface BlobSink {
 }
 
 function writeWithBackpressure(out: Writable, chunk: Buffer): Promise<void> {
+  // A stream that already failed (a full disk, seen after an earlier write returned) says so now.
+  if (out.errored) return Promise.reject(out.errored);
   if (out.write(chunk)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
@@ -42,6 +44,8 @@ function writeWithBackpressure(out: Writable, chunk: Buffer): Promise<void> {
 
 function endStream(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
+    // Its error event is gone already, and end() would never call back: a promise that never settles.
+    if (out.errored) return reject(out.errored);
     if (out.closed) return resolve();
     out.once('error', reject);
     out.end(() => resolve());
@@ -61,6 +65,8 @@ export function fileSink(path: string): BlobSink {
     },
     finish: () => endStream(out),
     async abort() {
+      // A stream that already closed (failed on a full disk) emits no second 'close' to wait for.
+      if (out.closed) return;
       out.destroy();
       await once(out, 'close').catch(() => undefined);
     },

@@ -149,6 +149,8 @@ function waitDrain(out: Writable): Promise<void> {
 /** Ends a Writable and waits until it has flushed everything. */
 export function endWritable(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
+    // Failed before (its error event is gone): end() would never call back.
+    if (out.errored) return reject(out.errored);
     out.once('error', reject);
     out.end(() => {
       out.off('error', reject);
