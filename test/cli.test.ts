@@ -59,7 +59,7 @@ describe('airpack CLI', () => {
     }
   });
 
-  it('says a directory given as --images or --release is a directory, expected a file (exit 2)', async () => {
+  it('says a directory given as --images or --release is a directory, expected a file (exit 2); a directory as an image is read as one', async () => {
     for (const args of [
       ['pull', '--images', dir, '-o', join(dir, 'x.tar')],
       ['bundle', '--release', dir],
@@ -68,6 +68,13 @@ describe('airpack CLI', () => {
       expect({ args: args.slice(0, 2), code: res.code }).toEqual({ args: args.slice(0, 2), code: 2 });
       expect(res.stderr).toContain(`${dir}: cannot read it: is a directory, expected a file`);
     }
+    // A directory named as an image (no path, no transport) is that directory, not docker.io/library/<name>:
+    // one that is no OCI layout says so (exit 4), with no attempt to reach a registry.
+    await mkdir(join(dir, 'not-a-layout'), { recursive: true });
+    const res = await run('node', [join(ROOT, 'bin/airpack.js'), 'pull', 'not-a-layout', '-o', join(dir, 'nl.tar')], { cwd: dir, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
+    expect(res.code).toBe(4);
+    expect(res.stderr).toContain('not-a-layout: expected an image archive or OCI layout');
+    expect(res.stderr).not.toContain('docker.io');
   });
 
   it('exits 2 naming the file and line of a bad image list entry', async () => {
@@ -129,7 +136,7 @@ describe('airpack CLI', () => {
     const cases: Array<[string[], RegExp]> = [
       [['reorder', archive, '-o', join(dir, 'nosuchdir', 'x.tar')], /-o .*nosuchdir\/x\.tar: directory .* does not exist/],
       [['reorder', archive, '-o', dir, '--compression', 'none'], /-o .*: is a directory/],
-      [['reorder', archive, '-o', join(dir, 'r.tar.gz'), '--level', '16'], /r\.tar\.gz: gzip level 16 \[expected 1 to 9/],
+      [['reorder', archive, '-o', join(dir, 'r.tar.gz'), '--level', '16'], /--level 16: not a gzip level for .*r\.tar\.gz \[expected 1 to 9/],
       [['extract', archive, fx.single.ref, '-o', join(dir, 'nosuchdir', 'x.tar')], /-o .*nosuchdir\/x\.tar: directory .* does not exist/],
       [['pull', fx.single.ref, '--cache-dir', archive, '-o', join(dir, 'c.tar')], /--cache-dir .*for-outputs\.tar: is a file \[expected a directory for verified blobs\]/],
     ];
@@ -303,7 +310,7 @@ describe('airpack CLI', () => {
 
     const pul = await airpack(['pul', fx.single.ref, '-o', join(dir, 'pul.tar')]);
     expect(pul.code).toBe(2);
-    expect(pul.stderr.trim().split('\n')).toEqual(['airpack: unknown command "pul" (did you mean "pull"?)', 'Run airpack --help for usage.']);
+    expect(pul.stderr.trim().split('\n')).toEqual(['airpack: unknown command "pul" (did you mean "pull"?) [airpack --help]']);
     const option = await airpack(['bundle', fx.single.ref, '--cache-dri', join(dir, 'c'), '-o', join(dir, 'near.tar.zst')]);
     expect(option.stderr).toContain('unknown option --cache-dri (did you mean --cache-dir?)');
     // An output directory that is a file, and a layer mode that does not exist: exit 2 before any work.
@@ -318,7 +325,7 @@ describe('airpack CLI', () => {
     // A bad value: one line naming the option and what it takes.
     const preset = await airpack(['bundle', fx.single.ref, '--output-dir', join(dir, 'preset'), '--preset', 'rke3']);
     expect(preset.code).toBe(2);
-    expect(preset.stderr.trim().split('\n')).toEqual(['airpack: --preset "rke3": expected one of rke2, velero (did you mean "rke2"?)', 'Run airpack --help for usage.']);
+    expect(preset.stderr.trim().split('\n')).toEqual(['airpack: --preset "rke3": expected one of rke2, velero (did you mean "rke2"?) [airpack bundle --help]']);
 
     // --version is airpack's everywhere; the artifact version is --artifact-version.
     const version = (await airpack(['--version'])).stdout.trim();
@@ -424,6 +431,38 @@ describe('airpack CLI', () => {
   }, 60_000);
 
   // Issue 13, finding 1: a mistyped option used to be reported only after the whole bundle was written.
+  // Issue 13: options that would have been ignored, or read the wrong way, are refused before any work.
+  it('refuses options a command would ignore, a stale --version VALUE, a value-less --concurrency; takes --images - with a space; one line each', async () => {
+    const release = join(dir, 'release-extra.yaml');
+    await writeFile(release, `bundles:\n  - images: [${fx.single.ref}]\n    platforms: [linux/amd64]\n    output: never-built.tar.zst\n`);
+    const cases: Array<[string[], RegExp]> = [
+      [['bundle', '--release', release, '--level', '99', '--layers', 'original', '-p', 'linux/arm64'], /--release declares --platform, --layers, --level per bundle itself/],
+      [['bundle', fx.single.ref, '-o', join(dir, 'named.tar.zst'), '--prog', 'rke2', '--artifact-version', 'v1'], /--prog, --artifact-version name the artifacts of a release set \(--output-dir\); with -o the file is named by -o/],
+      [['bundle', fx.single.ref, '-o', join(dir, 'v.tar.zst'), '--version', 'v1.14.0'], /--version v1\.14\.0: .* use --artifact-version v1\.14\.0/],
+      [['pull', fx.single.ref, '-o', join(dir, 'c.tar'), '--concurrency'], /Not enough arguments following: concurrency/],
+      [['pull', fx.single.ref], /missing -o OUTPUT \[airpack pull --help\]/],
+      [['bundle', fx.single.ref, '-o', join(dir, 'lvl.tar.gz'), '--level', '16'], /--level 16: not a gzip level for \S+lvl\.tar\.gz/],
+    ];
+    for (const [args, message] of cases) {
+      const started = Date.now();
+      const res = await airpack(args);
+      expect({ args, code: res.code }).toEqual({ args, code: 2 });
+      expect(res.stderr).toMatch(message);
+      expect(res.stderr.trim().split('\n'), res.stderr).toHaveLength(1);
+      expect(res.stderr).not.toContain('.airpack-staging-');
+      expect(Date.now() - started).toBeLessThan(2000);
+    }
+    for (const f of ['never-built.tar.zst', 'named.tar.zst', 'v.tar.zst', 'c.tar', 'lvl.tar.gz']) expect(existsSync(join(dir, f)), f).toBe(false);
+    // `--images -` as the help writes it (a space, not =) reads the list from stdin.
+    const piped = await run('sh', ['-c', `echo ${fx.single.ref} | node bin/airpack.js pull --images - -o '${join(dir, 'stdin.tar')}' --json`], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(JSON.parse(piped.stdout).images[0].reference).toContain('library/single');
+    // From a terminal it would wait for nobody: said, exit 2.
+    const fromTerminal = await run('script', ['-qfec', `node bin/airpack.js pull --images - -o '${join(dir, 'tty.tar')}'`, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
+    expect(fromTerminal.code).toBe(2);
+    expect(fromTerminal.stdout).toContain('stdin is a terminal');
+  });
+
   it('refuses an unknown option before any work', async () => {
     const out = join(dir, 'typo-option.tar.zst');
     const started = Date.now();

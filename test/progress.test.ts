@@ -19,6 +19,19 @@ describe('progress line', () => {
       expect(line).toContain('25%');
     }
     expect(progressLine('bundle', s, '', 60, 2000)).toContain('ETA 0:12');
+    // At 80 columns the bar wins over the names; narrower, the numbers go whole (bytes first, then the
+    // speed), never cut in the middle: percent and ETA stay longest.
+    expect(progressLine('bundle', s, '1/2 images', 80, 2000)).toMatch(/^bundle: compressing \[#+\.+\]  25% 100\.0 MB\/400\.0 MB 25\.0 MB\/s ETA 0:12/);
+    for (let width = 20; width <= 120; width++) {
+      const line = progressLine('bundle', s, '1/2 images', width, 2000);
+      expect(line.length, `width ${width}`).toBeLessThanOrEqual(width);
+      if (line.includes('ETA')) expect(line, `width ${width}`).toMatch(/ETA 0:12( |$)/);
+      if (width >= 33) expect(line, `width ${width}`).toMatch(/ 25% .*ETA 0:12/);
+    }
+    expect(progressLine('bundle', s, '1/2 images', 39, 2000)).toBe('bundle: compressing  25% ETA 0:12');
+    // Less than a second of samples: no speed and no ETA yet, rather than a wild guess.
+    expect(progressLine('bundle', state(1e6, 400e6, [[0, 0]]), '', 80, 300)).toMatch(/ETA --:--/);
+    expect(progressLine('bundle', state(1e6, 400e6, [[0, 0]]), '', 80, 300)).not.toMatch(/\/s/);
     // Unknown total: bytes and speed, no percentage.
     expect(progressLine('verify', { ...state(5e6, undefined, [[0, 0]]), phase: 'verify' }, '', 80, 1000)).toBe('verify: verifying 5.0 MB 5.0 MB/s /srv/dist/rke2-images.linux-amd64.tar.zst');
   });

@@ -104,6 +104,8 @@ beforeAll(async () => {
   serveImage('layer-sha512', { ...good.manifest, layers: [{ ...good.manifest.layers[0], digest: `sha512:${'ab'.repeat(64)}` }] });
   // A layer the manifest calls 2^52 bytes, which the registry ends at 2 KiB.
   serveImage('size-absurd', { ...good.manifest, layers: [{ ...good.manifest.layers[0], size: 2 ** 52 }] });
+  // A layer of the right length whose bytes are not its digest.
+  serveImage('blob-wrong', good.manifest, { [`blobs/${sha(good.layer)}`]: { body: Buffer.alloc(good.layer.length, 1) } });
   // A layer whose Content-Length says less than the manifest.
   serveImage('blob-short', good.manifest, { [`blobs/${sha(good.layer)}`]: { body: good.layer.subarray(0, 1000) } });
   // A manifest of 5 MiB: no manifest is that big (registries cap them at 4 MiB).
@@ -152,6 +154,7 @@ describe('a registry serving hostile documents', () => {
     ['layer-sha512', 'a layer digest of another algorithm', /layers\[0\] expected \{mediaType, digest: sha256:<hex>/],
     ['size-absurd', 'a layer of 2^52 bytes that the registry ends at 2 KiB', /the registry sends 2048 bytes \[expected 4503599627370496\]/],
     ['blob-short', 'a blob shorter than its manifest says', /the registry sends 1000 bytes \[expected 2048\]/],
+    ['blob-wrong', 'a blob whose bytes are not its digest', /layer sha256:[0-9a-f]{64} .*digest sha256:[0-9a-f]{64} \[expected sha256:/],
     ['huge', 'a manifest of 5 MiB', /response larger than 4194304 bytes/],
     ['index-null-entry', 'an index entry that is null', /manifests\[0\] expected \{mediaType, digest: sha256:<hex>/],
     ['index-object', 'manifests that is no list', /expected an image index with a "manifests" list/],

@@ -85,7 +85,7 @@ export function compressionForName(name: string): ArchiveCompression {
 export function checkCompressionLevel(compression: ArchiveCompression, level: number | undefined, output: string): void {
   if (level === undefined || compression === 'none') return;
   const [max, hint] = compression === 'gzip' ? [9, '; zstd levels such as 16 are for .tar.zst'] : [22, ''];
-  if (!(Number.isInteger(level) && level >= 1 && level <= max)) throw new AirpackError('INVALID_ARGUMENT', `${output}: ${compression} level ${level} [expected 1 to ${max}${hint}]`);
+  if (!(Number.isInteger(level) && level >= 1 && level <= max)) throw new AirpackError('INVALID_ARGUMENT', `--level ${level}: not a ${compression} level for ${output} [expected 1 to ${max}${hint}]`);
 }
 
 export function blobPath(digest: string): string {

@@ -28,9 +28,9 @@ export function builder(y: Argv) {
     .option('prog', { type: 'string', describe: '{prog} (default: env PROG, else rke2)' })
     .option('bin', { type: 'string', describe: '{bin} (default: env BIN, else velero)' })
     .option('artifact-version', { type: 'string', describe: '{version} in artifact names (default: env VERSION, else main); --version prints airpack\'s own' })
-    .option('layers', { choices: LAYER_MODES, default: 'uncompressed' as LayerMode, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte' })
+    .option('layers', { choices: LAYER_MODES, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte [default: uncompressed]' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
-    .option('level', { type: 'number', describe: 'Compression level: zstd 1-22 (default 16, as rke2), gzip 1-9 (default 6)' })
+    .option('level', { type: 'number', requiresArg: true, describe: 'Compression level: zstd 1-22 (default 16, as rke2), gzip 1-9 (default 6)' })
     .option('frame-size', frameSizeOption)
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
     .example('$0 bundle --images images.txt -p linux/amd64 -p windows/amd64:ltsc2022 --output-dir dist/artifacts --preset rke2', 'rke2-images.linux-amd64.tar.zst, rke2-windows-ltsc2022-amd64-images.tar.zst, lists, sha256sum-amd64.txt')
@@ -55,7 +55,7 @@ interface BundleArgs extends FetchArgs {
   prog?: string;
   bin?: string;
   'artifact-version'?: string;
-  layers: LayerMode;
+  layers?: LayerMode;
   compression?: ArchiveCompression;
   level?: number;
   'frame-size'?: string;
@@ -64,10 +64,21 @@ interface BundleArgs extends FetchArgs {
 export async function handler(args: BundleArgs): Promise<void> {
   const reporter = createReporter('bundle', { quiet: args.quiet, mode: args.progress });
   try {
+    // Options that would be silently ignored are refused, naming them, before any work.
+    const given = (names: ReadonlyArray<keyof BundleArgs>): string[] =>
+      names.filter((n) => args[n] !== undefined && !(Array.isArray(args[n]) && (args[n] as unknown[]).length === 0)).map((n) => `--${String(n)}`);
     if (args.release) {
       if ((args.refs ?? []).length > 0 || args.images || args.output || args['output-dir']) {
         throw new AirpackError('INVALID_ARGUMENT', '--release declares images and outputs itself; drop the references, --images, -o and --output-dir');
       }
+      const declared = given(['platform', 'preset', 'name', 'windows-name', 'windows-images', 'set', 'prog', 'bin', 'artifact-version', 'layers', 'compression', 'level', 'frame-size']);
+      if (declared.length > 0) throw new AirpackError('INVALID_ARGUMENT', `--release declares ${declared.join(', ')} per bundle itself (see the README's release description); drop ${declared.length > 1 ? 'them' : 'it'} from the command line`);
+    }
+    if (args.output) {
+      const naming = given(['prog', 'bin', 'artifact-version', 'windows-name']);
+      if (naming.length > 0) throw new AirpackError('INVALID_ARGUMENT', `${naming.join(', ')} name${naming.length > 1 ? '' : 's'} the artifacts of a release set (--output-dir); with -o the file is named by -o`);
+    }
+    if (args.release) {
       const release = await bundleRelease(args.release, {
         env: process.env,
         ...fetchOptions(args),
@@ -102,7 +113,7 @@ export async function handler(args: BundleArgs): Promise<void> {
       ...(args.compression ? { compression: args.compression } : {}),
       ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),
       env: process.env,
-      layers: args.layers,
+      ...(args.layers ? { layers: args.layers } : {}),
       ...(args.level !== undefined ? { level: args.level } : {}),
       ...fetchOptions(args),
       onProgress: reporter.listener,

@@ -41,7 +41,7 @@ export function withFetchOptions<T>(y: Argv<T>) {
     // No yargs defaults here: a default would override the same field of a release description.
     .option('skip-missing', { type: 'boolean', describe: 'Warn and go on when an image lacks a requested platform [default: false]' })
     .option('cache-dir', { type: 'string', describe: 'Keep verified blobs here between runs' })
-    .option('concurrency', { type: 'number', coerce: positiveInteger('concurrency'), describe: `Blob downloads in parallel [default: ${DEFAULT_CONCURRENCY}]` });
+    .option('concurrency', { type: 'number', requiresArg: true, coerce: positiveInteger('concurrency'), describe: `Blob downloads in parallel [default: ${DEFAULT_CONCURRENCY}]` });
 }
 
 /** A yargs coerce for counts: `--concurrency 0` or `1.5` is refused before any work, naming the option. */
@@ -83,6 +83,9 @@ export function collectReferences(refs: readonly string[] | undefined, lists: re
   for (const file of lists ?? []) {
     let text: string;
     try {
+      if (file === '-' && process.stdin.isTTY) {
+        throw new AirpackError('INVALID_ARGUMENT', '--images -: reads the list from stdin, and stdin is a terminal [pipe it in (cat images.txt | airpack ...), or name the file]');
+      }
       text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
     } catch (err) {
       throw new AirpackError('INVALID_ARGUMENT', `--images ${file}: cannot read it: ${fileErrorText(err as NodeJS.ErrnoException)}`, { cause: err });

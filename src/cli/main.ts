@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import { plainCommand } from './fast-path.js';
-import { didYouMean, exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
+import { AirpackError, didYouMean, exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
 import { runInterruptCleanups } from '../io/cleanup.js';
 import { PROGRESS_MODES, type ProgressMode } from './output.js';
 
@@ -107,7 +107,8 @@ function build(yargs: (args: string[]) => Argv, argv: readonly string[], command
     .fail((msg, err, y) => {
       if (err) throw err;
       // yargs may fail twice on one line ("Did you mean pull?", then "Unknown arguments: pul"): the first says it.
-      if (!reported) process.stderr.write(`${y.help() && ''}airpack: ${usageMessage(msg, y, argv)}\nRun airpack --help for usage.\n`);
+      // One line: what is wrong, and where the help is.
+      if (!reported) process.stderr.write(`${y.help() && ''}airpack: ${usageMessage(msg, y, argv)} [airpack${argv[0] && argv[0] in COMMANDS ? ` ${argv[0]}` : ''} --help]\n`);
       reported = true;
       onUsageError();
     });
@@ -122,6 +123,9 @@ function usageMessage(msg: string, usage: unknown, argv: readonly string[]): str
     const typed = words[0] !== undefined && words[0] in COMMANDS ? words[1] : words[0];
     return `unknown command "${typed ?? ''}" (did you mean "${suggested[1]}"?)`;
   }
+  // yargs names an option by its long name only: say the flag a user types.
+  const missing = /^Missing required argument: (.+)$/.exec(msg);
+  if (missing) return `missing ${missing[1]!.split(', ').map((n) => (n === 'output' ? '-o OUTPUT' : `--${n}`)).join(', ')}`;
   // "Invalid values:\n  Argument: preset, Given: "rke3", Choices: "rke2", "velero"": one line per option.
   if (msg.startsWith('Invalid values:')) {
     const lines = [...msg.matchAll(/Argument: ([^,]+), Given: (.+?), Choices: (.+)/g)].map(([, name, given, choices]) => {
@@ -142,7 +146,37 @@ function usageMessage(msg: string, usage: unknown, argv: readonly string[]): str
   return options.map((n) => `unknown option ${n.length === 1 ? '-' : '--'}${n}${didYouMean(n, known).replace(/"(.+)"/, (_m, k: string) => `--${k}`)}`).join('; ');
 }
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+/**
+ * The command line as yargs should see it: `--images -` (a lone `-` after an
+ * option that takes a file, as the help says) would be read as a positional.
+ */
+function normalizeArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (/^--(images|windows-images)$/.test(a) && argv[i + 1] === '-') {
+      out.push(`${a}=-`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/** `bundle ... --version v1.14.0` from a script written for an older flag: say so instead of printing airpack's version. */
+function staleVersionFlag(argv: readonly string[]): AirpackError | undefined {
+  const i = argv.indexOf('--version');
+  const value = i >= 0 ? argv[i + 1] : undefined;
+  if (value === undefined || value.startsWith('-') || argv[0] === 'version' || i === 0) return undefined;
+  return new AirpackError('INVALID_ARGUMENT', `--version ${value}: --version prints airpack's own version and takes no value; for {version} in artifact names use --artifact-version ${value}`);
+}
+
+export async function main(rawArgv: string[] = process.argv.slice(2)): Promise<number> {
+  const argv = normalizeArgv(rawArgv);
+  const stale = staleVersionFlag(argv);
+  if (stale) {
+    process.stderr.write(`airpack: ${stale.message}\n`);
+    return ExitCode.usage;
+  }
   quietOnClosedPipe(process.stdout);
   stopOnSignals();
   let exitCode: number = ExitCode.ok;

@@ -65,38 +65,39 @@ function duration(seconds: number): string {
 
 /**
  * The status line of one phase, fitted to `width`: numbers first (percent,
- * bytes, speed, ETA), then a bar in the room left, the file name last and
- * cut from the left (its end says most).
+ * bytes, speed, ETA; the least telling dropped first when short of room,
+ * never cut in the middle), then a bar in the room left, the names last
+ * (the file name cut from the left: its end says most). Speed and ETA wait
+ * for a second of samples: earlier ones are noise.
  */
 export function progressLine(verb: string, state: PhaseState, images: string, width: number, now: number): string {
   const first = state.samples[0];
   const seconds = first ? (now - first[0]) / 1000 : 0;
-  const speed = first && seconds > 0.2 ? (state.done - first[1]) / seconds : 0;
+  const speed = first && seconds >= 1 ? (state.done - first[1]) / seconds : undefined;
   const known = state.total !== undefined && state.total > 0;
   const fraction = known ? Math.min(1, state.done / state.total!) : 0;
-  const numbers = [
-    known ? `${(fraction * 100).toFixed(0).padStart(3)}%` : '',
-    known ? `${formatBytes(state.done)}/${formatBytes(state.total!)}` : formatBytes(state.done),
-    `${formatBytes(speed)}/s`,
-    known ? `ETA ${speed > 0 ? duration((state.total! - state.done) / speed) : '--:--'}` : '',
-  ].filter(Boolean);
+  const percent = known ? `${(fraction * 100).toFixed(0).padStart(3)}%` : '';
+  const bytes = known ? `${formatBytes(state.done)}/${formatBytes(state.total!)}` : formatBytes(state.done);
+  const rate = speed !== undefined ? `${formatBytes(speed)}/s` : '';
+  const eta = known ? `ETA ${speed !== undefined && speed > 0 ? duration((state.total! - state.done) / speed) : '--:--'}` : '';
   const head = `${verb}: ${PHASE_WORDS[state.phase]}`;
-  let line = [head, ...numbers].join(' ');
-  // Drop the least telling numbers until the line fits (ETA and percent stay longest).
-  for (const drop of [2, 1]) if (line.length > width && numbers.length > drop) line = [head, ...numbers.filter((_, i) => i !== drop)].join(' ');
-  if (line.length > width) return line.slice(0, width);
-  const tail = [images, state.what ?? ''].filter(Boolean).join(' ');
-  // A bar in the room left (up to 30 cells, some kept for the names), when there is room for at least 10.
-  const cells = Math.min(30, width - line.length - 3 - Math.min(tail.length + 1, 30));
+  const join = (parts: string[]): string => parts.filter(Boolean).join(' ');
+  // Fewer numbers until they fit: bytes go first, then the speed; percent and ETA stay longest.
+  const choices = [[percent, bytes, rate, eta], [percent, rate, eta], [percent, eta], [percent], []];
+  const numbers = choices.find((c) => join([head, ...c]).length <= width) ?? [];
+  let line = join([head, ...numbers]);
+  if (line.length > width) return head.slice(0, width);
+  // The bar before the names: up to 30 cells, drawn when at least 10 fit.
+  const cells = Math.min(30, width - line.length - 3);
   if (known && cells >= 10) {
     const filled = Math.round(fraction * cells);
-    line = `${head} [${'#'.repeat(filled)}${'.'.repeat(cells - filled)}] ${numbers.join(' ')}`;
+    line = join([head, `[${'#'.repeat(filled)}${'.'.repeat(cells - filled)}]`, ...numbers]);
   }
   if (images && width - line.length - 1 >= images.length) line += ` ${images}`;
   const left = width - line.length - 1;
   const what = state.what ?? '';
   if (what && left >= 8) line += ` ${what.length > left ? `…${what.slice(what.length - left + 1)}` : what}`;
-  return line.slice(0, width);
+  return line;
 }
 
 /**

@@ -24,7 +24,7 @@ export function builder(y: Argv) {
       describe: 'What layers stored as plain tars (bundles made with --layers uncompressed, docker save) become in the registry: gzip (level 1) or zstd (OCI types), deterministic, new digests printed; none pushes the plain tars as they are. Compressed layers go up byte for byte',
     })
     .option('digests-file', { type: 'string', describe: 'Write every pushed image as "TARGET PINNED" (host/x:v1 host/x@sha256:...), a line each, to this file when the push is done' })
-    .option('concurrency', { type: 'number', default: 4, coerce: positiveInteger('concurrency'), describe: 'Blobs uploaded in parallel' })
+    .option('concurrency', { type: 'number', requiresArg: true, default: 4, coerce: positiveInteger('concurrency'), describe: 'Blobs uploaded in parallel' })
     .example('$0 push rke2-images.linux-amd64.tar.zst --registry registry.site:5000', 'docker.io/rancher/x:v1 -> registry.site:5000/rancher/x:v1')
     .example('$0 push *.tar.zst --registry registry.site:5000/mirror --dry-run', 'what would go where, under a prefix');
 }

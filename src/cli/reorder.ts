@@ -14,7 +14,7 @@ export function builder(y: Argv) {
     .positional('input', { type: 'string', default: '-', describe: 'Tarball to read (plain, gzip, zstd, bzip2, lz4 or xz, detected by magic bytes), or an OCI layout directory; - for stdin' })
     .option('output', { alias: 'o', type: 'string', describe: 'Tarball to write; - for stdout (the default when stdout is not a terminal)' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Output compression (default: from the output name, .tar.zst / .tar.gz; none for stdout)' })
-    .option('level', { type: 'number', describe: 'zstd level (default 16) or gzip level (default 6)' })
+    .option('level', { type: 'number', requiresArg: true, describe: 'Compression level: zstd 1-22 (default 16), gzip 1-9 (default 6)' })
     .option('frame-size', frameSizeOption)
     .example('$0 reorder images.tar -o images.reordered.tar', 'docker save output, metadata moved to the front')
     .example('docker save busybox | $0 reorder > busybox.tar', 'stdin to stdout')

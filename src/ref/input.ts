@@ -17,7 +17,7 @@
  * ends at the first colon after the transport, as in skopeo: a path with a
  * colon cannot be named this way.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { AirpackError } from '../errors.js';
 import { formatReference, parseReference, redactUserinfo, type Reference } from './reference.js';
@@ -55,6 +55,8 @@ export function parseImageInput(text: string, baseDir?: string): ImageInput {
   else if (/^\.{0,2}\//.test(trimmed)) rest = trimmed;
   // `images.tar` beside you is that file, not docker.io/library/images.tar:latest (a name no one pushes).
   else if (ARCHIVE_FILE_NAME.test(trimmed) && existsSync(baseDir ? path.resolve(baseDir, trimmed) : trimmed)) rest = trimmed;
+  // So is a directory beside you (an OCI layout, or said not to be one), rather than a name to fetch from docker.io.
+  else if (!/[:@]/.test(trimmed) && statSync(baseDir ? path.resolve(baseDir, trimmed) : trimmed, { throwIfNoEntry: false })?.isDirectory()) rest = trimmed;
   else return parseReference(trimmed);
 
   const colon = rest.indexOf(':');

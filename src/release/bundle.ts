@@ -18,7 +18,7 @@ import { statSync } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { scratchDirectory } from '../io/cleanup.js';
 import path from 'node:path';
-import { compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
 import { AirpackError, toAirpackError } from '../errors.js';
 import { describeImages, pack, type PackedImage } from '../pack/pack.js';
 import { openSession, parseInputs, type Session } from '../pack/session.js';
@@ -202,11 +202,21 @@ function plan(options: BundleOptions, specs: readonly PlatformSpec[]): PlannedAr
   return planned;
 }
 
+/** Progress events with the staging path of a file replaced by where it will be. */
+function namedAs(listener: ProgressListener, staged: string, final: string): ProgressListener {
+  const rename = (text: string | undefined): string | undefined => text?.split(staged).join(final);
+  return (event) => {
+    if (event.type === 'writing') return listener({ ...event, output: rename(event.output)! });
+    if (event.type === 'phase' && event.what !== undefined) return listener({ ...event, what: rename(event.what)! });
+    listener(event);
+  };
+}
+
 async function writeArtifact(
   session: Session,
   options: BundleOptions,
   layers: LayerMode,
-  target: { path: string; name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] },
+  target: { path: string; final: string; name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] },
   skipped: BundleResult['skipped'],
 ): Promise<BundleArtifact> {
   const compression = options.compression ?? compressionForName(target.path);
@@ -214,7 +224,8 @@ async function writeArtifact(
   const sink = openSink(target.path, {
     compression,
     layersThroughStore: session.keepsBlobs,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    // Progress names the file where it will be, not its staging copy.
+    ...(options.onProgress ? { onProgress: namedAs(options.onProgress, target.path, target.final) } : {}),
     ...(options.level !== undefined ? { level: options.level } : {}),
     ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
   });
@@ -314,11 +325,14 @@ export async function bundleStaged(options: BundleOptions): Promise<StagedBundle
       }
     }
   }
-  // Each name's format, checked before any work (and named as the user will see it).
-  for (const p of planned) outputCompression(path.join(outputDir, p.name), options.compression);
+  // Each name's format and the level for it, checked before any work (and named as the user will see it).
+  for (const p of planned) {
+    const final = path.join(outputDir, p.name);
+    checkCompressionLevel(outputCompression(final, options.compression), options.level, final);
+  }
   // Written into a staging directory beside the destination, moved into place when all is built.
   const staging = await Staging.create(outputDir);
-  const targets = planned.map((p) => ({ ...p, path: staging.path(p.name) }));
+  const targets = planned.map((p) => ({ ...p, path: staging.path(p.name), final: path.join(outputDir, p.name) }));
 
   const artifacts: BundleArtifact[] = [];
   let spilled: string[] = [];
