@@ -104,7 +104,9 @@ async function copyCounting(body: Readable, sink: BlobSink, counter: DigestCount
     onBytes?.(chunk.length);
     // The disk failing (full) is no broken transfer to resume: it is this machine's, exit 5, at once.
     await sink.write(chunk).catch((err: unknown) => {
-      throw isAirpackError(err) ? err : toAirpackError(err, file);
+      if (isAirpackError(err)) throw err;
+      const translated = toAirpackError(err, file);
+      throw translated instanceof AirpackError ? translated : new AirpackError('IO_ERROR', `${file}: ${(err as Error).message}`, { cause: err });
     });
   }
   // A body that ends early without an error is a short read: treat it as a broken transfer so we resume.

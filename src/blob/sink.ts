@@ -200,12 +200,14 @@ export function decompressingSinkTo(open: () => Writable, diffId: string, what: 
 export function compressingSink(path: string, compressor: () => Transform): BlobSink & { result(): { digest: string; size: number } } {
   let counter = new DigestCounter();
   let input: Transform | undefined;
+  let file: WriteStream | undefined;
   let done: Promise<void> | undefined;
   let finished: { digest: string; size: number } | undefined;
   const start = (): Transform => {
     counter = new DigestCounter();
     const head = compressor();
-    done = pipeline([head, new CountingStream(counter), createWriteStream(path, { flags: 'w', highWaterMark: 1024 * 1024 })]).catch((err: unknown) => {
+    file = createWriteStream(path, { flags: 'w', highWaterMark: 1024 * 1024 });
+    done = pipeline([head, new CountingStream(counter), file]).catch((err: unknown) => {
       throw toAirpackError(err, path);
     });
     done.catch(() => undefined);
@@ -214,6 +216,9 @@ export function compressingSink(path: string, compressor: () => Transform): Blob
   const stop = async (): Promise<void> => {
     input?.destroy();
     await done?.catch(() => undefined);
+    // Closed before a restart truncates the file: a late write of the old stream would land in the new one.
+    if (file && !file.closed) await once(file, 'close').catch(() => undefined);
+    file = undefined;
     input = undefined;
     done = undefined;
   };

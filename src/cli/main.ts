@@ -71,8 +71,10 @@ function stopOnSignals(): void {
   // Once per process: main() may run more than once (tests call it in-process).
   if (signalsHandled) return;
   signalsHandled = true;
-  // SIGHUP: the terminal was closed under a run.
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => stopRun(`stopped by ${signal}`, code));
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => stopRun(`stopped by ${signal}`, code));
+  // SIGHUP: the terminal was closed under a run. Only when there is one: a listener replaces an
+  // inherited "ignore", and `nohup airpack bundle ... &` must outlive its terminal.
+  if (process.stdin.isTTY && process.stderr.isTTY) process.once('SIGHUP', () => stopRun('stopped by SIGHUP', 129));
 }
 
 /**

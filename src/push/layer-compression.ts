@@ -5,8 +5,8 @@
  * the plain tars under the digests the bundle has.
  *
  * Deterministic: the same plain layer gives the same compressed bytes on
- * every run and machine with the same airpack (fixed level, no timestamp or
- * file name in the gzip header, one zstd thread), so a push run again finds
+ * every run with the same airpack and Node (its bundled zlib; fixed level,
+ * no timestamp or file name in the gzip header, one zstd thread), so a push run again finds
  * its blobs present and the digests it reported stay true. They are not the
  * digests the source registry had: those came from another compressor.
  *
@@ -113,8 +113,9 @@ export class LayerCompressor {
     return (manifest, mediaType) => {
       if (!manifest.layers.some((d) => compressed.has(d.digest))) return undefined;
       const layers = manifest.layers.map((d) => {
+        // Digest and size from the compressed copy; the media type from this manifest's own family.
         const c = compressed.get(d.digest);
-        return c ? { ...d, ...c } : d;
+        return c ? { ...d, mediaType: COMPRESSED_TYPE[this.kind][d.mediaType] ?? c.mediaType, digest: c.digest, size: c.size } : d;
       });
       if (this.kind === 'zstd' && mediaType === MediaType.dockerManifest) {
         const config = { ...manifest.config, mediaType: MediaType.ociConfig };

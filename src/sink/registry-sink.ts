@@ -344,8 +344,9 @@ export class RegistryWriter {
         body,
       })
       .catch((err: unknown) => {
-        // A cut connection: the upload's status (or the blob itself) says whether it closed.
-        throw resumable(err);
+        // A cut connection: the upload's status (or the blob itself) says whether it closed. A verdict
+        // (credentials refused) is no break to resume from.
+        throw isAirpackError(err) && !isAirpackError(err, 'NETWORK_ERROR') ? err : resumable(err);
       });
     if (res.status !== 201) {
       const err = await this.client.errorFor(res, `${what}: closing the upload`);

@@ -123,6 +123,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
     const index = parseIndex(top.bytes, `index of ${name}`, 'MANIFEST_INVALID');
     const listed = (index.manifests ?? []).filter((d) => !isAttestation(d.platform) && (source.has?.(d.digest) ?? true));
     const byDigest = new Map<string, ResolvedImage>();
+    const broken: unknown[] = [];
     // A child listed without a platform (ggcr and others write such indexes) gets its
     // config's, as a lone manifest does; skopeo copies such a child too.
     const children = await Promise.all(
@@ -132,15 +133,17 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
           const image = await load(await childOf(d), undefined, top.digest);
           byDigest.set(d.digest, image);
           return image.platform.os ? { ...d, platform: image.platform } : d;
-        } catch {
-          // A broken child the request may not need: it just offers no platform. One that is
-          // needed fails below, when it is loaded as the selected child.
+        } catch (err) {
+          // A broken child the request may not need: it offers no platform. A request nothing
+          // else serves gets its fault (below), not "no such platform": it may be the one asked for.
+          broken.push(err);
           return d;
         }
       }),
     );
     for (const spec of specs) {
       const child = selectPlatform(spec, children);
+      if (!child && broken.length > 0) throw broken[0];
       if (!child) {
         missing.push({ ref, label: name, spec, available: children.filter((c) => c.platform).map((c) => formatPlatform(normalizePlatform(c.platform as Platform))) });
         continue;
