@@ -136,6 +136,7 @@ describe('airpack CLI', () => {
     const cases: Array<[string[], RegExp]> = [
       [['reorder', archive, '-o', join(dir, 'nosuchdir', 'x.tar')], /-o .*nosuchdir\/x\.tar: directory .* does not exist/],
       [['reorder', archive, '-o', dir, '--compression', 'none'], /-o .*: is a directory/],
+      [['reorder', archive, '-o', join(dir, 'ro.tar'), '--compression', 'zstd'], /ro\.tar: the name says a plain tar, --compression says zstd/],
       [['reorder', archive, '-o', join(dir, 'r.tar.gz'), '--level', '16'], /--level 16: not a gzip level for .*r\.tar\.gz \[expected 1 to 9/],
       [['extract', archive, fx.single.ref, '-o', join(dir, 'nosuchdir', 'x.tar')], /-o .*nosuchdir\/x\.tar: directory .* does not exist/],
       [['pull', fx.single.ref, '--cache-dir', archive, '-o', join(dir, 'c.tar')], /--cache-dir .*for-outputs\.tar: is a file \[expected a directory for verified blobs\]/],
@@ -148,6 +149,7 @@ describe('airpack CLI', () => {
     }
     expect(existsSync(join(dir, 'nosuchdir'))).toBe(false);
     expect(existsSync(join(dir, 'r.tar.gz'))).toBe(false);
+    expect(existsSync(join(dir, 'ro.tar'))).toBe(false);
   });
 
   // Root reads every file: the unreadable case runs as root without the capabilities that override file

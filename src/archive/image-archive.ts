@@ -81,6 +81,28 @@ export function compressionForName(name: string): ArchiveCompression {
   throw new AirpackError('INVALID_ARGUMENT', `${name}: the name does not say how to write it [expected .tar, .tar.gz (.tgz) or .tar.zst (.tzst); or give --compression none|gzip|zstd]`);
 }
 
+function nameSays(output: string): ArchiveCompression | undefined {
+  try {
+    return compressionForName(output);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The compression `output` gets: `--compression`, else what the name says.
+ * A name that says nothing we write is refused, and so is one that says
+ * another format than `--compression` (the file would lie about itself).
+ */
+export function outputCompression(output: string, compression?: ArchiveCompression): ArchiveCompression {
+  if (compression === undefined) return compressionForName(output);
+  const named = nameSays(output);
+  if (named !== undefined && named !== compression) {
+    throw new AirpackError('INVALID_ARGUMENT', `${output}: the name says ${named === 'none' ? 'a plain tar' : named}, --compression says ${compression} [rename it, or drop --compression]`);
+  }
+  return compression;
+}
+
 /** A level is the compressor's, and gzip's range is not zstd's: checked before any work. */
 export function checkCompressionLevel(compression: ArchiveCompression, level: number | undefined, output: string): void {
   if (level === undefined || compression === 'none') return;

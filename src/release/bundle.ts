@@ -18,7 +18,7 @@ import { statSync } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { scratchDirectory } from '../io/cleanup.js';
 import path from 'node:path';
-import { checkCompressionLevel, compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, compressionForName, outputCompression, type ArchiveCompression } from '../archive/image-archive.js';
 import { AirpackError, toAirpackError } from '../errors.js';
 import { describeImages, pack, type PackedImage } from '../pack/pack.js';
 import { openSession, parseInputs, type Session } from '../pack/session.js';
@@ -29,7 +29,7 @@ import { formatReference } from '../ref/reference.js';
 import type { RegistryOptions } from '../registry/client.js';
 import type { LayerMode } from '../sink/image-sink.js';
 import { checkOutputDir, checkOutputFile } from '../io/output-path.js';
-import { openSink, outputCompression } from '../sink/open-sink.js';
+import { openSink } from '../sink/open-sink.js';
 import { formatSha256Sums, sha256File } from './checksums.js';
 import {
   checksumFileName,

@@ -7,7 +7,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { checkCompressionLevel, compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, outputCompression as compressionOf, type ArchiveCompression } from '../archive/image-archive.js';
 import { checkOutputFile } from '../io/output-path.js';
 import { planTarFileReorder, reorderTar, type ReorderOptions, type ReorderResult } from './reorder.js';
 import { END_OF_ARCHIVE } from '../tar/header.js';
@@ -49,7 +49,8 @@ export async function reorderArchive(input: string | Readable, output: string | 
   // The output's own faults are named as the output's, before the input is read (exit 2).
   const toFile = typeof output === 'string' && output !== '-';
   if (toFile) checkOutputFile(output);
-  checkCompressionLevel(opts.compression ?? (toFile ? compressionForName(output) : 'none'), opts.level, toFile ? output : 'stdout');
+  // A name that says another format than --compression is refused, as for bundle: the file would lie about itself.
+  checkCompressionLevel(toFile ? compressionOf(output, opts.compression) : (opts.compression ?? 'none'), opts.level, toFile ? output : 'stdout');
   try {
     return await reorderInto(input, output, opts);
   } catch (err) {
@@ -62,7 +63,7 @@ async function reorderInto(input: string | Readable, output: string | Writable, 
   if (typeof input === 'string' && input !== '-' && (await isDirectory(input))) {
     return reorderInto(await layoutDirectoryTar(input), output, { ...opts, source: input });
   }
-  const outputCompression = opts.compression ?? (typeof output === 'string' ? compressionForName(output) : 'none');
+  const outputCompression = typeof output === 'string' && output !== '-' ? compressionOf(output, opts.compression) : (opts.compression ?? 'none');
   const label = typeof output === 'string' ? output : 'stdout';
   if (outputCompression === 'none') return { ...(await reorderTar(input, output, opts)), output: label, outputCompression };
   if (outputCompression === 'zstd' && typeof input === 'string' && input !== '-') {

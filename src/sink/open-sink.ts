@@ -1,5 +1,5 @@
 /** The sink an output path asks for: `.tar.zst` a bundle, `.tar.gz`/`.tgz` a gzip archive, anything else a plain tar. */
-import { checkCompressionLevel, compressionForName, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, outputCompression, type ArchiveCompression } from '../archive/image-archive.js';
 import { AirpackError } from '../errors.js';
 import { archiveSink } from './archive-sink.js';
 import { bundleSink } from './bundle-sink.js';
@@ -7,14 +7,6 @@ import type { ImageSink } from './image-sink.js';
 import type { ProgressListener } from '../progress.js';
 
 /** The compression a name asks for, or undefined when it asks for none we know (--compression decides then). */
-function nameSays(output: string): ArchiveCompression | undefined {
-  try {
-    return compressionForName(output);
-  } catch {
-    return undefined;
-  }
-}
-
 export interface OpenSinkOptions {
   /** Overrides the compression the name implies. */
   compression?: ArchiveCompression;
@@ -28,20 +20,6 @@ export interface OpenSinkOptions {
    */
   layersThroughStore?: boolean;
   onProgress?: ProgressListener;
-}
-
-/**
- * The compression `output` gets: `--compression`, else what the name says.
- * A name that says nothing we write is refused, and so is one that says
- * another format than `--compression` (the file would lie about itself).
- */
-export function outputCompression(output: string, compression?: ArchiveCompression): ArchiveCompression {
-  if (compression === undefined) return compressionForName(output);
-  const named = nameSays(output);
-  if (named !== undefined && named !== compression) {
-    throw new AirpackError('INVALID_ARGUMENT', `${output}: the name says ${named === 'none' ? 'a plain tar' : named}, --compression says ${compression} [rename it, or drop --compression]`);
-  }
-  return compression;
 }
 
 export function openSink(output: string, options: OpenSinkOptions = {}): ImageSink {
