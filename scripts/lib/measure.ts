@@ -12,6 +12,8 @@ import { join } from 'node:path';
 export interface Measurement {
   seconds: number;
   maxRssMiB: number;
+  /** User plus system CPU seconds of the command and its children. */
+  cpuSeconds?: number;
 }
 
 export const GNU_TIME = '/usr/bin/time';
@@ -27,17 +29,17 @@ export async function measure(cmd: string, args: readonly string[], env: NodeJS.
   const out = join(tmpdir(), `airpack-measure-${process.pid}-${Date.now()}.txt`);
   const started = process.hrtime.bigint();
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(GNU_TIME, ['-f', '%e %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const child = spawn(GNU_TIME, ['-f', '%e %M %U %S', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     child.on('error', reject);
     child.on('close', (c) => (c === 0 ? resolve(0) : reject(new Error(`${cmd} ${args.join(' ')} exited ${c}: ${stderr}`))));
   });
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
-  const [, rssKb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-2);
+  const [, rssKb, user, system] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4);
   rmSync(out, { force: true });
   void code;
-  return { seconds: wall, maxRssMiB: Number(rssKb) / 1024 };
+  return { seconds: wall, maxRssMiB: Number(rssKb) / 1024, cpuSeconds: Number(user) + Number(system) };
 }
 
 export function median(values: readonly number[]): number {
@@ -65,16 +67,38 @@ export interface Summary {
   seconds: number;
   rss: number;
   bytes: number;
+  /** Median CPU seconds (user + system), when measured. */
+  cpu?: number;
 }
 
-/** Several rounds of one side: median wall time, largest peak memory, output size. */
+/** Several rounds of one side: median wall time and CPU, largest peak memory, output size. */
 export function summarize(runs: readonly Run[]): Summary {
-  return { seconds: median(runs.map((r) => r.m.seconds)), rss: Math.max(...runs.map((r) => r.m.maxRssMiB)), bytes: runs[0]!.bytes };
+  const cpus = runs.map((r) => r.m.cpuSeconds).filter((c): c is number => c !== undefined);
+  return {
+    seconds: median(runs.map((r) => r.m.seconds)),
+    rss: Math.max(...runs.map((r) => r.m.maxRssMiB)),
+    bytes: runs[0]!.bytes,
+    ...(cpus.length === runs.length ? { cpu: median(cpus) } : {}),
+  };
 }
 
 /** A summary as the JSON line reports it. */
-export function figures(s: Summary, outputDigits = 2): { wallSeconds: number; peakRssMiB: number; outputMiB: number } {
-  return { wallSeconds: Number(fmt(s.seconds)), peakRssMiB: Number(fmt(s.rss, 0)), outputMiB: Number(fmt(s.bytes / MiB, outputDigits)) };
+export function figures(s: Summary, outputDigits = 2): { wallSeconds: number; peakRssMiB: number; outputMiB: number; cpuSeconds?: number; coresBusy?: number } {
+  return {
+    wallSeconds: Number(fmt(s.seconds)),
+    peakRssMiB: Number(fmt(s.rss, 0)),
+    outputMiB: Number(fmt(s.bytes / MiB, outputDigits)),
+    ...(s.cpu !== undefined ? { cpuSeconds: Number(fmt(s.cpu, 1)), coresBusy: Number(fmt(s.cpu / s.seconds)) } : {}),
+  };
+}
+
+/** Steps run one after another as one side: wall and CPU summed, the largest step's memory. */
+export function sequence(steps: readonly Measurement[]): Measurement {
+  return {
+    seconds: steps.reduce((n, s) => n + s.seconds, 0),
+    maxRssMiB: Math.max(...steps.map((s) => s.maxRssMiB)),
+    cpuSeconds: steps.reduce((n, s) => n + (s.cpuSeconds ?? 0), 0),
+  };
 }
 
 /**
