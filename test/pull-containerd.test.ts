@@ -56,6 +56,21 @@ describe('ctr images import', () => {
     expect(image?.platforms.sort()).toEqual(['linux/amd64', 'linux/arm/v7']);
   });
 
+  it('imports an archive that kept the source list (every child pulled) under the list\'s own digest', async () => {
+    const out = join(dir, 'whole-list.tar');
+    await pull({ images: [fx.dockerlist.ref], platforms: ['linux/amd64', 'linux/arm64'], output: out });
+    // index.json points at the registry's Docker manifest list itself, a nested index as ctr export writes.
+    // As a node imports it (its own platform, unpacked), then whole.
+    for (const opts of [{}, { allPlatforms: true }]) {
+      const res = await containerd.importArchive(out, opts);
+      expect(res.code, res.stderr).toBe(0);
+      const image = (await containerd.listImages()).find((i) => i.name === `${fx.host}/library/dockerlist:2.0`);
+      expect(image?.digest).toBe(fx.dockerlist.index.digest);
+    }
+    const image = (await containerd.listImages()).find((i) => i.name === `${fx.host}/library/dockerlist:2.0`);
+    expect(image?.platforms.sort()).toEqual(['linux/amd64', 'linux/arm64']);
+  });
+
   it('imports a digest-only reference under its digest name, with no invented tag', async () => {
     const out = join(dir, 'digest.tar');
     const ref = `${fx.host}/library/dockerlist@${fx.dockerlist.index.digest}`;

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,33 @@ describe('pull: platforms, names and shapes', () => {
     const docker = entryJson<DockerManifestEntry[]>(entries, 'manifest.json');
     expect(docker).toHaveLength(2);
     for (const att of fx.multi.attestations) expect(blobEntry(entries, att.manifest.digest)).toBeUndefined();
+  });
+
+  it('keeps the source list byte for byte when every child is pulled, and skopeo and podman load read it', async () => {
+    const out = join(dir, 'whole-list.tar');
+    const result = await pull({ images: [fx.dockerlist.ref], platforms: ['linux/amd64', 'linux/arm64'], output: out });
+    expect(result.images.map((i) => i.indexDigest)).toEqual([fx.dockerlist.index.digest, fx.dockerlist.index.digest]);
+    const entries = await readTar(out);
+    const index = entryJson<ImageIndex>(entries, 'index.json');
+    expect(index.manifests).toEqual([
+      { mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', digest: fx.dockerlist.index.digest, size: fx.dockerlist.index.size, annotations: { 'io.containerd.image.name': `${fx.host}/library/dockerlist:2.0`, 'org.opencontainers.image.ref.name': '2.0' } },
+    ]);
+    expect(blobEntry(entries, fx.dockerlist.index.digest)?.equals(fx.dockerlist.index.body)).toBe(true);
+    expect(entryJson<DockerManifestEntry[]>(entries, 'manifest.json')).toHaveLength(2);
+    const oci = await run('skopeo', ['inspect', '--override-arch', 'arm64', `oci-archive:${out}`]);
+    expect(oci.code, oci.stderr).toBe(0);
+    expect(JSON.parse(oci.stdout)).toMatchObject({ Digest: fx.dockerlist.index.digest, Architecture: 'arm64' });
+    // podman wants a runroot of at most 50 characters.
+    const store = await mkdtemp('/tmp/apl-');
+    try {
+      const args = ['--storage-driver', 'vfs', '--root', join(store, 'root'), '--runroot', join(store, 'run')];
+      const loaded = await run('podman', [...args, 'load', '-i', out]);
+      expect(loaded.code, loaded.stderr).toBe(0);
+      const digest = await run('podman', [...args, 'image', 'inspect', '--format', '{{.Digest}}', `${fx.host}/library/dockerlist:2.0`]);
+      expect(digest.stdout.trim()).toBe(fx.dockerlist.index.digest);
+    } finally {
+      await rm(store, { recursive: true, force: true });
+    }
   });
 
   it('treats linux/arm64/v8 and a variant-less arm64 child as the same platform (Docker list)', async () => {

@@ -15,6 +15,7 @@ import { startWorld, type World } from './helpers/world.js';
 import { startFaultProxy } from './support/fault-proxy.js';
 import { startRegistry, type RegistryHandle } from './support/registry.js';
 import { run, runOk } from './support/util.js';
+import { childDescriptor, makeImage, makeLayer, pushImage, pushManifest, seededText } from './support/fixtures.js';
 import { bigArchive } from './helpers/big-archive.js';
 
 const ROOT = join(__dirname, '..');
@@ -156,6 +157,41 @@ describe('airpack push', () => {
       expect(bad.code).toBe(2);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  it('keeps the source index when a bundle holds every child: pushed byte for byte, found by its original digest', async () => {
+    // An OCI index airpack would never write itself (indented, annotated): only the source's bytes have its digest.
+    const images = [
+      makeImage({ os: 'linux', architecture: 'amd64', manifestMediaType: 'oci', layers: [await makeLayer({ 'etc/whole-amd64': seededText('whole-amd64', 3_000) })] }),
+      makeImage({ os: 'linux', architecture: 'arm64', variant: 'v8', manifestMediaType: 'oci', layers: [await makeLayer({ 'etc/whole-arm64': seededText('whole-arm64', 3_000) })] }),
+    ];
+    for (const image of images) await pushImage(world.registry.url, 'library/whole', image);
+    const indexBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: images.map(childDescriptor), annotations: { 'org.example.built-by': 'a release pipeline' } }, null, 3));
+    const indexDigest = await pushManifest(world.registry.url, 'library/whole', '3.1', indexBytes, 'application/vnd.oci.image.index.v1+json');
+    const whole = join(world.dir, 'whole.tar.zst');
+    // whole and dockerlist: every child asked for. multi: arm/v7 and two attestations left out.
+    await bundle({ images: [`${world.registry.host}/library/whole:3.1`, world.fx.dockerlist.ref, world.fx.multi.ref], platforms: ['linux/amd64', 'linux/arm64'], output: whole, layers: 'original', level: 3 });
+    const target = await startRegistry();
+    try {
+      const res = await push({ sources: [whole], registry: target.host });
+      const pushed = (name: string) => res.images.find((i) => i.name.endsWith(name))!;
+      expect(pushed('/library/whole:3.1')).toMatchObject({ digest: indexDigest, mediaType: 'application/vnd.oci.image.index.v1+json' });
+      expect(pushed('/library/whole:3.1').rebuilt).toBeUndefined();
+      expect(pushed('/library/dockerlist:2.0')).toMatchObject({ digest: world.fx.dockerlist.index.digest, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json' });
+      // By the original digest, and by tag: the source's bytes, unchanged.
+      expect(await digestOf(`${target.host}/library/whole@${indexDigest}`)).toBe(indexDigest);
+      expect(await inspectRaw(`${target.host}/library/whole@${indexDigest}`)).toBe(indexBytes.toString());
+      expect(await inspectRaw(`${target.host}/library/whole:3.1`)).toBe(indexBytes.toString());
+      expect(await inspectRaw(`${target.host}/library/dockerlist@${world.fx.dockerlist.index.digest}`)).toBe(world.fx.dockerlist.index.body.toString());
+      // A node's pull through it: the arm64 child, by the original index digest.
+      const arm64 = JSON.parse((await runOk('skopeo', ['inspect', '--tls-verify=false', '--override-arch', 'arm64', `docker://${target.host}/library/whole@${indexDigest}`])).stdout) as { Architecture: string; Layers: string[] };
+      expect(arm64).toMatchObject({ Architecture: 'arm64', Layers: images[1]!.layers.map((l) => l.digest) });
+      // An index with attestations (or platforms not asked for) is never every child: the bundle's own, over what it holds.
+      expect(pushed('/library/multi:1.0').digest).not.toBe(world.fx.multi.index.digest);
+      expect((JSON.parse(await inspectRaw(`${target.host}/library/multi:1.0`)) as { manifests: unknown[] }).manifests).toHaveLength(2);
+    } finally {
+      await target.stop();
     }
   });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
 import { extractImage, verifyArchive } from '../src/scan/index.js';
-import { readSeekTable, SeekableZstdFile, STREAM_CHUNK } from '../src/zstd/index.js';
+import { readSeekTable, SeekableZstdFile, STREAM_CHUNK, STREAM_DEPTH } from '../src/zstd/index.js';
 import { readTar } from './helpers/tar.js';
 import { seededText } from './support/fixtures.js';
 import { makeTempDir, removeDir, runOk } from './support/util.js';
@@ -101,6 +101,28 @@ describe('frames streamed from the worker in pieces', () => {
     const [v] = await verifyArchive([lying]);
     expect(v!.ok).toBe(false);
     expect(v!.problems.join('\n')).toMatch(/lying\.tar\.zst: frame 2 at offset \d+: expected \d+ decompressed bytes/);
+  });
+});
+
+describe('piece buffers', () => {
+  // A reader that leaves a frame half read opens its next stream with the old one's buffers: if
+  // it took fresh ones while they were out, its pool would hold two sets (push's peak memory, issue 10).
+  it('are all back in the pool once a stream closed mid-frame says it is closed', async () => {
+    const z = await SeekableZstdFile.open(bundle);
+    try {
+      const frame = (await readSeekTable(bundle))!.frames.find((f) => f.uncompressedSize > 2 * STREAM_CHUNK)!;
+      const pool: Buffer[] = [];
+      const stream = await z.stream(frame.index, Array.from({ length: STREAM_DEPTH }, () => Buffer.allocUnsafeSlow(STREAM_CHUNK)), pool);
+      const piece = (await stream.next())!;
+      expect(piece.length).toBe(STREAM_CHUNK);
+      await stream.close();
+      // Every buffer but the piece in hand, none of them twice.
+      expect(pool.length).toBe(STREAM_DEPTH - 1);
+      expect(new Set(pool.map((b) => b.buffer)).size).toBe(STREAM_DEPTH - 1);
+      expect(pool.every((b) => b.length === STREAM_CHUNK && b.buffer !== piece.buffer)).toBe(true);
+    } finally {
+      await z.close();
+    }
   });
 });
 

@@ -63,7 +63,7 @@ export function describeImages(images: readonly FetchedImage[]): PackedImage[] {
       config: image.source.config.digest,
       size: image.source.config.bytes.length + image.layers.reduce((n, l) => n + l.descriptor.size, 0),
     };
-    if (image.source.indexDigest) out.indexDigest = image.source.indexDigest;
+    if (image.source.index) out.indexDigest = image.source.index.digest;
     const osVersion = image.source.config.parsed['os.version'] ?? image.source.platform['os.version'];
     if (osVersion) out.osVersion = osVersion;
     return out;

@@ -10,7 +10,9 @@
  * only docker's manifest.json lists (docker save before 25) has its docker
  * manifest rebuilt, as `docker load` does, so its digest is new. An index
  * the archive holds only part of (`ctr images export` of one platform) is
- * rebuilt over the children it holds, and its new digest reported.
+ * rebuilt over the children it holds, and its new digest reported. A
+ * bundle's index is the source registry's when it holds every child
+ * (sink/source-index.ts): it goes up as it is, like any whole index.
  */
 import pLimit from 'p-limit';
 import type { BlobSource } from '../blob/download.js';

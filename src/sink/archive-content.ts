@@ -7,8 +7,10 @@
  * annotations `io.containerd.image.name` (full name) and
  * `org.opencontainers.image.ref.name` (the tag), as Docker 25 writes them. A
  * digest-only reference gets no invented tag: empty RepoTags, and its name
- * only in `io.containerd.image.name`. Several platforms of one reference are
- * gathered under a new OCI index holding just those children.
+ * only in `io.containerd.image.name`. When the images of one reference are
+ * every child of the source's index, that index is kept byte for byte
+ * (source-index.ts); other platforms of one reference are gathered under a
+ * new OCI index holding just those children.
  */
 import type { ArchiveBlob, ArchiveContent, ArchiveImageEntry } from '../archive/image-archive.js';
 import { blobPath } from '../archive/image-archive.js';
@@ -17,6 +19,7 @@ import { sha256Digest } from '../registry/client.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
 import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
 import type { FetchedImage } from './image-sink.js';
+import { completeSourceIndex } from './source-index.js';
 
 function nameAnnotations(image: FetchedImage): Record<string, string> {
   const ref = image.source.ref;
@@ -58,7 +61,11 @@ export function assembleArchive(images: readonly FetchedImage[]): ArchiveContent
       for (const layer of image.layers) layerBlobs.push({ digest: layer.descriptor.digest, size: layer.descriptor.size, path: layer.path });
     }
     let descriptor: Descriptor;
-    if (group.length === 1) {
+    const sourceIndex = completeSourceIndex(group);
+    if (sourceIndex) {
+      metadataBlobs.push({ digest: sourceIndex.digest, size: sourceIndex.bytes.length, data: sourceIndex.bytes });
+      descriptor = { mediaType: sourceIndex.mediaType, digest: sourceIndex.digest, size: sourceIndex.bytes.length, annotations: nameAnnotations(first) };
+    } else if (group.length === 1) {
       descriptor = { ...manifestDescriptor(first), annotations: nameAnnotations(first) };
     } else {
       const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: group.map(manifestDescriptor) };

@@ -8,7 +8,7 @@
  * free one, else a new one up to the limit, else waits for one.
  *
  * Memory is bounded by the limit: each reader is a decoder window (at most
- * 32 MiB for a bundle) and a few 2 MiB pieces, whatever the frame size and
+ * 32 MiB for a bundle) and a few 1 MiB pieces, whatever the frame size and
  * however many clients ask.
  */
 import { availableParallelism } from 'node:os';
@@ -23,7 +23,9 @@ export const NETWORK_BUNDLE_READERS = Math.max(2, Math.min(4, availableParalleli
  * Readers per bundle for push. Two, not four: the registry takes the bytes
  * slower than two decoders give them (measured on 2 cores, 180 MiB bundle
  * into docker-registry: 4.3-4.8 s and 253 MiB peak with two, 4.6-5.2 s and
- * 300-370 MiB with four; one reader 5.3 s, 244 MiB).
+ * 300-370 MiB with four; one reader 5.3 s, 244 MiB). Those peaks were with
+ * 2 MiB pieces and a pool that could hold two sets of them; with 1 MiB pieces
+ * and one set, two readers push a 337 MiB bundle at 211-232 MiB peak (issue 10).
  */
 export const PUSH_BUNDLE_READERS = 2;
 

@@ -20,8 +20,12 @@ export interface ResolvedImage {
   specs: PlatformSpec[];
   /** The platform as the index (or, for a single manifest, the config) states it. */
   platform: Platform;
-  /** Digest of the index the image was chosen from, when there was one. */
-  indexDigest?: string;
+  /**
+   * The index the image was chosen from, when there was one, as the source
+   * holds it (checked against its digest): a sink keeps it byte for byte
+   * when it holds every child (sink/source-index.ts).
+   */
+  index?: FetchedManifest;
   manifest: FetchedManifest;
   parsedManifest: ImageManifest;
   config: { digest: string; bytes: Buffer; parsed: ImageConfig };
@@ -87,7 +91,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
   const images: ResolvedImage[] = [];
   const missing: MissingPlatform[] = [];
 
-  const load = async (manifest: FetchedManifest, platform: Platform | undefined, indexDigest?: string): Promise<ResolvedImage> => {
+  const load = async (manifest: FetchedManifest, platform: Platform | undefined, index?: FetchedManifest): Promise<ResolvedImage> => {
     const what = `image ${name}${platform ? ` (${formatPlatform(platform)})` : ''}`;
     if (!MANIFEST_MEDIA_TYPES.has(manifest.mediaType)) {
       throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `${what}: manifest media type "${manifest.mediaType}" [expected ${[...MANIFEST_MEDIA_TYPES].join(' or ')}]`);
@@ -108,7 +112,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
       config: { digest: parsedManifest.config.digest, bytes: configBytes, parsed },
       blobs: (d) => source.blobs(d),
     };
-    if (indexDigest) image.indexDigest = indexDigest;
+    if (index) image.index = index;
     return image;
   };
 
@@ -130,7 +134,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
       listed.map(async (d) => {
         if (d.platform || INDEX_MEDIA_TYPES.has(d.mediaType)) return d;
         try {
-          const image = await load(await childOf(d), undefined, top.digest);
+          const image = await load(await childOf(d), undefined, top);
           byDigest.set(d.digest, image);
           return image.platform.os ? { ...d, platform: image.platform } : d;
         } catch (err) {
@@ -154,7 +158,7 @@ export async function resolveFrom(ref: Reference, specs: readonly PlatformSpec[]
         if (INDEX_MEDIA_TYPES.has(child.mediaType)) {
           throw new AirpackError('UNSUPPORTED_MEDIA_TYPE', `image ${name}: nested index ${child.digest} for ${formatPlatform(spec)} is not supported`);
         }
-        image = await load(await childOf(child), child.platform, top.digest);
+        image = await load(await childOf(child), child.platform, top);
         byDigest.set(child.digest, image);
         images.push(image);
       }

@@ -31,8 +31,13 @@ export function seekableReader(z: SeekableZstdFile): PositionalReader {
       return small.data.subarray(position - f.uncompressedOffset);
     }
     if (!cur || cur.index !== f.index || position < cur.start) {
-      cur?.stream.close();
+      // The piece in hand goes back to the pool too.
+      if (cur) pool.push(Buffer.from(cur.piece.buffer, 0, cur.piece.buffer.byteLength));
+      const left = cur?.stream.close();
       cur = undefined;
+      // Its buffers back first, for the next stream to reuse: the worker decodes the old
+      // stream's pending pieces before it starts the next one anyway, so this costs no time.
+      await left;
       const stream = await z.stream(f.index, buffers(), pool);
       const piece = await stream.next();
       if (!piece) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${f.uncompressedOffset}`);
@@ -66,7 +71,7 @@ export function seekableReader(z: SeekableZstdFile): PositionalReader {
       return (await at(position)).subarray(0, length);
     },
     close: async () => {
-      cur?.stream.close();
+      void cur?.stream.close();
       await z.close();
     },
   };
