@@ -116,6 +116,35 @@ describe('airpack CLI', () => {
     expect(found.stdout).toContain(out);
   });
 
+  // Issue 13, finding 4: a bundle by tag stores rewritten manifests (uncompressed layers) under a new
+  // index: the digests the registry served were nowhere in it, so find by them said "not found".
+  it('finds an image by the digests its source registry served: the index, a platform manifest, and the stored ones', async () => {
+    const repo = `${fx.host}/${fx.multi.repo}`;
+    const amd64 = fx.multi.byPlatform['linux/amd64']!.manifest.digest;
+    const one = join(dir, 'bytag-one.tar.zst');
+    const two = join(dir, 'bytag-two.tar.zst');
+    const made = await airpack(['bundle', fx.multi.ref, '-p', 'linux/amd64', '-o', one, '--level', '1', '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    expect((await airpack(['bundle', fx.multi.ref, '-p', 'linux/amd64', '-p', 'linux/arm64', '-o', two, '--level', '1'])).code).toBe(0);
+    const stored = (JSON.parse(made.stdout) as { artifacts: Array<{ images: Array<{ digest: string; sourceDigest: string }> }> }).artifacts[0]!.images[0]!;
+    // The layers were decompressed: the stored manifest is not the registry's.
+    expect(stored.digest).not.toBe(amd64);
+    for (const digest of [fx.multi.index.digest, amd64]) {
+      const found = await airpack(['find', `${repo}@${digest}`, one, two, '--json']);
+      expect(found.code, `${digest}: ${found.stderr}`).toBe(0);
+      const matches = (JSON.parse(found.stdout) as { matches: Array<{ path: string; platforms: string[] }> }).matches;
+      expect(matches.map((m) => [m.path, m.platforms])).toEqual([
+        [one, ['linux/amd64']],
+        [two, ['linux/amd64', 'linux/arm64']],
+      ]);
+    }
+    expect((await airpack(['find', `${repo}@${stored.digest}`, one])).code).toBe(0);
+    // Another image's digest still matches nothing (exit 1).
+    const other = await airpack(['find', `${repo}@${fx.multi.byPlatform['linux/arm/v7']!.manifest.digest}`, one, two]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('not found in 2 file(s)');
+  });
+
   // Issue 13, finding 7: output paths are checked before any work.
   it('refuses an output in a missing directory, or a directory, before any work (exit 2)', async () => {
     for (const o of [join(dir, 'nosuchdir', 'sub', 'x.tar'), dir]) {
