@@ -1,5 +1,5 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { makeImage, makeLayer, pushImage, type StandardFixtures } from './support/fixtures.js';
 import { run } from './support/util.js';
 import { startWorld, type World } from './helpers/world.js';
+import { startFaultProxy } from './support/fault-proxy.js';
+import { formatBytes } from '../src/cli/output.js';
 
 const ROOT = join(__dirname, '..');
 const airpack = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
@@ -415,6 +417,44 @@ describe('airpack CLI', () => {
     expect(quiet.code).toBe(0);
     expect(quiet.stderr).toBe('');
   }, 120_000);
+
+  // Issue 13, finding 3: the end of a run said nothing of how long it took, and a slow registry showed
+  // nothing at all until the first byte of a layer.
+  it('ends with one truthful summary line where progress shows, nothing elsewhere; says it is resolving while manifests are slow', async () => {
+    const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const secs = ' in \\d+\\.\\d s\\n$';
+    const archive = join(dir, 'summary.tar');
+    const pulled = await airpack(['pull', fx.multi.ref, '-p', 'linux/amd64', '-p', 'linux/arm64', '-o', archive, '--progress', 'plain']);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(pulled.stderr).toMatch(new RegExp(`^pull: wrote ${esc(archive)}: 1 image\\(s\\) \\(2 platform manifests\\), ${esc(formatBytes(statSync(archive).size))}${secs}`));
+    const bundled = join(dir, 'summary.tar.zst');
+    const made = await airpack(['bundle', archive, '-p', 'linux/amd64', '-o', bundled, '--level', '1', '--progress', 'plain']);
+    expect(made.stderr).toMatch(new RegExp(`^bundle: wrote summary\\.tar\\.zst: 1 image\\(s\\), ${esc(formatBytes(statSync(bundled).size))}${secs}`));
+    const verified = await airpack(['verify', archive, bundled, '--progress', 'plain']);
+    expect(verified.stderr).toMatch(new RegExp(`^verify: verified 2 file\\(s\\): all ok, 2 image\\(s\\), [\\d.]+ [KM]B hashed${secs}`));
+    const extracted = join(dir, 'summary-arm64.tar.gz');
+    const ex = await airpack(['extract', archive, fx.multi.ref, '-p', 'linux/arm64', '-o', extracted, '--progress', 'plain']);
+    expect(ex.stderr).toMatch(new RegExp(`^extract: wrote ${esc(extracted)}: ${esc(fx.multi.ref)} linux/arm64, 4 blobs, ${esc(formatBytes(statSync(extracted).size))}${secs}`));
+    const pushed = await airpack(['push', bundled, '--registry', `${fx.host}/summary`, '--progress', 'plain']);
+    expect(pushed.stderr).toMatch(new RegExp(`^push: pushed 1 image\\(s\\) to ${esc(fx.host)}/summary, [\\d.]+ [KM]?B uploaded${secs}`));
+    // Not a terminal, no --progress plain: the result on stdout, nothing on stderr.
+    const silent = await airpack(['verify', archive]);
+    expect(silent.code).toBe(0);
+    expect(silent.stderr).toBe('');
+    // Manifests held 1.5 s each by a proxy: the live line says what it waits for, then the summary stays.
+    const proxy = await startFaultProxy(world.registry.url, (req) => (req.url?.includes('/manifests/') ? { delayMs: 1500 } : 'pass'));
+    try {
+      const out = join(dir, 'slow-resolve.tar');
+      const cmd = `stty cols 80; node bin/airpack.js pull ${proxy.host}/${fx.multi.repo}:${fx.multi.tag} -o '${out}'`;
+      const res = await run('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
+      expect(res.code, res.stdout).toBe(0);
+      const lines = res.stdout.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', ''));
+      expect(lines.some((l) => /^pull: resolving .*0\/1 refs/.test(l)), lines.join('\n')).toBe(true);
+      expect(lines.filter((l) => l.startsWith('pull: wrote '))).toHaveLength(1);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
 
   // Issue 11: a disk that fills while the output is written (a 2 MiB tmpfs the test mounts; CI runs as root).
   it('says the disk is full, exit 5, and leaves nothing half-written on it', async () => {
