@@ -1,6 +1,6 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -9,6 +9,7 @@ import { run } from './support/util.js';
 import { startWorld, type World } from './helpers/world.js';
 import { startFaultProxy } from './support/fault-proxy.js';
 import { formatBytes } from '../src/cli/output.js';
+import { encodeHeader, padding } from '../src/archive/tar-header.js';
 
 const ROOT = join(__dirname, '..');
 const airpack = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
@@ -456,6 +457,49 @@ describe('airpack CLI', () => {
     }
   }, 60_000);
 
+  // Issue 13, finding 3: verify and extract showed nothing on a terminal; a CI log got nothing until the end.
+  it('shows verify and extract progress on a terminal (the line moves, with a percentage, within 60 columns); --progress plain prints lines into a log', async () => {
+    const pty = (args: string) => run('script', ['-qfec', `stty cols 60; node bin/airpack.js ${args}`, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
+    const drawn = (out: string, verb: string): string[] => out.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', '')).filter((l) => l.startsWith(`${verb}: `));
+    const moving = (lines: string[], phase: string): void => {
+      const phaseLines = lines.filter((l) => l.startsWith(phase));
+      expect(new Set(phaseLines).size, lines.join('\n')).toBeGreaterThan(1);
+      expect(phaseLines.some((l) => /\d+%/.test(l)), lines.join('\n')).toBe(true);
+      // The redrawn line fits; the closing summary is a log line, wrapped as any.
+      for (const l of lines.filter((x) => !/ in \d+\.\d s$/.test(x))) expect([...l].length, l).toBeLessThanOrEqual(60);
+      expect(lines.at(-1)).toMatch(/ in \d+\.\d s$/);
+    };
+    // verify hashes every byte: a docker-save tar whose 512 MiB layer is a hole (zeros) takes a while to hash, nothing to write.
+    const zeros = join(dir, 'zeros.tar');
+    await sparseImageTar(zeros, 512 << 20);
+    const verified = await pty(`verify '${zeros}'`);
+    expect(verified.code, verified.stdout).toBe(0);
+    moving(drawn(verified.stdout, 'verify'), 'verify: verifying');
+    // extract compresses at zstd's default level 16: 32 MiB of compressible data takes seconds.
+    const data = Buffer.alloc(32 << 20);
+    for (let off = 0, i = 0; off < data.length; off += 32, i++) createHash('sha256').update(`extract:${i % 262144}`).digest().copy(data, off);
+    const image = makeImage({ os: 'linux', architecture: 'amd64', layers: [await makeLayer({ 'data.bin': data })], manifestMediaType: 'oci' });
+    await pushImage(world.registry.url, 'library/big', image, 'extract');
+    const source = join(dir, 'extract-source.tar');
+    expect((await airpack(['pull', `${fx.host}/library/big:extract`, '-o', source])).code).toBe(0);
+    const extracted = await pty(`extract '${source}' ${fx.host}/library/big:extract -o '${join(dir, 'extract-progress.tar.zst')}'`);
+    expect(extracted.code, extracted.stdout).toBe(0);
+    moving(drawn(extracted.stdout, 'extract'), 'extract: compressing');
+    // A CI log (stderr a pipe) with --progress plain: a line every 10 s while the run waits on an 11 s manifest.
+    let held = 0;
+    const proxy = await startFaultProxy(world.registry.url, (req) => (req.url?.includes('/manifests/') && held++ === 0 ? { delayMs: 11_000 } : 'pass'));
+    try {
+      const res = await airpack(['pull', `${proxy.host}/${fx.single.repo}:${fx.single.tag!}`, '-o', join(dir, 'plain-log.tar'), '--progress', 'plain']);
+      expect(res.code, res.stderr).toBe(0);
+      const lines = res.stderr.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^pull: resolving .*0\/1 refs/);
+      expect(lines.at(-1)).toMatch(/^pull: wrote /);
+      expect(res.stderr).not.toContain('\r');
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+
   // Issue 11: a disk that fills while the output is written (a 2 MiB tmpfs the test mounts; CI runs as root).
   it('says the disk is full, exit 5, and leaves nothing half-written on it', async () => {
     const data = Buffer.alloc(6 << 20);
@@ -548,3 +592,21 @@ describe('airpack CLI', () => {
     expect(help.stdout.split('airpack bundle').length).toBeGreaterThan(1);
   });
 });
+
+/**
+ * A docker-save tar whose one layer of `layerBytes` zeros is a hole in the file (truncate): big to
+ * hash, free to write. The end-of-archive blocks are zeros too.
+ */
+async function sparseImageTar(path: string, layerBytes: number): Promise<void> {
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  const hash = createHash('sha256');
+  const mib = Buffer.alloc(1 << 20);
+  for (let n = 0; n < layerBytes; n += mib.length) hash.update(mib.subarray(0, Math.min(mib.length, layerBytes - n)));
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${hash.digest('hex')}`] } }));
+  const configName = `${sha(config)}.json`;
+  const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: ['example.com/zeros:1'], Layers: ['layer.tar'] }]));
+  const entry = (name: string, data: Buffer): Buffer[] => [encodeHeader({ name, size: data.length, type: 'file', mtime: 0 }), data, padding(data.length)];
+  const head = Buffer.concat([...entry('manifest.json', manifest), ...entry(configName, config), encodeHeader({ name: 'layer.tar', size: layerBytes, type: 'file', mtime: 0 })]);
+  await writeFile(path, head);
+  await truncate(path, head.length + layerBytes + padding(layerBytes).length + 1024);
+}
