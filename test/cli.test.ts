@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { makeImage, makeLayer, pushImage, type StandardFixtures } from './support/fixtures.js';
-import { run } from './support/util.js';
+import { run, runOk } from './support/util.js';
 import { startWorld, type World } from './helpers/world.js';
 import { startFaultProxy } from './support/fault-proxy.js';
 import { formatBytes } from '../src/cli/output.js';
@@ -255,6 +255,31 @@ describe('airpack CLI', () => {
     expect(rel.code).toBe(3);
     const relDir = join(dir, 'release-fail');
     expect(existsSync(relDir) ? await readdir(relDir, { recursive: true }) : []).toEqual([]);
+    // A failure met only while the set is moved into place (a checksum file that may not be replaced: immutable,
+    // which root cannot override either). The checksum files were written in place after the artifacts were
+    // moved: the new artifacts stayed beside the earlier release's checksums. Now nothing changes.
+    const replaceDir = join(dir, 'release-replace');
+    const replace = join(dir, 'replace.yaml');
+    const release = (images: string[]) => writeFile(replace, `outputDir: release-replace\npreset: rke2\nbundles:\n  - images: [${images.join(', ')}]\n    platforms: [linux/amd64]\n`);
+    const contents = async (): Promise<Record<string, string>> => {
+      const names = (await readdir(replaceDir, { recursive: true })).sort();
+      return Object.fromEntries(await Promise.all(names.map(async (n) => [n, createHash('sha256').update(await readFile(join(replaceDir, n))).digest('hex')] as const)));
+    };
+    await release([fx.single.ref]);
+    expect((await airpack(['bundle', '--release', replace])).code).toBe(0);
+    const before = await contents();
+    expect(Object.keys(before)).toEqual(['rke2-images.linux-amd64.tar.zst', 'rke2-images.linux-amd64.txt', 'sha256sum-amd64.txt']);
+    await release([fx.single.ref, fx.sharedA.ref]);
+    const sums = join(replaceDir, 'sha256sum-amd64.txt');
+    await runOk('chattr', ['+i', sums]);
+    try {
+      const res = await airpack(['bundle', '--release', replace]);
+      expect(res.code, res.stderr).toBe(5);
+      expect(res.stderr.trim()).toBe(`airpack: ${sums}: permission denied [the release set was not put in place; the 2 file(s) moved before it were taken back]`);
+    } finally {
+      await runOk('chattr', ['-i', sums]);
+    }
+    expect(await contents()).toEqual(before);
   });
 
   it('refuses a release set whose artifact name is taken by a directory before any work, and leaves no staging behind', async () => {
