@@ -603,6 +603,47 @@ describe('airpack CLI', () => {
     expect(fromTerminal.stdout).toContain('stdin is a terminal');
   });
 
+  // Issue 13: "The README's Commands section and every --help say the same thing". Every long option a
+  // command's --help lists is named in that command's README section (its short form will do), the
+  // global ones in the section's opening, and every manifest subcommand is described.
+  it('names every option of every command\'s --help in its README section, and every manifest subcommand', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Commands\n');
+    const commands = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const [intro, ...sections] = commands.split(/\n(?=### )/);
+    const sectionOf = (command: string): string => {
+      const found = sections.filter((s) => {
+        const heading = s.slice(0, s.indexOf('\n'));
+        return heading.includes(`\`airpack ${command}`) || heading.includes(`\`${command}\``);
+      });
+      expect(found.map((s) => s.slice(0, 60)), command).toHaveLength(1);
+      return found[0]!;
+    };
+    const mentions = (text: string, flag: string): boolean => new RegExp(`(^|[^\\w-])${flag}(?![\\w-])`).test(text);
+    const GLOBAL = ['json', 'quiet', 'progress', 'help', 'version'];
+    const missing: string[] = [];
+    const check = async (argv: string[], section: string): Promise<void> => {
+      const help = await airpack([...argv, '--help']);
+      expect(help.code, argv.join(' ')).toBe(0);
+      // yargs sets the option column at 2 spaces (`-o, --output`) or 6 (`--json`); descriptions and examples are elsewhere.
+      const options = [...help.stdout.matchAll(/^(?: {2}-(\w), | {6})--([a-z][a-z-]*)/gm)].map(([, short, long]) => ({ long: long!, short }));
+      expect(options.map((o) => o.long), argv.join(' ')).toEqual(expect.arrayContaining(GLOBAL));
+      for (const o of options) {
+        if (GLOBAL.includes(o.long)) {
+          if (!mentions(intro!, `--${o.long}`)) missing.push(`Commands: --${o.long}`);
+        } else if (!mentions(section, `--${o.long}`) && !(o.short && mentions(section, `-${o.short}`))) missing.push(`${argv.join(' ')}: --${o.long}`);
+      }
+    };
+    for (const c of ['pull', 'bundle', 'reorder', 'find', 'ls', 'verify', 'extract', 'push', 'serve', 'version']) await check([c], sectionOf(c));
+    const manifest = sectionOf('manifest');
+    const body = manifest.slice(manifest.indexOf('\n'));
+    for (const sub of ['create', 'annotate', 'inspect', 'push', 'rm']) {
+      if (!new RegExp(`\`${sub}[ \`]`).test(body)) missing.push(`manifest ${sub}: not described`);
+      await check(['manifest', sub], manifest);
+    }
+    expect([...new Set(missing)]).toEqual([]);
+  });
+
   it('refuses an unknown option before any work', async () => {
     const out = join(dir, 'typo-option.tar.zst');
     const started = Date.now();

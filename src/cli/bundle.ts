@@ -29,7 +29,7 @@ export function builder(y: Argv) {
     .option('bin', { type: 'string', describe: '{bin} (default: env BIN, else velero)' })
     .option('artifact-version', { type: 'string', describe: '{version} in artifact names (default: env VERSION, else main); --version prints airpack\'s own' })
     .option('layers', { choices: LAYER_MODES, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte [default: uncompressed]' })
-    .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
+    .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Compression for a name that does not say it (default: from each file name; a name that says another format is refused)' })
     .option('level', { type: 'number', requiresArg: true, describe: 'Compression level: zstd 1-22 (default 16, as rke2), gzip 1-9 (default 6)' })
     .option('frame-size', frameSizeOption)
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')

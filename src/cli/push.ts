@@ -6,7 +6,7 @@ import { positiveInteger, registryOptions, withRegistryOptions, type RegistryArg
 import { formatBytes, printJson, withProgress, type GlobalArgs } from './output.js';
 
 export const command = 'push <sources..>';
-export const describe = 'Push the images of bundles and archives into a registry under their own names (host replaced), manifests and blobs byte for byte';
+export const describe = 'Push the images of bundles and archives into a registry under their own names (host replaced): compressed layers and their manifests byte for byte, plain-tar layers compressed on the way (--layer-compression)';
 
 export function builder(y: Argv) {
   return withRegistryOptions(y)
