@@ -1,12 +1,15 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { makeImage, makeLayer, pushImage, type StandardFixtures } from './support/fixtures.js';
-import { run } from './support/util.js';
+import { run, runOk } from './support/util.js';
 import { startWorld, type World } from './helpers/world.js';
+import { startFaultProxy } from './support/fault-proxy.js';
+import { formatBytes } from '../src/cli/output.js';
+import { encodeHeader, padding } from '../src/archive/tar-header.js';
 
 const ROOT = join(__dirname, '..');
 const airpack = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
@@ -116,6 +119,35 @@ describe('airpack CLI', () => {
     expect(found.stdout).toContain(out);
   });
 
+  // Issue 13, finding 4: a bundle by tag stores rewritten manifests (uncompressed layers) under a new
+  // index: the digests the registry served were nowhere in it, so find by them said "not found".
+  it('finds an image by the digests its source registry served: the index, a platform manifest, and the stored ones', async () => {
+    const repo = `${fx.host}/${fx.multi.repo}`;
+    const amd64 = fx.multi.byPlatform['linux/amd64']!.manifest.digest;
+    const one = join(dir, 'bytag-one.tar.zst');
+    const two = join(dir, 'bytag-two.tar.zst');
+    const made = await airpack(['bundle', fx.multi.ref, '-p', 'linux/amd64', '-o', one, '--level', '1', '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    expect((await airpack(['bundle', fx.multi.ref, '-p', 'linux/amd64', '-p', 'linux/arm64', '-o', two, '--level', '1'])).code).toBe(0);
+    const stored = (JSON.parse(made.stdout) as { artifacts: Array<{ images: Array<{ digest: string; sourceDigest: string }> }> }).artifacts[0]!.images[0]!;
+    // The layers were decompressed: the stored manifest is not the registry's.
+    expect(stored.digest).not.toBe(amd64);
+    for (const digest of [fx.multi.index.digest, amd64]) {
+      const found = await airpack(['find', `${repo}@${digest}`, one, two, '--json']);
+      expect(found.code, `${digest}: ${found.stderr}`).toBe(0);
+      const matches = (JSON.parse(found.stdout) as { matches: Array<{ path: string; platforms: string[] }> }).matches;
+      expect(matches.map((m) => [m.path, m.platforms])).toEqual([
+        [one, ['linux/amd64']],
+        [two, ['linux/amd64', 'linux/arm64']],
+      ]);
+    }
+    expect((await airpack(['find', `${repo}@${stored.digest}`, one])).code).toBe(0);
+    // Another image's digest still matches nothing (exit 1).
+    const other = await airpack(['find', `${repo}@${fx.multi.byPlatform['linux/arm/v7']!.manifest.digest}`, one, two]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('not found in 2 file(s)');
+  });
+
   // Issue 13, finding 7: output paths are checked before any work.
   it('refuses an output in a missing directory, or a directory, before any work (exit 2)', async () => {
     for (const o of [join(dir, 'nosuchdir', 'sub', 'x.tar'), dir]) {
@@ -223,6 +255,31 @@ describe('airpack CLI', () => {
     expect(rel.code).toBe(3);
     const relDir = join(dir, 'release-fail');
     expect(existsSync(relDir) ? await readdir(relDir, { recursive: true }) : []).toEqual([]);
+    // A failure met only while the set is moved into place (a checksum file that may not be replaced: immutable,
+    // which root cannot override either). The checksum files were written in place after the artifacts were
+    // moved: the new artifacts stayed beside the earlier release's checksums. Now nothing changes.
+    const replaceDir = join(dir, 'release-replace');
+    const replace = join(dir, 'replace.yaml');
+    const release = (images: string[]) => writeFile(replace, `outputDir: release-replace\npreset: rke2\nbundles:\n  - images: [${images.join(', ')}]\n    platforms: [linux/amd64]\n`);
+    const contents = async (): Promise<Record<string, string>> => {
+      const names = (await readdir(replaceDir, { recursive: true })).sort();
+      return Object.fromEntries(await Promise.all(names.map(async (n) => [n, createHash('sha256').update(await readFile(join(replaceDir, n))).digest('hex')] as const)));
+    };
+    await release([fx.single.ref]);
+    expect((await airpack(['bundle', '--release', replace])).code).toBe(0);
+    const before = await contents();
+    expect(Object.keys(before)).toEqual(['rke2-images.linux-amd64.tar.zst', 'rke2-images.linux-amd64.txt', 'sha256sum-amd64.txt']);
+    await release([fx.single.ref, fx.sharedA.ref]);
+    const sums = join(replaceDir, 'sha256sum-amd64.txt');
+    await runOk('chattr', ['+i', sums]);
+    try {
+      const res = await airpack(['bundle', '--release', replace]);
+      expect(res.code, res.stderr).toBe(5);
+      expect(res.stderr.trim()).toBe(`airpack: ${sums}: permission denied [the release set was not put in place; the 2 file(s) moved before it were taken back]`);
+    } finally {
+      await runOk('chattr', ['-i', sums]);
+    }
+    expect(await contents()).toEqual(before);
   });
 
   it('refuses a release set whose artifact name is taken by a directory before any work, and leaves no staging behind', async () => {
@@ -387,6 +444,87 @@ describe('airpack CLI', () => {
     expect(quiet.stderr).toBe('');
   }, 120_000);
 
+  // Issue 13, finding 3: the end of a run said nothing of how long it took, and a slow registry showed
+  // nothing at all until the first byte of a layer.
+  it('ends with one truthful summary line where progress shows, nothing elsewhere; says it is resolving while manifests are slow', async () => {
+    const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const secs = ' in \\d+\\.\\d s\\n$';
+    const archive = join(dir, 'summary.tar');
+    const pulled = await airpack(['pull', fx.multi.ref, '-p', 'linux/amd64', '-p', 'linux/arm64', '-o', archive, '--progress', 'plain']);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(pulled.stderr).toMatch(new RegExp(`^pull: wrote ${esc(archive)}: 1 image\\(s\\) \\(2 platform manifests\\), ${esc(formatBytes(statSync(archive).size))}${secs}`));
+    const bundled = join(dir, 'summary.tar.zst');
+    const made = await airpack(['bundle', archive, '-p', 'linux/amd64', '-o', bundled, '--level', '1', '--progress', 'plain']);
+    expect(made.stderr).toMatch(new RegExp(`^bundle: wrote summary\\.tar\\.zst: 1 image\\(s\\), ${esc(formatBytes(statSync(bundled).size))}${secs}`));
+    const verified = await airpack(['verify', archive, bundled, '--progress', 'plain']);
+    expect(verified.stderr).toMatch(new RegExp(`^verify: verified 2 file\\(s\\): all ok, 2 image\\(s\\), [\\d.]+ [KM]B hashed${secs}`));
+    const extracted = join(dir, 'summary-arm64.tar.gz');
+    const ex = await airpack(['extract', archive, fx.multi.ref, '-p', 'linux/arm64', '-o', extracted, '--progress', 'plain']);
+    expect(ex.stderr).toMatch(new RegExp(`^extract: wrote ${esc(extracted)}: ${esc(fx.multi.ref)} linux/arm64, 4 blobs, ${esc(formatBytes(statSync(extracted).size))}${secs}`));
+    const pushed = await airpack(['push', bundled, '--registry', `${fx.host}/summary`, '--progress', 'plain']);
+    expect(pushed.stderr).toMatch(new RegExp(`^push: pushed 1 image\\(s\\) to ${esc(fx.host)}/summary, [\\d.]+ [KM]?B uploaded${secs}`));
+    // Not a terminal, no --progress plain: the result on stdout, nothing on stderr.
+    const silent = await airpack(['verify', archive]);
+    expect(silent.code).toBe(0);
+    expect(silent.stderr).toBe('');
+    // Manifests held 1.5 s each by a proxy: the live line says what it waits for, then the summary stays.
+    const proxy = await startFaultProxy(world.registry.url, (req) => (req.url?.includes('/manifests/') ? { delayMs: 1500 } : 'pass'));
+    try {
+      const out = join(dir, 'slow-resolve.tar');
+      const cmd = `stty cols 80; node bin/airpack.js pull ${proxy.host}/${fx.multi.repo}:${fx.multi.tag} -o '${out}'`;
+      const res = await run('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
+      expect(res.code, res.stdout).toBe(0);
+      const lines = res.stdout.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', ''));
+      expect(lines.some((l) => /^pull: resolving .*0\/1 refs/.test(l)), lines.join('\n')).toBe(true);
+      expect(lines.filter((l) => l.startsWith('pull: wrote '))).toHaveLength(1);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+
+  // Issue 13, finding 3: verify and extract showed nothing on a terminal; a CI log got nothing until the end.
+  it('shows verify and extract progress on a terminal (the line moves, with a percentage, within 60 columns); --progress plain prints lines into a log', async () => {
+    const pty = (args: string) => run('script', ['-qfec', `stty cols 60; node bin/airpack.js ${args}`, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
+    const drawn = (out: string, verb: string): string[] => out.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', '')).filter((l) => l.startsWith(`${verb}: `));
+    const moving = (lines: string[], phase: string): void => {
+      const phaseLines = lines.filter((l) => l.startsWith(phase));
+      expect(new Set(phaseLines).size, lines.join('\n')).toBeGreaterThan(1);
+      expect(phaseLines.some((l) => /\d+%/.test(l)), lines.join('\n')).toBe(true);
+      // The redrawn line fits; the closing summary is a log line, wrapped as any.
+      for (const l of lines.filter((x) => !/ in \d+\.\d s$/.test(x))) expect([...l].length, l).toBeLessThanOrEqual(60);
+      expect(lines.at(-1)).toMatch(/ in \d+\.\d s$/);
+    };
+    // verify hashes every byte: a docker-save tar whose 512 MiB layer is a hole (zeros) takes a while to hash, nothing to write.
+    const zeros = join(dir, 'zeros.tar');
+    await sparseImageTar(zeros, 512 << 20);
+    const verified = await pty(`verify '${zeros}'`);
+    expect(verified.code, verified.stdout).toBe(0);
+    moving(drawn(verified.stdout, 'verify'), 'verify: verifying');
+    // extract compresses at zstd's default level 16: 32 MiB of compressible data takes seconds.
+    const data = Buffer.alloc(32 << 20);
+    for (let off = 0, i = 0; off < data.length; off += 32, i++) createHash('sha256').update(`extract:${i % 262144}`).digest().copy(data, off);
+    const image = makeImage({ os: 'linux', architecture: 'amd64', layers: [await makeLayer({ 'data.bin': data })], manifestMediaType: 'oci' });
+    await pushImage(world.registry.url, 'library/big', image, 'extract');
+    const source = join(dir, 'extract-source.tar');
+    expect((await airpack(['pull', `${fx.host}/library/big:extract`, '-o', source])).code).toBe(0);
+    const extracted = await pty(`extract '${source}' ${fx.host}/library/big:extract -o '${join(dir, 'extract-progress.tar.zst')}'`);
+    expect(extracted.code, extracted.stdout).toBe(0);
+    moving(drawn(extracted.stdout, 'extract'), 'extract: compressing');
+    // A CI log (stderr a pipe) with --progress plain: a line every 10 s while the run waits on an 11 s manifest.
+    let held = 0;
+    const proxy = await startFaultProxy(world.registry.url, (req) => (req.url?.includes('/manifests/') && held++ === 0 ? { delayMs: 11_000 } : 'pass'));
+    try {
+      const res = await airpack(['pull', `${proxy.host}/${fx.single.repo}:${fx.single.tag!}`, '-o', join(dir, 'plain-log.tar'), '--progress', 'plain']);
+      expect(res.code, res.stderr).toBe(0);
+      const lines = res.stderr.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^pull: resolving .*0\/1 refs/);
+      expect(lines.at(-1)).toMatch(/^pull: wrote /);
+      expect(res.stderr).not.toContain('\r');
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+
   // Issue 11: a disk that fills while the output is written (a 2 MiB tmpfs the test mounts; CI runs as root).
   it('says the disk is full, exit 5, and leaves nothing half-written on it', async () => {
     const data = Buffer.alloc(6 << 20);
@@ -465,6 +603,47 @@ describe('airpack CLI', () => {
     expect(fromTerminal.stdout).toContain('stdin is a terminal');
   });
 
+  // Issue 13: "The README's Commands section and every --help say the same thing". Every long option a
+  // command's --help lists is named in that command's README section (its short form will do), the
+  // global ones in the section's opening, and every manifest subcommand is described.
+  it('names every option of every command\'s --help in its README section, and every manifest subcommand', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Commands\n');
+    const commands = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const [intro, ...sections] = commands.split(/\n(?=### )/);
+    const sectionOf = (command: string): string => {
+      const found = sections.filter((s) => {
+        const heading = s.slice(0, s.indexOf('\n'));
+        return heading.includes(`\`airpack ${command}`) || heading.includes(`\`${command}\``);
+      });
+      expect(found.map((s) => s.slice(0, 60)), command).toHaveLength(1);
+      return found[0]!;
+    };
+    const mentions = (text: string, flag: string): boolean => new RegExp(`(^|[^\\w-])${flag}(?![\\w-])`).test(text);
+    const GLOBAL = ['json', 'quiet', 'progress', 'help', 'version'];
+    const missing: string[] = [];
+    const check = async (argv: string[], section: string): Promise<void> => {
+      const help = await airpack([...argv, '--help']);
+      expect(help.code, argv.join(' ')).toBe(0);
+      // yargs sets the option column at 2 spaces (`-o, --output`) or 6 (`--json`); descriptions and examples are elsewhere.
+      const options = [...help.stdout.matchAll(/^(?: {2}-(\w), | {6})--([a-z][a-z-]*)/gm)].map(([, short, long]) => ({ long: long!, short }));
+      expect(options.map((o) => o.long), argv.join(' ')).toEqual(expect.arrayContaining(GLOBAL));
+      for (const o of options) {
+        if (GLOBAL.includes(o.long)) {
+          if (!mentions(intro!, `--${o.long}`)) missing.push(`Commands: --${o.long}`);
+        } else if (!mentions(section, `--${o.long}`) && !(o.short && mentions(section, `-${o.short}`))) missing.push(`${argv.join(' ')}: --${o.long}`);
+      }
+    };
+    for (const c of ['pull', 'bundle', 'reorder', 'find', 'ls', 'verify', 'extract', 'push', 'serve', 'version']) await check([c], sectionOf(c));
+    const manifest = sectionOf('manifest');
+    const body = manifest.slice(manifest.indexOf('\n'));
+    for (const sub of ['create', 'annotate', 'inspect', 'push', 'rm']) {
+      if (!new RegExp(`\`${sub}[ \`]`).test(body)) missing.push(`manifest ${sub}: not described`);
+      await check(['manifest', sub], manifest);
+    }
+    expect([...new Set(missing)]).toEqual([]);
+  });
+
   it('refuses an unknown option before any work', async () => {
     const out = join(dir, 'typo-option.tar.zst');
     const started = Date.now();
@@ -479,3 +658,21 @@ describe('airpack CLI', () => {
     expect(help.stdout.split('airpack bundle').length).toBeGreaterThan(1);
   });
 });
+
+/**
+ * A docker-save tar whose one layer of `layerBytes` zeros is a hole in the file (truncate): big to
+ * hash, free to write. The end-of-archive blocks are zeros too.
+ */
+async function sparseImageTar(path: string, layerBytes: number): Promise<void> {
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  const hash = createHash('sha256');
+  const mib = Buffer.alloc(1 << 20);
+  for (let n = 0; n < layerBytes; n += mib.length) hash.update(mib.subarray(0, Math.min(mib.length, layerBytes - n)));
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${hash.digest('hex')}`] } }));
+  const configName = `${sha(config)}.json`;
+  const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: ['example.com/zeros:1'], Layers: ['layer.tar'] }]));
+  const entry = (name: string, data: Buffer): Buffer[] => [encodeHeader({ name, size: data.length, type: 'file', mtime: 0 }), data, padding(data.length)];
+  const head = Buffer.concat([...entry('manifest.json', manifest), ...entry(configName, config), encodeHeader({ name: 'layer.tar', size: layerBytes, type: 'file', mtime: 0 })]);
+  await writeFile(path, head);
+  await truncate(path, head.length + layerBytes + padding(layerBytes).length + 1024);
+}

@@ -36,7 +36,9 @@
  *   files each checksum is first checked against the file it names, then
  *   replaced by `<sha256 of NAME>`.
  *
- * Recorded on main at 16ed5a8. After an intended change, GOLDEN_RECORD=1
+ * Recorded on main at 16ed5a8; re-recorded for the source-digest annotations
+ * (issue 13: index.json entries and new indexes grew, layer frames unchanged).
+ * After an intended change, GOLDEN_RECORD=1
  * prints the actual table (as JSON) and GOLDEN_DUMP=DIR writes each
  * normalised tar to DIR, to diff with bsdtar.
  */
@@ -59,10 +61,10 @@ interface Golden {
 
 // Artifacts that must come out alike share one entry.
 const THREE_UNCOMPRESSED = {
-  tar: '8ab0d482524d7aec1faca57e4780f39adfe9516dd6eab21de6e60b84feecbfbb',
+  tar: 'f57132cae8b4649e40caeaa462db1d2b21a259eb637921fc7a992aecc8379454',
   entries: [
     'manifest.json 861',
-    'index.json 1069',
+    'index.json 1486',
     'oci-layout 30',
     'blobs/ type=5 0',
     'blobs/sha256/ type=5 0',
@@ -80,10 +82,10 @@ const THREE_UNCOMPRESSED = {
 };
 
 const SEVERAL_UNCOMPRESSED = {
-  tar: '0d83b7d48f1a36b18519b2b6abb0800bcac9d91c0053b3838cb3579deb18054c',
+  tar: '915f9664017677a2a9c9f1b6e1c5006904138c88ab6fc0fe314b205c7ac20561',
   entries: [
     'manifest.json 1719',
-    'index.json 1278',
+    'index.json 1686',
     'oci-layout 30',
     'blobs/ type=5 0',
     'blobs/sha256/ type=5 0',
@@ -91,12 +93,12 @@ const SEVERAL_UNCOMPRESSED = {
     'blobs/sha256/e3e8d85fe98f 403',
     'blobs/sha256/d653f0f507e4 549',
     'blobs/sha256/a94fbd2c64a8 418',
-    'blobs/sha256/70116fd4bd36 491',
+    'blobs/sha256/f7c7939d3a53 745',
     'blobs/sha256/8cd9e0fb4480 420',
     'blobs/sha256/4d6ff37df8c8 329',
     'blobs/sha256/facaaa93a818 420',
     'blobs/sha256/57ccff0d0af7 329',
-    'blobs/sha256/d3f3deb9dd3c 511',
+    'blobs/sha256/7ea6b06198d3 765',
     'blobs/sha256/971aa0d1d74c 549',
     'blobs/sha256/770b493a16cc 403',
     'blobs/sha256/112b4cb738dd 549',
@@ -114,12 +116,13 @@ const SEVERAL_UNCOMPRESSED = {
 };
 
 // dockerlist:2.0 is bundled whole (linux/amd64 and linux/arm64 are every child of its list): since issue 10
-// its list is the registry's own bytes (aecade946714), not one airpack wrote over them (5714f9ab45fe).
+// its list is the registry's own bytes (aecade946714), not one airpack wrote over them (5714f9ab45fe); the
+// single-platform entry beside it names its source index in org.airpack.source.digest (issue 13).
 const SEVERAL_ORIGINAL = {
-  tar: '448584d19733096f052eea911415300b8623c237a258bc4a5c689697da07f218',
+  tar: '0c7282badee8b80143d353f3760701d746f495b9963264f0eeaa9109dd43975a',
   entries: [
     'manifest.json 1719',
-    'index.json 1296',
+    'index.json 1398',
     'oci-layout 30',
     'blobs/ type=5 0',
     'blobs/sha256/ type=5 0',
@@ -165,10 +168,10 @@ const EXPECTED: Record<string, Golden> = {
     ],
   },
   'pull-multi-amd64-arm64-original.tar': {
-    tar: '13fda6adafa20fcee2a82f74c741e6d7329461075b16a068082c150bd5c06017',
+    tar: '2bae23204c90b41b99fb4836df5ff59c5f08d64b7e8e53b558ac6e721708de00',
     entries: [
       'manifest.json 623',
-      'index.json 358',
+      'index.json 460',
       'oci-layout 30',
       'blobs/ type=5 0',
       'blobs/sha256/ type=5 0',
@@ -184,10 +187,10 @@ const EXPECTED: Record<string, Golden> = {
     ],
   },
   'pull-windows-ltsc2022-original.tar': {
-    tar: 'ee6a80d61cefb89026efa03ce4d8fabc7dde4268de1b7b41e2df4d7cf5a0ac52',
+    tar: '6cefe71d3020ffd2e4fc438f6890c60960af9ee30cccac2a797aca4a6cfc51b0',
     entries: [
       'manifest.json 318',
-      'index.json 485',
+      'index.json 587',
       'oci-layout 30',
       'blobs/ type=5 0',
       'blobs/sha256/ type=5 0',
@@ -204,22 +207,22 @@ const EXPECTED: Record<string, Golden> = {
   'bundle-several-64k-frames.tar.zst': {
     ...SEVERAL_UNCOMPRESSED,
     frames: [
-      'z 23040 ~ ~',
+      'z 24576 ~ ~',
       'z 65536 47112 4be26a41521ce45bedf84ee64edff31845bdb9c06164246315fa6155f9196ad0',
       'z 65536 49974 41bc3fbfb5fbe997c69baef4199d830e746f425e5ecb693817e02c9b39e26006',
       'z 65536 57512 c8ea3cea1126a49ab8ac2ae71ca97b852442a92654bd173bea746fd25552ae01',
       'z 65536 52889 e708f8f3344249d8d86d230d207f8a444425f86ed009b78966968f8be090bf9c',
       'z 15360 6492 fc5bbf1323491d7827607f26e4e11567e1e0fd94edddce2f95a575535002e047',
-      's 2296 2479ab75740bc65dd980d5535ba57192fba259629f5497ff453252d72b05353c',
+      's 2296 9ddbaca8ab985b5015507a34f026006ca585c18aa1a51ec9a5ed6057be70206a',
       'seek 73',
     ],
   },
   'bundle-several.tar.zst': {
     ...SEVERAL_UNCOMPRESSED,
     frames: [
-      'z 23040 ~ ~',
+      'z 24576 ~ ~',
       'z 277504 212898 aee81fd0575b3e6c1281b18c829f5814e760efbfbd25a0da87952348968a9ebc',
-      's 2296 2479ab75740bc65dd980d5535ba57192fba259629f5497ff453252d72b05353c',
+      's 2296 9ddbaca8ab985b5015507a34f026006ca585c18aa1a51ec9a5ed6057be70206a',
       'seek 41',
     ],
   },
@@ -230,16 +233,16 @@ const EXPECTED: Record<string, Golden> = {
   'bundle-several-original.tar': { ...SEVERAL_ORIGINAL },
   // bundle --output-dir --preset rke2, linux/amd64 + windows/amd64:ltsc2022, zstd level 3
   'rke2/rke2-images.linux-amd64.tar.zst': {
-    tar: '39fc0aa2eaf62fb4f900ad8c3352038619c48eafd17b1af584b28af415d1e8d4',
+    tar: '8ef1f8c61efaf7ce019800b1e45edfb14b29d73c4b37e314a280fbfbc5501af5',
     frames: [
-      'z 9728 ~ ~',
+      'z 10240 ~ ~',
       'z 89600 67163 d588537736b70b55c7fc6c67b84c768f700d3dfb1a07baf7daf563a190f568ef',
-      's 802 7379dd842779e95298e5a682ba5aaf33b3748ca504866c1f87bc1555365af6ed',
+      's 804 c9efcf72782056516dca5ad52eeeeec57a1f743a504752e3ce1109aabdae89a7',
       'seek 41',
     ],
     entries: [
       'manifest.json 549',
-      'index.json 750',
+      'index.json 1176',
       'oci-layout 30',
       'blobs/ type=5 0',
       'blobs/sha256/ type=5 0',
@@ -256,16 +259,16 @@ const EXPECTED: Record<string, Golden> = {
     text: '<registry:port>/library/multi:1.0\n<registry:port>/windows/servercore:ltsc\n',
   },
   'rke2/rke2-windows-ltsc2022-amd64-images.tar.zst': {
-    tar: '6bb91e8dabeddfbcda41955f7e8d4fb078ad817653a7940f68956e10f3d9eacd',
+    tar: '958128ce8f9b302fbe405da98ebf2f232f7d1eabc1b98729321be8c29a344454',
     frames: [
-      'z 6656 ~ ~',
+      'z 7168 ~ ~',
       'z 111616 94044 556f47c81aa40eb6e81ac0b321581ac12b161832df9cdbc70251a9ada9e6100e',
-      's 526 c4f6c43f784aa5fbff0261626894da3033accedf1d96b4e4312ed3558fbf2c9e',
+      's 526 117721d0e301547f03d0ec99e2cd6e1d80bd7faa4503a4cf995b82adedf8b1e8',
       'seek 41',
     ],
     entries: [
       'manifest.json 318',
-      'index.json 485',
+      'index.json 698',
       'oci-layout 30',
       'blobs/ type=5 0',
       'blobs/sha256/ type=5 0',

@@ -1,13 +1,13 @@
 /** `airpack bundle`: references + platforms -> one archive, or a release set of artifacts with image lists and checksums. */
 import type { Argv } from 'yargs';
-import { bundle } from '../release/bundle.js';
+import { bundle, type BundleArtifact } from '../release/bundle.js';
 import { bundleRelease } from '../release/release.js';
 import { BUNDLE_PRESETS, type BundlePreset } from '../release/naming.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
 import { LAYER_MODES, type LayerMode } from '../sink/image-sink.js';
 import { AirpackError } from '../errors.js';
 import { collectReferences, fetchOptions, frameSizeOption, parseByteSize, withFetchOptions, type FetchArgs } from './common.js';
-import { createReporter, formatBytes, imageCount, printJson } from './output.js';
+import { formatBytes, imageCount, printJson, withProgress } from './output.js';
 
 export const command = 'bundle [refs..]';
 export const describe = 'Pull images into zstd-framed bundles (metadata first): one file with -o, or a release set (rke2, velero naming) with --output-dir';
@@ -29,7 +29,7 @@ export function builder(y: Argv) {
     .option('bin', { type: 'string', describe: '{bin} (default: env BIN, else velero)' })
     .option('artifact-version', { type: 'string', describe: '{version} in artifact names (default: env VERSION, else main); --version prints airpack\'s own' })
     .option('layers', { choices: LAYER_MODES, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte [default: uncompressed]' })
-    .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Override compression (default: from each file name)' })
+    .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Compression for a name that does not say it (default: from each file name; a name that says another format is refused)' })
     .option('level', { type: 'number', requiresArg: true, describe: 'Compression level: zstd 1-22 (default 16, as rke2), gzip 1-9 (default 6)' })
     .option('frame-size', frameSizeOption)
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
@@ -62,70 +62,66 @@ interface BundleArgs extends FetchArgs {
 }
 
 export async function handler(args: BundleArgs): Promise<void> {
-  const reporter = createReporter('bundle', { quiet: args.quiet, mode: args.progress });
-  try {
-    // Options that would be silently ignored are refused, naming them, before any work.
-    const given = (names: ReadonlyArray<keyof BundleArgs>): string[] =>
-      names.filter((n) => args[n] !== undefined && !(Array.isArray(args[n]) && (args[n] as unknown[]).length === 0)).map((n) => `--${String(n)}`);
-    if (args.release) {
-      if ((args.refs ?? []).length > 0 || args.images || args.output || args['output-dir']) {
-        throw new AirpackError('INVALID_ARGUMENT', '--release declares images and outputs itself; drop the references, --images, -o and --output-dir');
-      }
-      const declared = given(['platform', 'preset', 'name', 'windows-name', 'windows-images', 'set', 'prog', 'bin', 'artifact-version', 'layers', 'compression', 'level', 'frame-size']);
-      if (declared.length > 0) throw new AirpackError('INVALID_ARGUMENT', `--release declares ${declared.join(', ')} per bundle itself (see the README's release description); drop ${declared.length > 1 ? 'them' : 'it'} from the command line`);
+  // Options that would be silently ignored are refused, naming them, before any work.
+  const given = (names: ReadonlyArray<keyof BundleArgs>): string[] =>
+    names.filter((n) => args[n] !== undefined && !(Array.isArray(args[n]) && (args[n] as unknown[]).length === 0)).map((n) => `--${String(n)}`);
+  if (args.release) {
+    if ((args.refs ?? []).length > 0 || args.images || args.output || args['output-dir']) {
+      throw new AirpackError('INVALID_ARGUMENT', '--release declares images and outputs itself; drop the references, --images, -o and --output-dir');
     }
-    if (args.output) {
-      const naming = given(['prog', 'bin', 'artifact-version', 'windows-name']);
-      if (naming.length > 0) throw new AirpackError('INVALID_ARGUMENT', `${naming.join(', ')} name${naming.length > 1 ? '' : 's'} the artifacts of a release set (--output-dir); with -o the file is named by -o`);
-    }
-    if (args.release) {
-      const release = await bundleRelease(args.release, {
-        env: process.env,
-        ...fetchOptions(args),
-        onProgress: reporter.listener,
-      });
-      reporter.done();
-      if (args.json) return printJson(release);
-      if (args.quiet) return;
-      for (const a of release.bundles.flatMap((b) => b.artifacts)) process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${imageCount(a.images)}  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
-      for (const file of release.checksumFiles) process.stdout.write(`wrote ${file}\n`);
-      return;
-    }
-    const windowsImages = args['windows-images'] ? collectReferences([], args['windows-images']) : undefined;
-    const sets = (args.set ?? []).map((s) => {
-      const eq = s.indexOf('=');
-      if (eq <= 0 || eq === s.length - 1) throw new AirpackError('INVALID_ARGUMENT', `--set ${s}: expected NAME=LIST, e.g. --set canal=images-canal.txt`);
-      return { name: s.slice(0, eq), images: collectReferences([], [s.slice(eq + 1)]) };
-    });
-    const result = await bundle({
-      images: collectReferences(args.refs, args.images),
-      ...(windowsImages ? { windowsImages } : {}),
-      ...(sets.length > 0 ? { sets } : {}),
-      ...(args.platform ? { platforms: args.platform } : {}),
-      ...(args.output ? { output: args.output } : {}),
-      ...(args['output-dir'] ? { outputDir: args['output-dir'] } : {}),
-      ...(args.preset ? { preset: args.preset } : {}),
-      ...(args.name ? { name: args.name } : {}),
-      ...(args['windows-name'] ? { windowsName: args['windows-name'] } : {}),
-      ...(args.prog ? { prog: args.prog } : {}),
-      ...(args.bin ? { bin: args.bin } : {}),
-      ...(args['artifact-version'] ? { version: args['artifact-version'] } : {}),
-      ...(args.compression ? { compression: args.compression } : {}),
-      ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),
-      env: process.env,
-      ...(args.layers ? { layers: args.layers } : {}),
-      ...(args.level !== undefined ? { level: args.level } : {}),
-      ...fetchOptions(args),
-      onProgress: reporter.listener,
-    });
-    reporter.done();
-    if (args.json) return printJson(result);
-    if (args.quiet) return;
-    for (const a of result.artifacts) {
-      process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${imageCount(a.images)}  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
-    }
-    for (const file of result.checksumFiles) process.stdout.write(`wrote ${file}\n`);
-  } finally {
-    reporter.done();
+    const declared = given(['platform', 'preset', 'name', 'windows-name', 'windows-images', 'set', 'prog', 'bin', 'artifact-version', 'layers', 'compression', 'level', 'frame-size']);
+    if (declared.length > 0) throw new AirpackError('INVALID_ARGUMENT', `--release declares ${declared.join(', ')} per bundle itself (see the README's release description); drop ${declared.length > 1 ? 'them' : 'it'} from the command line`);
   }
+  if (args.output) {
+    const naming = given(['prog', 'bin', 'artifact-version', 'windows-name']);
+    if (naming.length > 0) throw new AirpackError('INVALID_ARGUMENT', `${naming.join(', ')} name${naming.length > 1 ? '' : 's'} the artifacts of a release set (--output-dir); with -o the file is named by -o`);
+  }
+  if (args.release) {
+    const release = await withProgress('bundle', args, (onProgress) => bundleRelease(args.release!, { env: process.env, ...fetchOptions(args), onProgress }), (r) =>
+      artifactsSummary(r.bundles.flatMap((b) => b.artifacts), r.checksumFiles),
+    );
+    return printArtifacts(release, release.bundles.flatMap((b) => b.artifacts), release.checksumFiles, args);
+  }
+  const windowsImages = args['windows-images'] ? collectReferences([], args['windows-images']) : undefined;
+  const sets = (args.set ?? []).map((s) => {
+    const eq = s.indexOf('=');
+    if (eq <= 0 || eq === s.length - 1) throw new AirpackError('INVALID_ARGUMENT', `--set ${s}: expected NAME=LIST, e.g. --set canal=images-canal.txt`);
+    return { name: s.slice(0, eq), images: collectReferences([], [s.slice(eq + 1)]) };
+  });
+  const options = {
+    images: collectReferences(args.refs, args.images),
+    ...(windowsImages ? { windowsImages } : {}),
+    ...(sets.length > 0 ? { sets } : {}),
+    ...(args.platform ? { platforms: args.platform } : {}),
+    ...(args.output ? { output: args.output } : {}),
+    ...(args['output-dir'] ? { outputDir: args['output-dir'] } : {}),
+    ...(args.preset ? { preset: args.preset } : {}),
+    ...(args.name ? { name: args.name } : {}),
+    ...(args['windows-name'] ? { windowsName: args['windows-name'] } : {}),
+    ...(args.prog ? { prog: args.prog } : {}),
+    ...(args.bin ? { bin: args.bin } : {}),
+    ...(args['artifact-version'] ? { version: args['artifact-version'] } : {}),
+    ...(args.compression ? { compression: args.compression } : {}),
+    ...(args['frame-size'] !== undefined ? { frameSize: parseByteSize(args['frame-size']) } : {}),
+    env: process.env,
+    ...(args.layers ? { layers: args.layers } : {}),
+    ...(args.level !== undefined ? { level: args.level } : {}),
+    ...fetchOptions(args),
+  };
+  const result = await withProgress('bundle', args, (onProgress) => bundle({ ...options, onProgress }), (r) => artifactsSummary(r.artifacts, r.checksumFiles));
+  printArtifacts(result, result.artifacts, result.checksumFiles, args);
+}
+
+/** The closing progress line: what was written (one artifact by name, several by count), its images and bytes on disk. */
+function artifactsSummary(artifacts: readonly BundleArtifact[], checksumFiles: readonly string[]): string {
+  const what = artifacts.length === 1 ? artifacts[0]!.name : `${artifacts.length} artifacts`;
+  const sums = checksumFiles.length > 0 ? ` and ${checksumFiles.length} checksum file(s)` : '';
+  return `wrote ${what}${sums}: ${imageCount(artifacts.flatMap((a) => a.images))}, ${formatBytes(artifacts.reduce((n, a) => n + a.bytes, 0))}`;
+}
+
+function printArtifacts(result: unknown, artifacts: readonly BundleArtifact[], checksumFiles: readonly string[], args: BundleArgs): void {
+  if (args.json) return printJson(result);
+  if (args.quiet) return;
+  for (const a of artifacts) process.stdout.write(`${a.name}  ${a.platforms.join(',')}  ${imageCount(a.images)}  ${formatBytes(a.bytes)}  sha256:${a.sha256}\n`);
+  for (const file of checksumFiles) process.stdout.write(`wrote ${file}\n`);
 }

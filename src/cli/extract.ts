@@ -1,4 +1,5 @@
 /** `airpack extract`: one image out of a bundle, as its own loadable archive. */
+import { statSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { extractImage } from '../scan/extract.js';
 import { formatBytes, printJson, withProgress, type GlobalArgs } from './output.js';
@@ -24,7 +25,13 @@ interface ExtractArgs extends GlobalArgs {
 }
 
 export async function handler(args: ExtractArgs): Promise<void> {
-  const result = await withProgress('extract', args, (onProgress) => extractImage(args.bundle, args.ref, { output: args.output, onProgress, ...(args.platform ? { platform: args.platform } : {}) }));
+  const result = await withProgress(
+    'extract',
+    args,
+    (onProgress) => extractImage(args.bundle, args.ref, { output: args.output, onProgress, ...(args.platform ? { platform: args.platform } : {}) }),
+    // The file's size on disk: tarBytes is the tar before any compression.
+    (r) => `wrote ${r.output}: ${r.reference} ${r.platforms.join(',')}, ${r.blobs} blobs, ${formatBytes(statSync(r.output).size)}`,
+  );
   if (args.json) return printJson(result);
   if (args.quiet) return;
   process.stdout.write(`wrote ${result.output}: ${result.reference} ${result.platforms.join(',')} ${result.digest}, ${result.blobs} blobs, ${formatBytes(result.tarBytes)}\n`);

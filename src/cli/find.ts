@@ -9,7 +9,7 @@ export const describe = 'Which archive (file, or any tarball under a directory) 
 
 export function builder(y: Argv) {
   return y
-    .positional('ref', { type: 'string', demandOption: true, describe: 'Image reference: name[:tag] or name@sha256:... (rancher/x:v1 matches docker.io/rancher/x:v1)' })
+    .positional('ref', { type: 'string', demandOption: true, describe: 'Image reference: name[:tag] or name@sha256:... (an index or platform manifest digest, as stored or as the source registry served it; rancher/x:v1 matches docker.io/rancher/x:v1)' })
     .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'Archives or directories (walked in sorted order)' })
     .option('first', { type: 'boolean', default: false, describe: 'Stop at the first file that holds the image' })
     .example('$0 find rancher/mirrored-pause:3.6 /var/lib/rancher/rke2/agent/images', 'which tarball holds the pause image')

@@ -94,7 +94,7 @@ function build(yargs: (args: string[]) => Argv, argv: readonly string[], command
     .usage('$0 <command> [options]\n\nPack container images for air-gapped installs.')
     .option('json', { type: 'boolean', default: false, global: true, describe: 'Print the result as JSON on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, global: true, describe: 'Print nothing but errors' })
-    .option('progress', { choices: PROGRESS_MODES, default: 'auto' as ProgressMode, global: true, describe: 'auto: a live line when stderr is a terminal; plain: a line every 10 s (CI logs); tty; none' })
+    .option('progress', { choices: PROGRESS_MODES, default: 'auto' as ProgressMode, global: true, describe: 'auto: a live line when stderr is a terminal (CI unset), then a summary line; plain: a line every 10 s and the summary (CI logs); tty: the live line even with CI set; none' })
     .command(commands as never)
     .demandCommand(1, 'Name a command; see airpack --help')
     .strict()

@@ -88,7 +88,7 @@ function subcommands(run: boolean) {
         "Change one image's platform in a list being built (--os-version for Windows)",
         (c) =>
           withPlatformOptions(withRegistryOptions(c))
-            .positional('target', { type: 'string', demandOption: true })
+            .positional('target', { type: 'string', demandOption: true, describe: 'HOST/REPO:TAG of the list being built' })
             .positional('source', { type: 'string', demandOption: true, describe: 'An image of the list, as given to create' })
             .example('$0 manifest annotate reg:5000/velero/velero:main reg:5000/velero/velero:main-windows-ltsc2022-amd64 --os-version-from mcr.microsoft.com/windows/nanoserver:ltsc2022', ''),
         act(async (args: ManifestArgs & { target: string; source: string }) => {
@@ -98,7 +98,7 @@ function subcommands(run: boolean) {
       .command(
         'inspect <reference>',
         'Print a list being built, or a manifest or list from a registry, as JSON',
-        (c) => withRegistryOptions(c).positional('reference', { type: 'string', demandOption: true }).option('raw', { type: 'boolean', default: false, describe: 'The exact bytes, as the registry serves them' }),
+        (c) => withRegistryOptions(c).positional('reference', { type: 'string', demandOption: true, describe: 'A list being built, or any manifest or list in a registry' }).option('raw', { type: 'boolean', default: false, describe: 'The exact bytes, as the registry serves them' }),
         act(async (args: ManifestArgs & { reference: string; raw: boolean }) => {
           const found = await inspectManifest(args.reference, { registryOptions: registryOptions(args) });
           if (args.raw) return void process.stdout.write(found.bytes);
@@ -109,15 +109,15 @@ function subcommands(run: boolean) {
       .command(
         'push <target>',
         'Push a list being built; images in another repository of the registry are copied into its own first',
-        (c) => withRegistryOptions(c).positional('target', { type: 'string', demandOption: true }).option('purge', { type: 'boolean', default: false, describe: 'Forget the local list once pushed' }),
+        (c) => withRegistryOptions(c).positional('target', { type: 'string', demandOption: true, describe: 'HOST/REPO:TAG of the list being built' }).option('purge', { type: 'boolean', default: false, describe: 'Forget the local list once pushed' }),
         act(async (args: ManifestArgs & { target: string; purge: boolean }) => {
           printPushed(await pushList(args.target, { registryOptions: registryOptions(args), purge: args.purge }), args);
         }),
       )
       .command(
         'rm <targets..>',
-        'Forget lists being built',
-        (c) => c.positional('targets', { type: 'string', array: true, demandOption: true }),
+        'Forget lists being built (the local copies; the registry is not touched); a target with none is said, exit 0',
+        (c) => c.positional('targets', { type: 'string', array: true, demandOption: true, describe: 'HOST/REPO:TAG of lists being built' }),
         act(async (args: ManifestArgs & { targets: string[] }) => {
           const removed = await removeLists(args.targets);
           if (args.json) return printJson({ removed });

@@ -30,6 +30,12 @@ export interface Reporter {
   listener: ProgressListener;
   /** Clear the status line before printing results (and stop its timers). */
   done(): void;
+  /**
+   * `done()`, then where progress shows (a live line, or --progress plain) one closing line on
+   * stderr: `VERB: SUMMARY in S s`, the run's own seconds. Elsewhere nothing: a CI log or a
+   * script gets the result on stdout only.
+   */
+  finish(summary: string): void;
 }
 
 /** How progress is shown: a redrawn line on a terminal, a plain line every 10 s (CI logs), or nothing. */
@@ -43,7 +49,7 @@ export interface GlobalArgs {
 }
 export const PROGRESS_MODES: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'none'];
 
-const PHASE_WORDS: Record<Phase, string> = { download: 'downloading', compress: 'compressing', write: 'writing', verify: 'verifying', push: 'pushing' };
+const PHASE_WORDS: Record<Phase, string> = { resolve: 'resolving', download: 'downloading', compress: 'compressing', write: 'writing', verify: 'verifying', push: 'pushing' };
 
 interface PhaseState {
   phase: Phase;
@@ -77,8 +83,11 @@ export function progressLine(verb: string, state: PhaseState, images: string, wi
   const known = state.total !== undefined && state.total > 0;
   const fraction = known ? Math.min(1, state.done / state.total!) : 0;
   const percent = known ? `${(fraction * 100).toFixed(0).padStart(3)}%` : '';
-  const bytes = known ? `${formatBytes(state.done)}/${formatBytes(state.total!)}` : formatBytes(state.done);
-  const rate = speed !== undefined ? `${formatBytes(speed)}/s` : '';
+  // Resolving counts references (a manifest round trip each), not bytes: no byte rate to show.
+  const counted = state.phase === 'resolve';
+  const amount = counted ? (n: number): string => String(n) : formatBytes;
+  const bytes = `${known ? `${amount(state.done)}/${amount(state.total!)}` : amount(state.done)}${counted ? ' refs' : ''}`;
+  const rate = speed !== undefined && !counted ? `${formatBytes(speed)}/s` : '';
   const eta = known ? `ETA ${speed !== undefined && speed > 0 ? duration((state.total! - state.done) / speed) : '--:--'}` : '';
   const head = `${verb}: ${PHASE_WORDS[state.phase]}`;
   const join = (parts: string[]): string => parts.filter(Boolean).join(' ');
@@ -111,6 +120,7 @@ export function createReporter(verb: string, options: { quiet?: boolean; stream?
   const mode = options.mode ?? 'auto';
   const live = !options.quiet && (mode === 'tty' || (mode === 'auto' && stream.isTTY === true && !process.env.CI));
   const plain = !options.quiet && mode === 'plain';
+  const started = Date.now();
   const phases = new Map<Phase, PhaseState>();
   let current: PhaseState | undefined;
   let images = 0;
@@ -158,7 +168,9 @@ export function createReporter(verb: string, options: { quiet?: boolean; stream?
   const listener = (event: ProgressEvent): void => {
     switch (event.type) {
       case 'resolved':
+        // Per artifact, when a bundle writes several: its own count, from none done.
         images = event.images;
+        imagesDone = 0;
         phase(verb === 'push' ? 'push' : 'download', event.totalBytes);
         break;
       case 'bytes':
@@ -182,22 +194,33 @@ export function createReporter(verb: string, options: { quiet?: boolean; stream?
     }
   };
 
+  const done = (): void => {
+    if (timer) clearInterval(timer);
+    if (live) stream.off('resize', onResize);
+    if (drawn) stream.write('\r\x1b[2K');
+    drawn = false;
+  };
   return {
     listener,
-    done() {
-      if (timer) clearInterval(timer);
-      if (live) stream.off('resize', onResize);
-      if (drawn) stream.write('\r\x1b[2K');
-      drawn = false;
+    done,
+    finish(summary) {
+      done();
+      if (live || plain) stream.write(`${verb}: ${summary} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     },
   };
 }
 
-/** Runs `work` with a progress line for `verb` (none with --json or --quiet), cleared before the result prints. */
-export async function withProgress<T>(verb: string, args: GlobalArgs, work: (listener: ProgressListener) => Promise<T>): Promise<T> {
-  const reporter = createReporter(verb, { quiet: args.quiet || args.json, mode: args.progress });
+/**
+ * Runs `work` with a progress line for `verb` on stderr (none with --quiet; --json is stdout's
+ * business), cleared before the result prints; `summary` of the result is the closing line where
+ * progress shows (Reporter.finish).
+ */
+export async function withProgress<T>(verb: string, args: GlobalArgs, work: (listener: ProgressListener) => Promise<T>, summary: (result: T) => string): Promise<T> {
+  const reporter = createReporter(verb, { quiet: args.quiet, mode: args.progress });
   try {
-    return await work(reporter.listener);
+    const result = await work(reporter.listener);
+    reporter.finish(summary(result));
+    return result;
   } finally {
     reporter.done();
   }

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { pull } from '../pack/pull.js';
 import { LAYER_MODES, type LayerMode } from '../sink/image-sink.js';
 import { collectReferences, fetchOptions, withFetchOptions, type FetchArgs } from './common.js';
-import { createReporter, formatBytes, imageCount, printJson } from './output.js';
+import { formatBytes, imageCount, printJson, withProgress } from './output.js';
 
 export const command = 'pull [refs..]';
 export const describe = 'Pull images for the given platforms into one image archive (docker-archive + OCI layout, metadata first)';
@@ -29,24 +29,16 @@ interface PullArgs extends FetchArgs {
 }
 
 export async function handler(args: PullArgs): Promise<void> {
-  const reporter = createReporter('pull', { quiet: args.quiet, mode: args.progress });
-  try {
-    const result = await pull({
-      images: collectReferences(args.refs, args.images),
-      platforms: args.platform,
-      output: args.output,
-      layers: args.layers,
-      ...fetchOptions(args),
-      onProgress: reporter.listener,
-    });
-    reporter.done();
-    if (args.json) return printJson(result);
-    if (args.quiet) return;
-    for (const image of result.images) {
-      process.stdout.write(`${image.reference}  ${image.platform}${image.osVersion && !image.platform.includes(image.osVersion) ? ` (${image.osVersion})` : ''}  ${image.digest}  ${formatBytes(image.size)}\n`);
-    }
-    process.stdout.write(`wrote ${result.output}: ${imageCount(result.images)}, ${formatBytes(result.bytes)}, layers ${result.layers}\n`);
-  } finally {
-    reporter.done();
+  const result = await withProgress(
+    'pull',
+    args,
+    (onProgress) => pull({ images: collectReferences(args.refs, args.images), platforms: args.platform, output: args.output, layers: args.layers, ...fetchOptions(args), onProgress }),
+    (r) => `wrote ${r.output}: ${imageCount(r.images)}, ${formatBytes(r.bytes)}`,
+  );
+  if (args.json) return printJson(result);
+  if (args.quiet) return;
+  for (const image of result.images) {
+    process.stdout.write(`${image.reference}  ${image.platform}${image.osVersion && !image.platform.includes(image.osVersion) ? ` (${image.osVersion})` : ''}  ${image.digest}  ${formatBytes(image.size)}\n`);
   }
+  process.stdout.write(`wrote ${result.output}: ${imageCount(result.images)}, ${formatBytes(result.bytes)}, layers ${result.layers}\n`);
 }

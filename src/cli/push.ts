@@ -3,10 +3,10 @@ import type { Argv } from 'yargs';
 import { push } from '../push/push.js';
 import { LAYER_COMPRESSIONS, type LayerCompression } from '../push/layer-compression.js';
 import { positiveInteger, registryOptions, withRegistryOptions, type RegistryArgs } from './common.js';
-import { createReporter, formatBytes, printJson, type GlobalArgs } from './output.js';
+import { formatBytes, printJson, withProgress, type GlobalArgs } from './output.js';
 
 export const command = 'push <sources..>';
-export const describe = 'Push the images of bundles and archives into a registry under their own names (host replaced), manifests and blobs byte for byte';
+export const describe = 'Push the images of bundles and archives into a registry under their own names (host replaced): compressed layers and their manifests byte for byte, plain-tar layers compressed on the way (--layer-compression)';
 
 export function builder(y: Argv) {
   return withRegistryOptions(y)
@@ -40,42 +40,42 @@ interface PushArgs extends RegistryArgs, GlobalArgs {
 }
 
 export async function handler(args: PushArgs): Promise<void> {
-  const reporter = createReporter('push', { quiet: args.quiet, mode: args.progress });
-  try {
-    const result = await push({
-      sources: args.sources,
-      registry: args.registry,
-      dryRun: args['dry-run'],
-      keepForeignUrls: args['keep-foreign-urls'],
-      layerCompression: args['layer-compression'],
-      ...(args['digests-file'] !== undefined ? { digestsFile: args['digests-file'] } : {}),
-      registryOptions: registryOptions(args),
-      concurrency: args.concurrency,
-      onProgress: reporter.listener,
-    });
-    reporter.done();
-    if (args.json) return printJson(result);
-    if (args.quiet) return;
-    for (const image of result.images) {
-      const rebuilt = image.rebuilt ? `  (list rebuilt over ${image.children.length} platform(s): the archive lacks ${image.rebuilt.missing.length > 3 ? `${image.rebuilt.missing.slice(0, 3).join(', ')} and ${image.rebuilt.missing.length - 3} more` : image.rebuilt.missing.join(', ')} of ${image.rebuilt.from})` : '';
-      const foreign =
-        image.foreignLayers === 'rewritten'
-          ? `  (foreign layers pushed as ordinary blobs, URLs dropped: was ${image.sourceDigest}; --keep-foreign-urls keeps it)`
-          : image.foreignLayers === 'kept'
-            ? '  (foreign layer URLs kept: nodes must reach them)'
-            : '';
-      const compressed = image.layersCompressed
-        ? result.dryRun
-          ? `  (plain layers to be ${image.layersCompressed}-compressed: the digest will be new)`
-          : `  (plain layers ${image.layersCompressed}-compressed: new digest, was ${image.sourceDigest}; --layer-compression none keeps it)`
-        : '';
-      process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${rebuilt}${foreign}${compressed}${result.dryRun ? '  (dry run)' : ''}\n`);
-    }
-    if (!result.dryRun) {
-      const { uploaded, present, mounted } = result.blobs;
-      process.stdout.write(`pushed ${result.images.length} image(s) to ${result.registry}: ${uploaded} blob(s) uploaded (${formatBytes(result.bytesUploaded)}), ${present} already there, ${mounted} mounted\n`);
-    }
-  } finally {
-    reporter.done();
+  const result = await withProgress(
+    'push',
+    args,
+    (onProgress) =>
+      push({
+        sources: args.sources,
+        registry: args.registry,
+        dryRun: args['dry-run'],
+        keepForeignUrls: args['keep-foreign-urls'],
+        layerCompression: args['layer-compression'],
+        ...(args['digests-file'] !== undefined ? { digestsFile: args['digests-file'] } : {}),
+        registryOptions: registryOptions(args),
+        concurrency: args.concurrency,
+        onProgress,
+      }),
+    (r) => (r.dryRun ? `would push ${r.images.length} image(s) to ${r.registry}` : `pushed ${r.images.length} image(s) to ${r.registry}, ${formatBytes(r.bytesUploaded)} uploaded`),
+  );
+  if (args.json) return printJson(result);
+  if (args.quiet) return;
+  for (const image of result.images) {
+    const rebuilt = image.rebuilt ? `  (list rebuilt over ${image.children.length} platform(s): the archive lacks ${image.rebuilt.missing.length > 3 ? `${image.rebuilt.missing.slice(0, 3).join(', ')} and ${image.rebuilt.missing.length - 3} more` : image.rebuilt.missing.join(', ')} of ${image.rebuilt.from})` : '';
+    const foreign =
+      image.foreignLayers === 'rewritten'
+        ? `  (foreign layers pushed as ordinary blobs, URLs dropped: was ${image.sourceDigest}; --keep-foreign-urls keeps it)`
+        : image.foreignLayers === 'kept'
+          ? '  (foreign layer URLs kept: nodes must reach them)'
+          : '';
+    const compressed = image.layersCompressed
+      ? result.dryRun
+        ? `  (plain layers to be ${image.layersCompressed}-compressed: the digest will be new)`
+        : `  (plain layers ${image.layersCompressed}-compressed: new digest, was ${image.sourceDigest}; --layer-compression none keeps it)`
+      : '';
+    process.stdout.write(`${image.name} -> ${image.target}  ${image.digest}${rebuilt}${foreign}${compressed}${result.dryRun ? '  (dry run)' : ''}\n`);
+  }
+  if (!result.dryRun) {
+    const { uploaded, present, mounted } = result.blobs;
+    process.stdout.write(`pushed ${result.images.length} image(s) to ${result.registry}: ${uploaded} blob(s) uploaded (${formatBytes(result.bytesUploaded)}), ${present} already there, ${mounted} mounted\n`);
   }
 }

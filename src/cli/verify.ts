@@ -18,7 +18,10 @@ interface VerifyArgs extends GlobalArgs {
 }
 
 export async function handler(args: VerifyArgs): Promise<void> {
-  const results = await withProgress('verify', args, (onProgress) => verifyArchive(args.bundles, { onProgress }));
+  const results = await withProgress('verify', args, (onProgress) => verifyArchive(args.bundles, { onProgress }), (rs) => {
+    const failed = rs.filter((r) => !r.ok).length;
+    return `verified ${rs.length} file(s): ${failed === 0 ? 'all ok' : `${failed} FAILED`}, ${rs.reduce((n, r) => n + r.images, 0)} image(s), ${formatBytes(rs.reduce((n, r) => n + r.blobBytes, 0))} hashed`;
+  });
   if (args.json) printJson(results);
   else {
     for (const r of results) {

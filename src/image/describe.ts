@@ -31,6 +31,8 @@ export interface ArchiveImagePlatform {
   variant?: string;
   osVersion?: string;
   manifestDigest?: string;
+  /** The manifest's digest in the source it was packed from, when airpack rewrote it (`Annotation.sourceManifestDigest`). */
+  sourceDigest?: string;
   configDigest?: string;
   /** Manifest + config + layers, in bytes as stored (known when the manifest was read). */
   size?: number;
@@ -44,6 +46,8 @@ export interface ArchiveImage {
   repoTags: string[];
   /** The index.json descriptor's digest (a manifest or an index), when there is one. */
   digest?: string;
+  /** What the reference resolved to in its source (index or manifest), when `digest` is another (`Annotation.sourceDigest`). */
+  sourceDigest?: string;
   mediaType?: string;
   platforms: ArchiveImagePlatform[];
   /** Sum over platforms of distinct blob sizes, when known. */
@@ -107,6 +111,8 @@ function manifestPlatform(meta: Pick<ArchiveDocuments, 'files'>, d: Descriptor):
   const config = json<ImageConfig>(cfgName ? meta.files.get(cfgName) : undefined);
   const out = platformOf(d.platform, config);
   out.manifestDigest = d.digest;
+  const source = d.annotations?.[Annotation.sourceManifestDigest];
+  if (source) out.sourceDigest = source;
   if (manifest?.config?.digest) {
     out.configDigest = manifest.config.digest;
     out.layers = manifest.layers.length;
@@ -124,6 +130,7 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
     if (isAttestation(d.platform)) continue;
     const image: ArchiveImage = { names: [], repoTags: [], digest: d.digest, mediaType: d.mediaType, platforms: [], dockerItems: [] };
     const ann = d.annotations ?? {};
+    if (ann[Annotation.sourceDigest]) image.sourceDigest = ann[Annotation.sourceDigest];
     const full = ann[Annotation.containerdImageName];
     if (full) image.names.push(normalizeName(full));
     const refName = ann[Annotation.refName];
@@ -180,7 +187,10 @@ export function describeArchiveImages(meta: ArchiveDocuments): ArchiveImage[] {
   return images;
 }
 
-/** Does an image match a reference (tag by name, `docker.io` defaults applied; digest by index or manifest digest, or a docker-only image's ID)? */
+/**
+ * Does an image match a reference (tag by name, `docker.io` defaults applied; digest by index or
+ * manifest digest, the source's digests airpack recorded for them, or a docker-only image's ID)?
+ */
 export function imageMatches(image: ArchiveImage, ref: Reference): { name?: string } | undefined {
   const repo = `${ref.registry}/${ref.repository}`;
   if (ref.digest) {
@@ -189,7 +199,7 @@ export function imageMatches(image: ArchiveImage, ref: Reference): { name?: stri
     // An image docker's manifest.json alone describes has no manifest digest: its config digest is
     // its ID (what `docker images` shows and `docker save <id>` took), so that names it.
     const ids = image.digest === undefined && image.platforms.every((p) => p.manifestDigest === undefined) ? image.platforms.map((p) => p.configDigest) : [];
-    const digests = [image.digest, ...image.platforms.map((p) => p.manifestDigest), ...ids];
+    const digests = [image.digest, image.sourceDigest, ...image.platforms.flatMap((p) => [p.manifestDigest, p.sourceDigest]), ...ids];
     const byName = image.names.find((n) => n === `${repo}@${ref.digest}`);
     if (byName && !digests.includes(ref.digest)) return { name: byName };
     if (!digests.includes(ref.digest)) return undefined;

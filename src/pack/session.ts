@@ -83,11 +83,14 @@ export async function resolveAll(
       return (ctx.archives ??= new LocalArchives());
     },
   };
+  // Manifests and configs come first, a round trip or more each: a slow registry shows here, not as a silent start.
+  ctx.onProgress?.({ type: 'phase', phase: 'resolve', totalBytes: inputs.length });
   const results = await Promise.all(
     inputs.map((input) =>
       limit(async () => {
         const r = await openImageSource(input, sources).resolve(specs);
         if (onResolved) for (const image of r.images) onResolved(image);
+        ctx.onProgress?.({ type: 'progress', phase: 'resolve', n: 1 });
         return r;
       }),
     ),

@@ -15,11 +15,10 @@
  * Output is deterministic: same inputs, same bytes.
  */
 import { statSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { scratchDirectory } from '../io/cleanup.js';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkCompressionLevel, compressionForName, outputCompression, type ArchiveCompression } from '../archive/image-archive.js';
-import { AirpackError, toAirpackError } from '../errors.js';
+import { AirpackError } from '../errors.js';
 import { describeImages, pack, type PackedImage } from '../pack/pack.js';
 import { openSession, parseInputs, type Session } from '../pack/session.js';
 import { formatPlatform, parsePlatform, type PlatformSpec } from '../platform/platform.js';
@@ -31,6 +30,7 @@ import type { LayerMode } from '../sink/image-sink.js';
 import { checkOutputDir, checkOutputFile } from '../io/output-path.js';
 import { openSink } from '../sink/open-sink.js';
 import { formatSha256Sums, sha256File } from './checksums.js';
+import { StagingArea } from './staging.js';
 import {
   checksumFileName,
   envList,
@@ -273,27 +273,45 @@ export async function writeChecksumFiles(artifacts: readonly BundleArtifact[]): 
 }
 
 /**
- * A release set written but not yet in place: every artifact, image list and
- * checksum file sits in a staging directory inside the output directory
- * (same file system, so the final move is a rename per file). `commit` moves
- * them all into place; `discard` removes them. A set that fails half way
- * leaves nothing at the destination, and an earlier release there untouched.
+ * A bundle written but not yet in place: its files (artifacts, image lists,
+ * checksum files) sit in a StagingArea until `commitBundles` moves them, with
+ * those of any other bundle of the same release, into place together.
  */
 export interface StagedBundle {
   result: BundleResult;
-  commit(): Promise<void>;
-  discard(): Promise<void>;
 }
 
 /** Build one archive (`output`) or a release set (`outputDir` + `preset`/`name`), all or nothing. */
 export async function bundle(options: BundleOptions): Promise<BundleResult> {
-  const staged = await bundleStaged(options);
-  await staged.commit();
-  return staged.result;
+  const area = new StagingArea();
+  try {
+    const staged = await bundleStaged(options, area);
+    await commitBundles(area, [staged]);
+    return staged.result;
+  } finally {
+    await area.discard();
+  }
 }
 
-/** `bundle`, with a release set left in its staging directory until `commit` (bundleRelease commits all bundles at once). */
-export async function bundleStaged(options: BundleOptions): Promise<StagedBundle> {
+/**
+ * Moves staged bundles into place, with `checksumFiles` staged over them (bundleRelease's, over all
+ * of its bundles), all or none: artifacts first, their lists next, the checksum files that vouch
+ * for both last. The results then name the files where they are; returns `checksumFiles` so named.
+ */
+export async function commitBundles(area: StagingArea, staged: readonly StagedBundle[], checksumFiles: readonly string[] = []): Promise<string[]> {
+  const artifacts = staged.flatMap((s) => s.result.artifacts);
+  const own = staged.flatMap((s) => s.result.checksumFiles);
+  await area.commit([...artifacts.map((a) => a.path), ...artifacts.flatMap((a) => (a.imageList ? [a.imageList] : [])), ...own, ...checksumFiles]);
+  for (const a of artifacts) {
+    a.path = area.final(a.path);
+    if (a.imageList) a.imageList = area.final(a.imageList);
+  }
+  for (const s of staged) s.result.checksumFiles = s.result.checksumFiles.map((f) => area.final(f));
+  return checksumFiles.map((f) => area.final(f));
+}
+
+/** `bundle`, with its files left in `area` until commitBundles (bundleRelease commits all bundles at once); the caller discards `area` on failure. */
+export async function bundleStaged(options: BundleOptions, area: StagingArea): Promise<StagedBundle> {
   if (!!options.output === !!options.outputDir) throw new AirpackError('INVALID_ARGUMENT', 'give exactly one of an output file (-o) or an output directory (--output-dir)');
   const layers = options.layers ?? 'uncompressed';
   const specs = bundlePlatforms(options);
@@ -331,86 +349,22 @@ export async function bundleStaged(options: BundleOptions): Promise<StagedBundle
     checkCompressionLevel(outputCompression(final, options.compression), options.level, final);
   }
   // Written into a staging directory beside the destination, moved into place when all is built.
-  const staging = await Staging.create(outputDir);
+  const staging = await area.at(outputDir);
   const targets = planned.map((p) => ({ ...p, path: staging.path(p.name), final: path.join(outputDir, p.name) }));
 
   const artifacts: BundleArtifact[] = [];
   let spilled: string[] = [];
   let checksumFiles: string[] = [];
+  const session = await openSession(options);
   try {
-    const session = await openSession(options);
-    try {
-      for (const target of targets) artifacts.push(await writeArtifact(session, options, layers, target, skipped));
-      spilled = await session.spilled();
-    } finally {
-      await session.cleanup();
-    }
-    if (options.outputDir && options.sideFiles !== false) {
-      await writeImageLists(artifacts);
-      if (options.checksums !== false) checksumFiles = await writeChecksumFiles(artifacts);
-    }
-  } catch (err) {
-    await staging.discard();
-    throw err;
+    for (const target of targets) artifacts.push(await writeArtifact(session, options, layers, target, skipped));
+    spilled = await session.spilled();
+  } finally {
+    await session.cleanup();
   }
-  const result: BundleResult = { layers, artifacts, checksumFiles, skipped, spilled };
-  const stage = staging;
-  return {
-    result,
-    async commit() {
-      // Artifacts first, their lists next, the checksum files that vouch for both last.
-      await stage.commit([...artifacts.map((a) => a.path), ...artifacts.flatMap((a) => (a.imageList ? [a.imageList] : [])), ...checksumFiles]);
-      // The result names the files where they now are.
-      for (const a of artifacts) {
-        a.path = stage.final(a.path);
-        if (a.imageList) a.imageList = stage.final(a.imageList);
-      }
-      result.checksumFiles = checksumFiles.map((f) => stage.final(f));
-    },
-    discard: () => stage.discard(),
-  };
-}
-
-/** A hidden directory inside the output directory, mirroring its layout until committed. */
-class Staging {
-  private constructor(
-    readonly dir: string,
-    readonly root: string,
-    private readonly forget: () => void,
-  ) {}
-
-  static async create(outputDir: string): Promise<Staging> {
-    await mkdir(outputDir, { recursive: true });
-    // Ctrl-C leaves no staging directory behind (and nothing half moved: renames are atomic).
-    const root = scratchDirectory(path.join(outputDir, '.airpack-staging-'));
-    return new Staging(outputDir, root.path, root.forget);
+  if (options.outputDir && options.sideFiles !== false) {
+    await writeImageLists(artifacts);
+    if (options.checksums !== false) checksumFiles = await writeChecksumFiles(artifacts);
   }
-
-  path(name: string): string {
-    return path.join(this.root, name);
-  }
-
-  final(stagedPath: string): string {
-    return path.join(this.dir, path.relative(this.root, stagedPath));
-  }
-
-  /** The staged files to their places, in this order (directories made as needed); the staging directory goes either way. */
-  async commit(files: readonly string[]): Promise<void> {
-    try {
-      for (const file of files) {
-        const to = this.final(file);
-        await mkdir(path.dirname(to), { recursive: true });
-        await rename(file, to);
-      }
-    } catch (err) {
-      throw toAirpackError(err, this.dir);
-    } finally {
-      await this.discard();
-    }
-  }
-
-  async discard(): Promise<void> {
-    await rm(this.root, { recursive: true, force: true });
-    this.forget();
-  }
+  return { result: { layers, artifacts, checksumFiles, skipped, spilled } };
 }

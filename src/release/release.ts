@@ -20,7 +20,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AirpackError, fileErrorText, isFileError } from '../errors.js';
 import { parseImageInput, parseImageList, type ImageInput } from '../ref/input.js';
-import { bundleStaged, writeChecksumFiles, type BundleOptions, type BundleResult, type StagedBundle } from './bundle.js';
+import { bundleStaged, commitBundles, writeChecksumFiles, type BundleOptions, type BundleResult, type StagedBundle } from './bundle.js';
+import { StagingArea } from './staging.js';
 
 type Shared = Omit<BundleOptions, 'images' | 'windowsImages' | 'sets' | 'onProgress' | 'registry' | 'env'>;
 
@@ -88,8 +89,12 @@ export async function bundleRelease(
   const forget = temp?.forget ?? (() => {});
   const { bundles: entries, ...defaults } = desc;
   const results: BundleResult[] = [];
-  // All or nothing: every bundle is staged, and moved into place only once all of them are built.
+  // All or nothing: every bundle is staged, and moved into place with the checksum files over all of
+  // them only once all are built (the checksum files were written in place after the move: a failure
+  // there left artifacts without them, or beside an earlier release's).
+  const area = new StagingArea();
   const staged: StagedBundle[] = [];
+  let checksumFiles: string[];
   try {
     for (const entry of entries) {
       const { imagesFile, windowsImagesFile, set, images, windowsImages, ...rest } = { ...defaults, ...entry } as ReleaseBundle;
@@ -111,19 +116,18 @@ export async function bundleRelease(
         options.images = list;
         if (winList) options.windowsImages = winList;
       }
-      const one = await bundleStaged(options);
+      const one = await bundleStaged(options, area);
       staged.push(one);
       results.push(one.result);
     }
-    for (const one of staged) await one.commit();
-  } catch (err) {
-    for (const one of staged) await one.discard();
-    throw err;
+    // Over the staged artifacts, so into the staging directories, mirroring where they will be.
+    const dirArtifacts = results.flatMap((r) => r.artifacts).filter((a) => a.imageList);
+    const sums = desc.checksums === false ? [] : await writeChecksumFiles(dirArtifacts);
+    checksumFiles = await commitBundles(area, staged, sums);
   } finally {
+    await area.discard();
     if (!overrides.cacheDir && !desc.cacheDir) await rm(cacheDir, { recursive: true, force: true });
     forget();
   }
-  const dirArtifacts = results.flatMap((r) => r.artifacts).filter((a) => a.imageList);
-  const checksumFiles = desc.checksums === false ? [] : await writeChecksumFiles(dirArtifacts);
   return { bundles: results, checksumFiles };
 }

@@ -11,6 +11,12 @@
  * every child of the source's index, that index is kept byte for byte
  * (source-index.ts); other platforms of one reference are gathered under a
  * new OCI index holding just those children.
+ *
+ * Source digests: where a stored digest is not the one the source served
+ * (a new index, a manifest rewritten for uncompressed layers), the source's
+ * is kept in an annotation (`Annotation.sourceDigest` on the index.json
+ * entry, `Annotation.sourceManifestDigest` on a rewritten manifest's
+ * descriptor), so `find NAME@DIGEST` answers by the registry's digests too.
  */
 import type { ArchiveBlob, ArchiveContent, ArchiveImageEntry } from '../archive/image-archive.js';
 import { blobPath } from '../archive/image-archive.js';
@@ -28,8 +34,28 @@ function nameAnnotations(image: FetchedImage): Record<string, string> {
   return annotations;
 }
 
+/** The digest the reference resolved to in its source: the index a platform was chosen from, or the lone manifest. */
+function sourceTop(image: FetchedImage): string {
+  return image.source.origin?.digest ?? image.source.index?.digest ?? image.source.manifest.digest;
+}
+
 function manifestDescriptor(image: FetchedImage): Descriptor {
-  return { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.bytes.length, platform: image.source.platform };
+  const descriptor: Descriptor = { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.bytes.length, platform: image.source.platform };
+  // Said once: a lone manifest's source digest is the entry's sourceDigest already.
+  const source = image.source.origin?.manifestDigest ?? image.source.manifest.digest;
+  if (source !== image.manifest.digest && source !== sourceTop(image)) descriptor.annotations = { [Annotation.sourceManifestDigest]: source };
+  return descriptor;
+}
+
+/**
+ * The index.json entry's annotations: its names, and the source's digest when the entry's is another
+ * and the name does not say it already (`repo@sha256:...` names what it resolved to).
+ */
+function entryAnnotations(image: FetchedImage, descriptor: Descriptor): Record<string, string> {
+  const annotations = { ...nameAnnotations(image), ...descriptor.annotations };
+  const top = sourceTop(image);
+  if (top !== descriptor.digest && top !== image.source.ref.digest) annotations[Annotation.sourceDigest] = top;
+  return annotations;
 }
 
 function dockerEntry(image: FetchedImage): DockerManifestEntry {
@@ -64,15 +90,18 @@ export function assembleArchive(images: readonly FetchedImage[]): ArchiveContent
     const sourceIndex = completeSourceIndex(group);
     if (sourceIndex) {
       metadataBlobs.push({ digest: sourceIndex.digest, size: sourceIndex.bytes.length, data: sourceIndex.bytes });
-      descriptor = { mediaType: sourceIndex.mediaType, digest: sourceIndex.digest, size: sourceIndex.bytes.length, annotations: nameAnnotations(first) };
+      descriptor = { mediaType: sourceIndex.mediaType, digest: sourceIndex.digest, size: sourceIndex.bytes.length };
+      descriptor.annotations = entryAnnotations(first, descriptor);
     } else if (group.length === 1) {
-      descriptor = { ...manifestDescriptor(first), annotations: nameAnnotations(first) };
+      const own = manifestDescriptor(first);
+      descriptor = { ...own, annotations: entryAnnotations(first, own) };
     } else {
       const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: group.map(manifestDescriptor) };
       const bytes = Buffer.from(JSON.stringify(index));
       const digest = sha256Digest(bytes);
       metadataBlobs.push({ digest, size: bytes.length, data: bytes });
-      descriptor = { mediaType: MediaType.ociIndex, digest, size: bytes.length, annotations: nameAnnotations(first) };
+      descriptor = { mediaType: MediaType.ociIndex, digest, size: bytes.length };
+      descriptor.annotations = entryAnnotations(first, descriptor);
     }
     entries.push({ descriptor, docker: group.map(dockerEntry) });
   }

@@ -344,6 +344,20 @@ export async function chooseImages(archive: LocalArchive, input: ArchiveInput): 
 }
 
 /**
+ * The origin's digests an archive recorded for `image` (see ResolvedImage.origin): the source
+ * annotations airpack wrote, or the digest of a `repo@sha256:...` name that is none of the
+ * archive's own (a digest-only reference whose manifests were rewritten or regathered: the name
+ * says what it resolved to at the origin). A name pinned to one of the archive's own child
+ * manifests resolved to that manifest here, and has no origin digest of its own.
+ */
+function recordOrigin(resolved: ResolvedImage, image: ArchiveImage, name: Reference): void {
+  const children = image.platforms.map((p) => p.manifestDigest);
+  const digest = name.digest === undefined || name.digest === image.digest ? image.sourceDigest : children.includes(name.digest) ? undefined : name.digest;
+  const manifestDigest = image.platforms.find((p) => p.manifestDigest === resolved.manifest.digest)?.sourceDigest;
+  if (digest || manifestDigest) resolved.origin = { ...(digest ? { digest } : {}), ...(manifestDigest ? { manifestDigest } : {}) };
+}
+
+/**
  * Several index.json entries under one name (one manifest per platform, as
  * some tools write them) answer the platforms together: a platform is
  * missing only when none of them has it.
@@ -389,7 +403,8 @@ export async function resolveArchiveInput(archives: LocalArchives, input: Archiv
       let source: ManifestSource;
       if (image.digest) {
         // A digest pin on one child of an index (`oci:DIR:name@sha256:<arm64 child>`) names that manifest, not the index.
-        const pinned = name.digest !== undefined && name.digest !== image.digest && image.platforms.some((p) => p.manifestDigest === name.digest) ? name.digest : undefined;
+        // So does the source digest airpack recorded for a child it rewrote.
+        const pinned = name.digest !== undefined && name.digest !== image.digest ? image.platforms.find((p) => p.manifestDigest === name.digest || p.sourceDigest === name.digest)?.manifestDigest : undefined;
         const top = pinned ? { digest: pinned } : { digest: image.digest, ...(image.mediaType ? { mediaType: image.mediaType } : {}) };
         source = {
           top: () => archive.manifest(top, `manifest of ${label}`),
@@ -402,7 +417,9 @@ export async function resolveArchiveInput(archives: LocalArchives, input: Archiv
       } else {
         ({ source } = await archive.dockerOnly(image, label));
       }
-      results.push(await resolveFrom(name, specs, source, label));
+      const resolved = await resolveFrom(name, specs, source, label);
+      if (image.digest) for (const r of resolved.images) recordOrigin(r, image, name);
+      results.push(resolved);
     }
     const merged = mergeResolutions(name, label, specs, results);
     if (given !== undefined && merged.images.length > 0) throw choice.unnamedError!;

@@ -26,6 +26,13 @@ export interface ResolvedImage {
    * when it holds every child (sink/source-index.ts).
    */
   index?: FetchedManifest;
+  /**
+   * The digests of the image's origin, when the archive it was read from
+   * recorded them (airpack's source annotations, or a `repo@sha256:` name):
+   * what the reference resolved to, and this manifest's own. Written on, so
+   * a re-bundle carries the registry's digests as a bundle from it does.
+   */
+  origin?: { digest?: string; manifestDigest?: string };
   manifest: FetchedManifest;
   parsedManifest: ImageManifest;
   config: { digest: string; bytes: Buffer; parsed: ImageConfig };

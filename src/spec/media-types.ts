@@ -35,6 +35,16 @@ export const MANIFEST_ACCEPT = [
 export const Annotation = {
   refName: 'org.opencontainers.image.ref.name',
   containerdImageName: 'io.containerd.image.name',
+  /**
+   * airpack's own, written only where the archive's digest is not the
+   * source's (a new index over some platforms, a manifest rewritten for
+   * uncompressed layers), so `find NAME@DIGEST` still answers by the digest
+   * the registry served. On an index.json entry: what the reference resolved
+   * to (the index, or the lone manifest).
+   */
+  sourceDigest: 'org.airpack.source.digest',
+  /** On a platform manifest's descriptor: that manifest's digest in the source, when it was rewritten. */
+  sourceManifestDigest: 'org.airpack.source.manifest.digest',
 } as const;
 
 /** Entry names at the top of an image archive. */
