@@ -24,7 +24,8 @@ import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex }
 import { writeExactly } from '../io/file-copy.js';
 import { FileSink, TempFile, writeViaTempFile } from '../io/output-sink.js';
 import { encodeEntryIndex, type IndexedEntry } from '../zstd/entry-index.js';
-import { FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
+import { DEFAULT_FRAME_SIZE, FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
+import { planFrameEnds } from './frame-plan.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
 /**
@@ -54,7 +55,7 @@ export interface WriteArchiveOptions {
   compression?: ArchiveCompression;
   /** zstd level (default 16) or gzip level (default 6). */
   level?: number;
-  /** zstd frame size in bytes (default 128 MiB). */
+  /** Largest zstd frame in bytes (default 256 MiB): the layers are cut by archive/frame-plan.ts. */
   frameSize?: number;
   /** Progress: `total` uncompressed tar bytes, then how many are through (compressed, or written). */
   progress?: { start(total: number): void; advance(n: number): void };
@@ -158,8 +159,17 @@ export function archiveParts(content: ArchiveContent): TarPart[] {
   return archiveLayout(content).parts;
 }
 
-/** The parts, and where each entry's header lands in the tar (for a bundle's entry index). */
-export function archiveLayout(content: ArchiveContent): { parts: TarPart[]; entries: IndexedEntry[] } {
+/** An archive's tar as parts, and where things land in it. */
+export interface ArchiveLayout {
+  parts: TarPart[];
+  /** Where each entry's header lands (for a bundle's entry index). */
+  entries: IndexedEntry[];
+  /** The layers: where they begin and end, and each one's header offset (for the frame plan). */
+  layers: { start: number; end: number; starts: number[] };
+}
+
+/** The parts, where each entry's header lands, and where the layers lie. */
+export function archiveLayout(content: ArchiveContent): ArchiveLayout {
   const mtime = archiveMtime();
   const parts: TarPart[] = [];
   const entries: IndexedEntry[] = [];
@@ -184,12 +194,17 @@ export function archiveLayout(content: ArchiveContent): { parts: TarPart[]; entr
   header(ArchiveEntry.blobsDir, 0, 'directory');
   const written = new Set<string>();
   const blobs = [...content.metadataBlobs, ...content.layerBlobs];
+  const layers = { start: 0, end: 0, starts: [] as number[] };
   for (const [i, blob] of blobs.entries()) {
     // The first frame ends before the first layer: manifests, indexes and configs (a few KB
     // an image) are all a reader needs to name the images, their platforms and os.version.
-    if (i === content.metadataBlobs.length) push(FRAME_BOUNDARY);
+    if (i === content.metadataBlobs.length) {
+      push(FRAME_BOUNDARY);
+      layers.start = offset;
+    }
     if (written.has(blob.digest)) continue;
     written.add(blob.digest);
+    if (i >= content.metadataBlobs.length) layers.starts.push(offset);
     if ('data' in blob) {
       file(blobPath(blob.digest), blob.data);
     } else {
@@ -198,9 +213,13 @@ export function archiveLayout(content: ArchiveContent): { parts: TarPart[]; entr
       push(padding(blob.size));
     }
   }
-  if (content.layerBlobs.length === 0) push(FRAME_BOUNDARY);
+  if (content.layerBlobs.length === 0) {
+    push(FRAME_BOUNDARY);
+    layers.start = offset;
+  }
+  layers.end = offset;
   push(END_OF_ARCHIVE);
-  return { parts, entries };
+  return { parts, entries, layers };
 }
 
 function isBoundary(part: TarPart): part is FrameBoundary {
@@ -286,14 +305,16 @@ export async function writeTarParts(parts: readonly TarPart[], fh: FileHandle): 
  */
 export async function writeImageArchive(output: string, content: ArchiveContent, options: WriteArchiveOptions = {}): Promise<WrittenArchive> {
   const compression = options.compression ?? compressionForName(output);
-  const { parts, entries } = archiveLayout(content);
+  const { parts, entries, layers } = archiveLayout(content);
   const tarBytes = tarSize(parts);
   options.progress?.start(tarBytes);
   if (compression === 'zstd') {
     // writeZstdParts does its own temp file and rename; its workers read the blob files.
+    const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
     const frames = await writeZstdParts(parts, output, {
       ...(options.level !== undefined ? { level: options.level } : {}),
-      ...(options.frameSize !== undefined ? { frameSize: options.frameSize } : {}),
+      frameSize,
+      frameEnds: planFrameEnds({ start: layers.start, end: layers.end, layerStarts: layers.starts, frameSize }),
       ...(options.progress ? { onInput: options.progress.advance } : {}),
       tail: encodeEntryIndex(entries),
     });

@@ -113,8 +113,10 @@ export function parseByteSize(value: unknown, flag = 'frame-size'): number {
   return bytes;
 }
 
-/** The zstd frame-size option, shared by bundle and reorder; read it with `parseByteSize`. */
-export const frameSizeOption = {
-  type: 'string',
-  describe: 'zstd frame size: bytes or K/M/G (default 128M; bigger frames compress better, smaller ones make extract read less)',
-} as const;
+/** The zstd frame-size option of bundle and reorder, with the command's default; read it with `parseByteSize`. */
+export function frameSizeOption(defaultSize: string, how: string) {
+  return {
+    type: 'string',
+    describe: `largest zstd frame: bytes or K/M/G (default ${defaultSize}; ${how}; bigger frames compress better, smaller ones make extract read less)`,
+  } as const;
+}

@@ -15,7 +15,7 @@ export function builder(y: Argv) {
     .option('output', { alias: 'o', type: 'string', describe: 'Tarball to write; - for stdout (the default when stdout is not a terminal)' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Output compression (default: from the output name, .tar.zst / .tar.gz; none for stdout)' })
     .option('level', { type: 'number', requiresArg: true, describe: 'Compression level: zstd 1-22 (default 16), gzip 1-9 (default 6)' })
-    .option('frame-size', frameSizeOption)
+    .option('frame-size', frameSizeOption('128M', 'cut every SIZE bytes'))
     .example('$0 reorder images.tar -o images.reordered.tar', 'docker save output, metadata moved to the front')
     .example('docker save busybox | $0 reorder > busybox.tar', 'stdin to stdout')
     .example('$0 reorder images.tar -o rke2-images.linux-amd64.tar.zst', 'reorder and compress into zstd frames, metadata in frame 0')

@@ -23,7 +23,7 @@ export interface ReorderArchiveOptions extends ReorderOptions {
   compression?: ArchiveCompression;
   /** zstd level (default 16) or gzip level (default 6). */
   level?: number;
-  /** zstd frame size (default 128 MiB). */
+  /** zstd frame size (default 128 MiB: the stream writer holds its frames). */
   frameSize?: number;
 }
 

@@ -23,6 +23,7 @@ import { blobPath } from '../archive/image-archive.js';
 import { familiarName, formatReference } from '../ref/reference.js';
 import { sha256Digest } from '../registry/client.js';
 import { Annotation, MediaType } from '../spec/media-types.js';
+import { orderLayers } from './layer-order.js';
 import type { Descriptor, DockerManifestEntry, ImageIndex } from '../spec/types.js';
 import type { FetchedImage } from './image-sink.js';
 import { completeSourceIndex } from './source-index.js';
@@ -84,7 +85,6 @@ export function assembleArchive(images: readonly FetchedImage[]): ArchiveContent
     for (const image of group) {
       metadataBlobs.push({ digest: image.manifest.digest, size: image.manifest.bytes.length, data: image.manifest.bytes });
       metadataBlobs.push({ digest: image.source.config.digest, size: image.source.config.bytes.length, data: image.source.config.bytes });
-      for (const layer of image.layers) layerBlobs.push({ digest: layer.descriptor.digest, size: layer.descriptor.size, path: layer.path });
     }
     let descriptor: Descriptor;
     const sourceIndex = completeSourceIndex(group);
@@ -105,5 +105,7 @@ export function assembleArchive(images: readonly FetchedImage[]): ArchiveContent
     }
     entries.push({ descriptor, docker: group.map(dockerEntry) });
   }
+  // In the grouped order (the old one where no repository comes twice), versions of one image side by side.
+  for (const layer of orderLayers([...groups.values()].flat())) layerBlobs.push({ digest: layer.descriptor.digest, size: layer.descriptor.size, path: layer.path });
   return { images: entries, metadataBlobs, layerBlobs };
 }

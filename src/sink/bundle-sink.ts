@@ -19,7 +19,7 @@ import { StreamedPart } from '../zstd/frame-writer.js';
 export interface BundleSinkOptions {
   /** zstd level (default 16, as rke2). */
   level?: number;
-  /** Frame size in bytes (default 128 MiB). */
+  /** Largest frame in bytes (default 256 MiB; archive/frame-plan.ts cuts the layers). */
   frameSize?: number;
   onProgress?: ProgressListener;
 }

@@ -43,24 +43,30 @@ export const DEFAULT_LEVEL = 16;
 /** log2 of the window every frame may use: 2^25, as `zstd --long=25` and wharfie's cap. */
 export const BUNDLE_WINDOW_LOG = Math.log2(MAX_BUNDLE_WINDOW);
 /**
- * Default frame size. Long-distance matches are lost at every frame
+ * Default largest frame. Long-distance matches are lost at every frame
  * boundary, so bigger frames compress better; smaller ones make random
- * reads cheaper. Measured on the bench-bundle image set (479 MiB of
- * layers; `zstd -T0 -16 --long=25` makes 78.8 MiB), level 16 with long
- * matching: 64 MiB frames 83.6 MiB, 128 MiB 67.7 MiB, 256 MiB 59.7 MiB,
- * one frame 51.7 MiB. 128 MiB already beats the reference and keeps an
- * extract to at most one 128 MiB frame of extra decoding per blob end.
+ * reads cheaper. Bundles are cut into an even number of frames of at most
+ * this size (archive/frame-plan.ts). Measured with that plan, level 16,
+ * on the two bench sets: release-like (346 MiB of layers) 256 MiB gives two
+ * frames and 32.6 MB, 128 MiB four frames and 45.0 MB, at the same CPU
+ * time; disjoint (479 MiB) 62.7 MB against 71.3 MB. A read in the middle of
+ * a frame decodes at most 256 MiB before it (0.2-0.3 s here).
  */
-export const DEFAULT_FRAME_SIZE = 128 * 1024 * 1024;
+export const DEFAULT_FRAME_SIZE = 256 * 1024 * 1024;
 /** The seek table records 32-bit sizes; 2 GiB leaves room for incompressible frames. */
 export const MAX_FRAME_SIZE = 2 * 1024 * 1024 * 1024;
 /** Input the push writer may hold by default (frames filling and waiting for a worker). */
 export const PUSH_INPUT_BUDGET = 256 * 1024 * 1024;
+/**
+ * The push writer's default frame size: it holds each frame's bytes, so
+ * within PUSH_INPUT_BUDGET 128 MiB frames still run two at a time.
+ */
+export const PUSH_FRAME_SIZE = 128 * 1024 * 1024;
 
 export interface ZstdFrameWriterOptions {
   /** zstd level, 1..22. Default 16. */
   level?: number;
-  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..2 GiB. Default 128 MiB. */
+  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..2 GiB. Default 256 MiB (the push writer: 128 MiB). */
   frameSize?: number;
   /** Long-distance matching (`zstd --long`). Default true. */
   longDistanceMatching?: boolean;
@@ -79,6 +85,12 @@ export interface ZstdFrameWriterOptions {
   onFrame?: (frame: FrameInfo) => void;
   /** Called with input bytes as the workers compress them (every few MiB), for progress. */
   onInput?: (n: number) => void;
+  /**
+   * `writeZstdParts` only: input offsets, ascending, where frames end besides
+   * the marked boundaries (archive/frame-plan.ts); frames still end at
+   * `frameSize` at the latest.
+   */
+  frameEnds?: readonly number[];
 }
 
 /** What the writer produced. */
@@ -114,9 +126,9 @@ interface ResolvedOptions {
   tail: Buffer | undefined;
 }
 
-function resolveOptions(opts: ZstdFrameWriterOptions, defaultWorkers: (frameSize: number) => number): ResolvedOptions {
+function resolveOptions(opts: ZstdFrameWriterOptions, defaultWorkers: (frameSize: number) => number, defaultFrameSize = DEFAULT_FRAME_SIZE): ResolvedOptions {
   const level = checkInt('level', opts.level ?? DEFAULT_LEVEL, 1, 22);
-  const frameSize = checkInt('frameSize', opts.frameSize ?? DEFAULT_FRAME_SIZE, 64 * 1024, MAX_FRAME_SIZE);
+  const frameSize = checkInt('frameSize', opts.frameSize ?? defaultFrameSize, 64 * 1024, MAX_FRAME_SIZE);
   return {
     settings: { level, windowLog: BUNDLE_WINDOW_LOG, longDistanceMatching: opts.longDistanceMatching ?? true },
     frameSize,
@@ -255,7 +267,7 @@ export class ZstdFrameWriter {
   private finished = false;
 
   constructor(out: Writable, opts: ZstdFrameWriterOptions = {}) {
-    this.opts = resolveOptions(opts, (frameSize) => Math.max(1, Math.min(defaultParallelism(), Math.floor(PUSH_INPUT_BUDGET / frameSize) - 1)));
+    this.opts = resolveOptions(opts, (frameSize) => Math.max(1, Math.min(defaultParallelism(), Math.floor(PUSH_INPUT_BUDGET / frameSize) - 1)), PUSH_FRAME_SIZE);
     this.frames = new OrderedFrames(out, this.opts);
   }
 
@@ -480,6 +492,19 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     let waits: Array<Promise<unknown>> = [];
     const verified: Array<Promise<unknown>> = [];
     let fill = 0;
+    // Input offset of the next byte, and the planned frame ends still ahead of it.
+    let position = 0;
+    const ends = [...(opts.frameEnds ?? [])];
+    /** Bytes the current frame may still take. */
+    const room = (): number => {
+      // Ends at or before the current frame's start are behind us.
+      while (ends.length > 0 && ends[0]! <= position - fill) ends.shift();
+      return Math.min(resolved.frameSize - fill, ends.length > 0 ? ends[0]! - position : Infinity);
+    };
+    const take = (n: number): void => {
+      fill += n;
+      position += n;
+    };
     const cut = async (): Promise<void> => {
       if (fill === 0) return;
       const frame = slices;
@@ -500,11 +525,11 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
         const { streamed } = part;
         if (part.ready) verified.push(part.ready);
         for (let taken = 0; taken < streamed.size; ) {
-          const n = Math.min(streamed.size - taken, resolved.frameSize - fill);
+          const n = Math.min(streamed.size - taken, room());
           slices.push(streamed.slice(n));
           taken += n;
-          fill += n;
-          if (fill === resolved.frameSize) await cut();
+          take(n);
+          if (room() === 0) await cut();
         }
         continue;
       }
@@ -512,12 +537,12 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       if (!Buffer.isBuffer(part) && part.ready && !waits.includes(part.ready)) waits.push(part.ready);
       let taken = 0;
       while (taken < length) {
-        const n = Math.min(length - taken, resolved.frameSize - fill);
+        const n = Math.min(length - taken, room());
         // Bytes are copied into a buffer of their own: the pool transfers it to the worker.
         slices.push(Buffer.isBuffer(part) ? new Uint8Array(part.subarray(taken, taken + n)) : { path: part.path, offset: (part.offset ?? 0) + taken, length: n });
         taken += n;
-        fill += n;
-        if (fill === resolved.frameSize) {
+        take(n);
+        if (room() === 0) {
           await cut();
           // The rest of this file belongs to the next frames: they wait for it too.
           if (!Buffer.isBuffer(part) && part.ready && taken < length) waits.push(part.ready);
