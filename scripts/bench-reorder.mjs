@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 /**
- * Benchmark: reorderTar vs rke2's two bsdtar passes on a generated
- * docker-save-shaped tarball (layer dirs, OCI blobs, symlinks, manifest.json
- * and repositories last).
+ * Benchmark: reorder vs rke2's two bsdtar passes on generated
+ * docker-save-shaped tarballs (layer dirs, OCI blobs, symlinks, manifest.json
+ * and repositories last), in three shapes (`--shape`, default all):
+ * - few-big: seven layers of 48 MiB (release images: one big binary layer each);
+ * - mixed: a few big layers and many small ones;
+ * - many-small: thousands of layers of about 100 KiB (entries, not bytes, cost).
  *
- *   npx tsc -p tsconfig.json && node scripts/bench-reorder.mjs [--size-mb 300] [--runs 5] [--dist dist] [--dir /dev/shm] [--keep]
+ *   npx tsc -p tsconfig.json && node scripts/bench-reorder.mjs [--shape all|few-big|mixed|many-small] [--size-mb 300] [--runs 5] [--dist dist] [--dir /dev/shm] [--keep]
  *
- * Each tool runs as its own process (node start-up included), page cache
- * warm, `sync` between runs so one run's write-back does not land in the
- * next. Prints median wall times, max RSS (via /usr/bin/time -v when
- * present) and checks both outputs list manifest.json first.
+ * Each tool runs as its own process (node start-up included), alternating,
+ * page cache warm, `sync` between runs so one run's write-back does not land
+ * in the next. airpack runs as the CLI (`airpack reorder IN -o OUT`), as the
+ * library call in a bare node process, and from a pipe. Prints median wall
+ * times, max RSS (via /usr/bin/time -v when present) and checks every output
+ * lists manifest.json first.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -23,18 +28,23 @@ const runs = Number(opt('runs', '5'));
 const keep = flag('keep');
 // --dir /dev/shm runs on tmpfs: no disk write-back noise, just CPU and memory bandwidth.
 const baseDir = opt('dir', tmpdir());
+const SHAPES = { 'few-big': [48], mixed: [48, 24, 12, 6, 3, 1, 0.5, 0.25, 0.1, 0.05], 'many-small': [0.1] };
+const shapeArg = opt('shape', 'all');
+const shapes = shapeArg === 'all' ? Object.keys(SHAPES) : [shapeArg];
+for (const s of shapes) if (!(s in SHAPES)) throw new Error(`--shape expected all, ${Object.keys(SHAPES).join(', ')}; found ${s}`);
 
 const work = await mkdtemp(join(baseDir, 'airpack-bench-reorder-'));
 const tree = join(work, 'tree');
 const input = join(work, 'docker-save.tar');
+const cli = join(dist, '..', 'bin', 'airpack.js');
 
-/** docker-save (pre-25) layout plus OCI blobs; ~sizeMb MiB of layer data over 3 images. */
-async function generate() {
+/** docker-save (pre-25) layout plus OCI blobs; ~sizeMb MiB of layer data over 3 images, layer sizes cycling through `pattern` (MiB). */
+async function generate(pattern) {
+  await rm(tree, { recursive: true, force: true });
+  await rm(input, { force: true });
   await mkdir(join(tree, 'blobs', 'sha256'), { recursive: true });
   const names = [];
   const layerSizes = [];
-  // A realistic spread: a few big layers, many small ones.
-  const pattern = [48, 24, 12, 6, 3, 1, 0.5, 0.25, 0.1, 0.05];
   let total = 0;
   for (let i = 0; total < sizeMb * 1024 * 1024; i++) {
     const s = Math.round((pattern[i % pattern.length] ?? 1) * 1024 * 1024) + i * 517;
@@ -101,47 +111,74 @@ const ours = (src, out, measureRss, stdinFile) => {
 };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (ms) => `${(ms / 1000).toFixed(3)} s`;
 
-try {
-  console.log(`generating ~${sizeMb} MiB docker-save-shaped tar in ${work} ...`);
-  await generate();
+async function benchShape(shape) {
+  console.log(`\n[${shape}] generating ~${sizeMb} MiB docker-save-shaped tar in ${work} ...`);
+  await generate(SHAPES[shape]);
   const inSize = (await stat(input)).size;
-  console.log(`input: ${(inSize / 1024 / 1024).toFixed(1)} MiB, ${execFileSync('bsdtar', ['-tf', input], { encoding: 'utf8' }).split('\n').length - 1} entries`);
+  const entries = execFileSync('bsdtar', ['-tf', input], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').length - 1;
+  console.log(`[${shape}] input: ${(inSize / 1024 / 1024).toFixed(1)} MiB, ${entries} entries`);
   execFileSync('bash', ['-c', `cat ${JSON.stringify(input)} > /dev/null`]);
 
   const outB = join(work, 'out-bsdtar.tar');
   const outO = join(work, 'out-airpack.tar');
+  const outC = join(work, 'out-cli.tar');
   const outS = join(work, 'out-airpack-stdin.tar');
-  const times = { bsdtar: [], pass1: [], pass2: [], airpack: [], stdin: [] };
-  for (let i = 0; i < runs; i++) {
-    await rm(outB, { force: true });
-    const b = bsdtarTwoPass(outB, false);
-    times.bsdtar.push(b.ms);
-    times.pass1.push(b.pass1);
-    times.pass2.push(b.pass2);
-    await rm(outO, { force: true });
-    times.airpack.push(ours(input, outO, false).ms);
-    await rm(outS, { force: true });
-    times.stdin.push(ours('-', outS, false, input).ms);
-  }
+  const times = { bsdtar: [], pass1: [], pass2: [], cli: [], airpack: [], stdin: [] };
+  const sides = [
+    async () => {
+      await rm(outB, { force: true });
+      const b = bsdtarTwoPass(outB, false);
+      times.bsdtar.push(b.ms);
+      times.pass1.push(b.pass1);
+      times.pass2.push(b.pass2);
+    },
+    async () => {
+      await rm(outC, { force: true });
+      times.cli.push(run('node', [cli, 'reorder', input, '-o', outC]).ms);
+    },
+    async () => {
+      await rm(outO, { force: true });
+      times.airpack.push(ours(input, outO, false).ms);
+    },
+    async () => {
+      await rm(outS, { force: true });
+      times.stdin.push(ours('-', outS, false, input).ms);
+    },
+  ];
+  // Alternate who goes first, so page-cache and write-back state favour no one.
+  for (let i = 0; i < runs; i++) for (const side of i % 2 === 0 ? sides : [...sides].reverse()) await side();
   await rm(outB, { force: true });
   const rssB = bsdtarTwoPass(outB, true).rss;
+  const rssC = run('node', [cli, 'reorder', input, '-o', outC], { measureRss: true }).rss;
   const rssO = ours(input, outO, true).rss;
   const rssS = ours('-', outS, true, input).rss;
 
-  for (const out of [outB, outO, outS]) {
-    const first = execFileSync('bsdtar', ['-tf', out], { encoding: 'utf8' }).split('\n')[0];
+  for (const out of [outB, outO, outC, outS]) {
+    const first = execFileSync('bsdtar', ['-tf', out], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n')[0];
     if (first !== 'manifest.json') throw new Error(`${out}: first entry ${first}`);
   }
   const mB = median(times.bsdtar);
+  const mC = median(times.cli);
   const mO = median(times.airpack);
   const mS = median(times.stdin);
-  const fmt = (ms) => `${(ms / 1000).toFixed(3)} s`;
-  console.log(`runs: ${runs} (median wall time, each tool a fresh process)`);
-  console.log(`bsdtar two passes : ${fmt(mB)} (pass 1 ${fmt(median(times.pass1))}, pass 2 ${fmt(median(times.pass2))}), max RSS ${rssB} KiB, output ${(await stat(outB)).size} B`);
-  console.log(`airpack reorderTar: ${fmt(mO)} = ${(mO / mB).toFixed(2)}x of bsdtar, max RSS ${rssO} KiB, output ${(await stat(outO)).size} B`);
-  console.log(`airpack from a pipe on stdin (stream, spill, rewrite): ${fmt(mS)} = ${(mS / mB).toFixed(2)}x of bsdtar, max RSS ${rssS} KiB`);
-  console.log(`all runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`);
+  console.log(`[${shape}] ${runs} alternating runs (median wall time, each tool a fresh process)`);
+  console.log(`  bsdtar two passes : ${fmt(mB)} (pass 1 ${fmt(median(times.pass1))}, pass 2 ${fmt(median(times.pass2))}), max RSS ${rssB} KiB, output ${(await stat(outB)).size} B`);
+  console.log(`  airpack reorder (CLI): ${fmt(mC)} = **${(mC / mB).toFixed(2)}x** of bsdtar (target <= 0.9), max RSS ${rssC} KiB`);
+  console.log(`  airpack reorderTar (library in a bare node): ${fmt(mO)} = ${(mO / mB).toFixed(2)}x of bsdtar, max RSS ${rssO} KiB, output ${(await stat(outO)).size} B`);
+  console.log(`  airpack from a pipe on stdin (stream, spill, rewrite): ${fmt(mS)} = ${(mS / mB).toFixed(2)}x of bsdtar, max RSS ${rssS} KiB`);
+  console.log(`  all runs (ms): ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map((x) => Math.round(x))])))}`);
+  return { shape, entries, inputMiB: Number((inSize / 1024 / 1024).toFixed(1)), bsdtar: mB / 1000, cli: mC / 1000, library: mO / 1000, stdin: mS / 1000, ratio: Number((mC / mB).toFixed(3)), target: 0.9 };
+}
+
+try {
+  const results = [];
+  for (const shape of shapes) results.push(await benchShape(shape));
+  console.log('\n| shape | entries | airpack reorder (CLI) | bsdtar two passes | ratio | target |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of results) console.log(`| ${r.shape} | ${r.entries} | ${r.cli.toFixed(3)} s | ${r.bsdtar.toFixed(3)} s | **${r.ratio}** | <= 0.9 |`);
+  for (const r of results) console.log(JSON.stringify(r));
 } finally {
   if (!keep) await rm(work, { recursive: true, force: true });
   else console.log(`kept ${work}`);
