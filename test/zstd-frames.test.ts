@@ -352,6 +352,42 @@ describe('writeZstdFrames', () => {
     expect(zstdCli(['-d', '-c', out]).equals(Buffer.alloc(200000, 'esm '))).toBe(true);
   });
 
+  it('starts a frame before its files are there: the worker waits at a file until it is ready, same bytes', async () => {
+    const half = 2_500_000;
+    // One frame holds the bytes in hand and the file: it must start before the file is there.
+    const oneFrame = 16 * 1024 * 1024;
+    const whole = join(dir, 'late-reference.zst');
+    await writeZstdParts([meta, FRAME_BOUNDARY, body], whole, { frameSize: oneFrame });
+    const bodyFile = join(dir, 'body-late.bin');
+    let arrive!: () => void;
+    // The file is written only when its promise resolves: a worker that read it early would fail.
+    const ready = new Promise<void>((resolve) => (arrive = resolve)).then(() => writeFile(bodyFile, body));
+    const p = join(dir, 'late.zst');
+    let compressedBefore = 0;
+    const writing = writeZstdParts([meta, FRAME_BOUNDARY, body.subarray(0, half), { path: bodyFile, offset: half, size: body.length - half, ready }], p, {
+      frameSize: oneFrame,
+      parallelism: 2,
+      onInput: (n) => (compressedBefore += n),
+    });
+    // The bytes before the file are compressed while it is still missing (progress comes every 512 KiB).
+    const reported = half - 512 * 1024;
+    for (let waited = 0; compressedBefore < reported && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(compressedBefore).toBeGreaterThanOrEqual(reported);
+    arrive();
+    const idx = await writing;
+    expect(idx.frames.filter((f) => f.uncompressedSize > 0)).toHaveLength(2);
+    expect((await readFile(p)).equals(await readFile(whole))).toBe(true);
+  }, 120_000);
+
+  it('fails with the file\'s own error when a file it waits for never comes, and leaves nothing', async () => {
+    const lost = new Error('layer sha256:abc: connection reset, gave up');
+    const ready = new Promise((_resolve, reject) => setTimeout(() => reject(lost), 200));
+    ready.catch(() => {});
+    const p = join(dir, 'lost.zst');
+    await expect(writeZstdParts([meta, FRAME_BOUNDARY, body.subarray(0, 1000), { path: join(dir, 'never-written.bin'), size: 5000, ready }], p, { frameSize, parallelism: 2 })).rejects.toBe(lost);
+    expect((await readdir(dir)).filter((n) => n.startsWith('.lost.zst') || n === 'lost.zst')).toEqual([]);
+  });
+
   it('fails naming the file when a part file is shorter than promised, and leaves nothing behind', async () => {
     const short = join(dir, 'short.bin');
     await writeFile(short, bytes(1000, 5));

@@ -4,8 +4,8 @@
  * zstd/frame-writer.ts). Frames compress on worker threads.
  *
  * From predicted layer sizes the layout is known before the layers are
- * fetched, so each frame is compressed as soon as the layers in it are in
- * the blob store, while the rest still download. Layers read out of an
+ * fetched, so every frame is queued at once: its worker compresses each
+ * layer as soon as it is in the blob store, while the rest still download. Layers read out of an
  * archive on this machine (re-bundling) skip the store: they stream into
  * their frames in archive order as they are read and verified.
  */

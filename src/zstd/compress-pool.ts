@@ -21,8 +21,20 @@ import type { Worker } from 'node:worker_threads';
 import { ZstdError } from './errors.js';
 import { startZstdWorker } from './worker.js';
 
-/** Bytes, `length` bytes of the file at `path` from `offset`, or bytes pushed in later. */
-export type FrameSlice = Uint8Array | { path: string; offset: number; length: number } | FrameFeed;
+/**
+ * Bytes, `length` bytes of the file at `path` from `offset` (once `ready`
+ * has settled, when given: the file may still be on its way), or bytes
+ * pushed in later.
+ */
+export type FrameSlice = Uint8Array | FileSlice | FrameFeed;
+
+export interface FileSlice {
+  path: string;
+  offset: number;
+  length: number;
+  /** The file is complete when this resolves; the worker waits for it at this slice, not before the frame starts. */
+  ready?: Promise<unknown>;
+}
 
 export interface FrameSettings {
   /** zstd level, 1..22. */
@@ -33,12 +45,14 @@ export interface FrameSettings {
   longDistanceMatching: boolean;
 }
 
-/** A slice as the worker sees it: a feed is its number within the frame. */
-type WireSlice = Uint8Array | { path: string; offset: number; length: number } | { feed: number; length: number };
+/** A slice as the worker sees it: a feed is its number within the frame; a file that is not ready yet names its gate. */
+type WireSlice = Uint8Array | { path: string; offset: number; length: number; gate?: number } | { feed: number; length: number };
 
 type Request =
   | ({ kind: 'frame'; id: number; size: number; slices: WireSlice[] } & FrameSettings)
-  | { kind: 'data'; id: number; feed: number; buf: Uint8Array; n: number };
+  | { kind: 'data'; id: number; feed: number; buf: Uint8Array; n: number }
+  /** A gated file slice's file is complete. */
+  | { kind: 'open'; id: number; gate: number };
 
 type WorkerReply =
   | { id: number; chunk: Uint8Array }
@@ -226,7 +240,7 @@ function frameWorkerMain(require: NodeJS.Require): void {
   const readBuf = Buffer.allocUnsafe(READ_CHUNK);
   const port = parentPort!;
   type FrameRequest = Extract<Request, { kind: 'frame' }>;
-  let job: { req: FrameRequest; next: number; remaining: number | undefined; data: Map<number, Array<{ buf: Uint8Array; n: number }>> } | undefined;
+  let job: { req: FrameRequest; next: number; remaining: number | undefined; data: Map<number, Array<{ buf: Uint8Array; n: number }>>; open: Set<number> } | undefined;
   let out = new Uint8Array(OUT_CHUNK);
   let fill = 0;
 
@@ -292,7 +306,11 @@ function frameWorkerMain(require: NodeJS.Require): void {
       while (current.next < req.slices.length) {
         const slice = req.slices[current.next]!;
         if (slice instanceof Uint8Array) feed(req.id, slice, zstd.EndDirective.continue);
-        else if ('path' in slice) readFile(req.id, slice);
+        else if ('path' in slice) {
+          // A file still on its way: compress up to here, go on when its gate opens.
+          if (slice.gate !== undefined && !current.open.has(slice.gate)) return;
+          readFile(req.id, slice);
+        }
         else {
           current.remaining ??= slice.length;
           const queue = current.data.get(slice.feed) ?? [];
@@ -322,6 +340,12 @@ function frameWorkerMain(require: NodeJS.Require): void {
   };
 
   port.on('message', (req: Request) => {
+    if (req.kind === 'open') {
+      if (job?.req.id !== req.id) return;
+      job.open.add(req.gate);
+      advance();
+      return;
+    }
     if (req.kind === 'data') {
       // Data for a frame that failed or is gone: only its buffer matters.
       if (job?.req.id !== req.id) return giveBack(req.id, req.feed, req.buf);
@@ -341,7 +365,7 @@ function frameWorkerMain(require: NodeJS.Require): void {
       port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
       return;
     }
-    job = { req, next: 0, remaining: undefined, data: new Map() };
+    job = { req, next: 0, remaining: undefined, data: new Map(), open: new Set() };
     advance();
   });
 }
@@ -357,6 +381,9 @@ interface Job {
   frame: CompressedFrame;
   feeds: FrameFeed[];
   transfer: ArrayBuffer[];
+  /** Gates whose files are complete, and the worker to tell (once the frame is on one). */
+  opened: number[];
+  worker?: Worker;
 }
 
 /** A fixed set of workers; frames queue until one is free. */
@@ -387,17 +414,34 @@ export class FrameCompressorPool {
     const id = this.nextId++;
     const transfer: ArrayBuffer[] = [];
     const feeds: FrameFeed[] = [];
+    const gates: Array<Promise<unknown>> = [];
     const wire = slices.map((s): WireSlice => {
       if (s instanceof FrameFeed) return { feed: feeds.push(s) - 1, length: s.length };
-      if (!(s instanceof Uint8Array)) return { path: s.path, offset: s.offset, length: s.length };
+      if (!(s instanceof Uint8Array)) {
+        if (!s.ready) return { path: s.path, offset: s.offset, length: s.length };
+        // One gate per promise: a file cut across slices opens them all at once.
+        let gate = gates.indexOf(s.ready);
+        if (gate < 0) gate = gates.push(s.ready) - 1;
+        return { path: s.path, offset: s.offset, length: s.length, gate };
+      }
       // Only a view of a whole ArrayBuffer can be moved; anything else is copied once.
       const owned = s.byteOffset === 0 && s.byteLength === s.buffer.byteLength && !transfer.includes(s.buffer as ArrayBuffer) ? s : s.slice();
       transfer.push(owned.buffer as ArrayBuffer);
       return owned;
     });
-    const job: Job = { id, request: { kind: 'frame', id, size, slices: wire, ...settings }, frame, feeds, transfer };
+    const job: Job = { id, request: { kind: 'frame', id, size, slices: wire, ...settings }, frame, feeds, transfer, opened: [] };
     // A feed that fails (its producer broke) fails the frame; the worker waiting on it is replaced.
     for (const feed of feeds) feed.onFail = (err) => this.failJob(job, err);
+    // So does a file that never arrives; one that does opens its gate, now or once the frame is on a worker.
+    gates.forEach((ready, gate) =>
+      ready.then(
+        () => {
+          job.opened.push(gate);
+          job.worker?.postMessage({ kind: 'open', id, gate } satisfies Request);
+        },
+        (err: unknown) => this.failJob(job, err),
+      ),
+    );
     this.byId.set(id, job);
     this.queue.push(job);
     // One that failed before its frame was queued fails it now: no worker may wait for its bytes.
@@ -426,7 +470,9 @@ export class FrameCompressorPool {
       const job = this.queue.shift()!;
       const worker = slot.worker;
       slot.busy = job;
+      job.worker = worker;
       worker.postMessage(job.request, job.transfer);
+      for (const gate of job.opened) worker.postMessage({ kind: 'open', id: job.id, gate } satisfies Request);
       job.feeds.forEach((feed, index) => feed.attach((buf, n) => worker.postMessage({ kind: 'data', id: job.id, feed: index, buf, n } satisfies Request, [buf.buffer as ArrayBuffer])));
     }
   }

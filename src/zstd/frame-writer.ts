@@ -14,7 +14,10 @@
  * - `writeZstdParts`: the input as parts, bytes or ranges of files (an image
  *   archive is its blob files). Workers read the files themselves, nothing
  *   is buffered here: memory is libzstd's per worker plus the compressed
- *   output of frames that finish ahead of their turn. A part can also be a
+ *   output of frames that finish ahead of their turn. A file may still be
+ *   on its way (`ready`): its frame is queued all the same, and the worker
+ *   waits at that file, not before the frame's first byte (a bundle's
+ *   first frame used to wait for the last of its layers to download). A part can also be a
  *   `StreamedPart`, bytes of known size written in later, in order (a
  *   layer decoded out of another bundle): they go to the workers as they
  *   come, a few MiB at a time, and are never stored.
@@ -489,7 +492,6 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
   const frames = new OrderedFrames(output, resolved);
   try {
     let slices: FrameSlice[] = [];
-    let waits: Array<Promise<unknown>> = [];
     const verified: Array<Promise<unknown>> = [];
     let fill = 0;
     // Input offset of the next byte, and the planned frame ends still ahead of it.
@@ -509,11 +511,8 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       if (fill === 0) return;
       const frame = slices;
       const size = fill;
-      const ready = waits;
       slices = [];
-      waits = [];
       fill = 0;
-      await Promise.all(ready);
       await frames.submit(frame, size);
     };
     for (const part of parts) {
@@ -534,19 +533,21 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
         continue;
       }
       const length = Buffer.isBuffer(part) ? part.length : part.size;
-      if (!Buffer.isBuffer(part) && part.ready && !waits.includes(part.ready)) waits.push(part.ready);
+      // A file still on its way is queued with its frame all the same: the worker compresses what
+      // comes before it and waits at its slice (a frame no longer waits for its last layer to start).
+      if (!Buffer.isBuffer(part) && part.ready) verified.push(part.ready);
       let taken = 0;
       while (taken < length) {
         const n = Math.min(length - taken, room());
         // Bytes are copied into a buffer of their own: the pool transfers it to the worker.
-        slices.push(Buffer.isBuffer(part) ? new Uint8Array(part.subarray(taken, taken + n)) : { path: part.path, offset: (part.offset ?? 0) + taken, length: n });
+        slices.push(
+          Buffer.isBuffer(part)
+            ? new Uint8Array(part.subarray(taken, taken + n))
+            : { path: part.path, offset: (part.offset ?? 0) + taken, length: n, ...(part.ready ? { ready: part.ready } : {}) },
+        );
         taken += n;
         take(n);
-        if (room() === 0) {
-          await cut();
-          // The rest of this file belongs to the next frames: they wait for it too.
-          if (!Buffer.isBuffer(part) && part.ready && taken < length) waits.push(part.ready);
-        }
+        if (room() === 0) await cut();
       }
     }
     await cut();
