@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
 import { extractImage, verifyArchive } from '../src/scan/index.js';
 import { readSeekTable, SeekableZstdFile, STREAM_CHUNK, STREAM_DEPTH } from '../src/zstd/index.js';
+import { seekableReader } from '../src/zstd/positional-reader.js';
 import { readTar } from './helpers/tar.js';
 import { seededText } from './support/fixtures.js';
 import { makeTempDir, removeDir, runOk } from './support/util.js';
@@ -198,5 +199,46 @@ describe('the entry index (a skippable frame before the seek table)', () => {
     // The honest bundle's index agrees with its entries.
     const [good] = await verifyArchive([indexed]);
     expect(good!.problems).toEqual([]);
+  });
+});
+
+describe('a reader after a frame that does not decode', () => {
+  // The read loop gave its piece back to the stream, then the stream's next piece failed: the
+  // reader still held the given-back piece and returned it to the pool when it moved on, beside
+  // what the failed stream's close returned, so the next streams got a broken or shared buffer.
+  // Readers are reused after errors (serve, push): one damaged frame must not touch later reads.
+  it('reads a healthy frame right afterwards, and its pool holds distinct whole buffers', async () => {
+    const table = (await readSeekTable(bundle))!;
+    const big = table.frames.filter((f) => f.uncompressedSize > 2 * STREAM_CHUNK);
+    const [bad, good] = [big[1]!, big[big.length - 1]!];
+    const tar = join(dir, 'piece-pool.tar');
+    await runOk('zstd', ['-q', '-d', '-f', bundle, '-o', tar]);
+    const plain = await readFile(tar);
+    const buf = await readFile(bundle);
+    // Damage near the frame's end: its first piece decodes, a later one does not.
+    buf.fill(0x55, bad.compressedOffset + Math.floor(bad.compressedSize * 0.7), bad.compressedOffset + bad.compressedSize - 8);
+    const damaged = join(dir, 'piece-pool.tar.zst');
+    await writeFile(damaged, buf);
+    const z = await SeekableZstdFile.open(damaged);
+    const pool: Buffer[] = [];
+    const reader = seekableReader(z, pool);
+    const healthy = (): void => {
+      expect(pool.every((b) => b.length === STREAM_CHUNK)).toBe(true);
+      expect(new Set(pool.map((b) => b.buffer)).size).toBe(pool.length);
+    };
+    try {
+      expect((await reader.read(bad.uncompressedOffset, STREAM_CHUNK / 2)).equals(plain.subarray(bad.uncompressedOffset, bad.uncompressedOffset + STREAM_CHUNK / 2))).toBe(true);
+      await expect(reader.read(bad.uncompressedOffset, bad.uncompressedSize)).rejects.toThrow(/frame \d+ at offset/);
+      for (let i = 0; i < 3; i++) {
+        const got = await reader.read(good.uncompressedOffset, good.uncompressedSize);
+        expect(sha(got)).toBe(sha(plain.subarray(good.uncompressedOffset, good.uncompressedOffset + good.uncompressedSize)));
+        healthy();
+        // Back into the damaged frame and out again: the same error, the same healthy pool.
+        await expect(reader.read(bad.uncompressedOffset, bad.uncompressedSize)).rejects.toThrow(/frame \d+ at offset/);
+        healthy();
+      }
+    } finally {
+      await reader.close();
+    }
   });
 });

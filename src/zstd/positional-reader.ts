@@ -16,11 +16,12 @@ const SMALL_FRAME = 1024 * 1024;
  * into another frame restarts the stream there. Memory stays at a few
  * pieces whatever the frame size.
  */
-export function seekableReader(z: SeekableZstdFile): PositionalReader {
+export function seekableReader(z: SeekableZstdFile, pool: Buffer[] = []): PositionalReader {
   let small: { index: number; data: Buffer } | undefined;
-  let cur: { index: number; stream: FrameStream; start: number; piece: Buffer } | undefined;
-  // Piece buffers, reused from frame to frame (fresh memory decodes 2-3x slower).
-  const pool: Buffer[] = [];
+  type Current = { index: number; stream: FrameStream; start: number; piece: Buffer };
+  let cur: Current | undefined;
+  // Piece buffers, reused from frame to frame (fresh memory decodes 2-3x slower); `pool` is
+  // a parameter only for tests, which look at what comes back to it.
   const buffers = (): Buffer[] => Array.from({ length: STREAM_DEPTH }, () => pool.pop() ?? Buffer.allocUnsafeSlow(STREAM_CHUNK));
 
   /** The bytes at `position`: a view into a decoded frame or piece, up to its end. */
@@ -43,15 +44,26 @@ export function seekableReader(z: SeekableZstdFile): PositionalReader {
       if (!piece) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${f.uncompressedOffset}`);
       cur = { index: f.index, stream, start: f.uncompressedOffset, piece };
     }
-    while (position >= cur.start + cur.piece.length) {
-      const { stream, piece } = cur;
-      cur.start += piece.length;
+    let held: Current = cur;
+    while (position >= held.start + held.piece.length) {
+      const { index, stream, piece } = held;
+      const start = held.start + piece.length;
       stream.release(piece);
+      // The piece is the stream's again (on its way to the worker, or in the pool): until the next
+      // one comes the reader holds none. Should it not come (a frame that does not decode, a size
+      // that differs, data that ends), the failed stream has closed and given its buffers back, and
+      // the next read starts afresh; kept, the given-back piece would go to the pool a second time
+      // when the reader moves on (a detached buffer, or one two streams fill), and every later read
+      // of this reader, which serve and push reuse after errors, would fail or get wrong bytes.
+      cur = undefined;
       const next = await stream.next();
-      if (!next) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${cur.start}`);
-      cur.piece = next;
+      if (!next) {
+        void stream.close();
+        throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${start}`);
+      }
+      cur = held = { index, stream, start, piece: next };
     }
-    return cur.piece.subarray(position - cur.start);
+    return held.piece.subarray(position - held.start);
   };
   return {
     size: z.size,
