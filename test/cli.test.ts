@@ -1,7 +1,7 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
 import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { makeImage, makeLayer, pushImage, type StandardFixtures } from './support/fixtures.js';
@@ -280,6 +280,20 @@ describe('airpack CLI', () => {
       await runOk('chattr', ['-i', sums]);
     }
     expect(await contents()).toEqual(before);
+  });
+
+  // Two bundles of one --release giving the same artifact name: the second overwrote the first's staged file,
+  // the checksum file listed the name twice and the commit failed (ENOENT) after all the downloads.
+  it('refuses a release whose bundles write the same artifact before any work, naming both bundles and the name', async () => {
+    const desc = join(dir, 'clash.yaml');
+    // An unreachable registry: any work would fail with exit 3, not 2.
+    await writeFile(desc, `outputDir: release-clash\npreset: rke2\nbundles:\n  - set: canal\n    images: [127.0.0.1:1/a:v1]\n    platforms: [linux/amd64]\n  - images: [127.0.0.1:1/a:v1]\n    platforms: [linux/arm64]\n  - images: [127.0.0.1:1/b:v1]\n    platforms: [linux/arm64]\n`);
+    const started = Date.now();
+    const res = await airpack(['bundle', '--release', desc]);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr.trim()).toBe(`airpack: release description ${desc}: bundles 2 and 3 both write ${relative(ROOT, join(dir, 'release-clash', 'rke2-images.linux-arm64.tar.zst'))}; give them different names (a {set}, another --name pattern or outputDir)`);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(existsSync(join(dir, 'release-clash'))).toBe(false);
   });
 
   it('refuses a release set whose artifact name is taken by a directory before any work, and leaves no staging behind', async () => {

@@ -310,14 +310,19 @@ export async function commitBundles(area: StagingArea, staged: readonly StagedBu
   return checksumFiles.map((f) => area.final(f));
 }
 
-/** `bundle`, with its files left in `area` until commitBundles (bundleRelease commits all bundles at once); the caller discards `area` on failure. */
-export async function bundleStaged(options: BundleOptions, area: StagingArea): Promise<StagedBundle> {
-  if (!!options.output === !!options.outputDir) throw new AirpackError('INVALID_ARGUMENT', 'give exactly one of an output file (-o) or an output directory (--output-dir)');
-  const layers = options.layers ?? 'uncompressed';
-  const specs = bundlePlatforms(options);
-  const skipped: BundleResult['skipped'] = [];
+/** What a bundle will write, checked before any work (see planBundle). */
+export interface BundlePlan {
+  outputDir: string;
+  planned: PlannedArtifact[];
+  /** Every file it puts in place but the checksum files (shared in a release): artifacts and their image lists, as full paths. */
+  files: string[];
+}
 
-  let planned: Array<{ name: string; set: string; refs: ImageInput[]; specs: PlatformSpec[] }>;
+/** The files of a bundle and every check that needs no work (names, formats, levels, what is in the way); throws exit 2. */
+export function planBundle(options: BundleOptions): BundlePlan {
+  if (!!options.output === !!options.outputDir) throw new AirpackError('INVALID_ARGUMENT', 'give exactly one of an output file (-o) or an output directory (--output-dir)');
+  const specs = bundlePlatforms(options);
+  let planned: PlannedArtifact[];
   let outputDir: string;
   if (options.output) {
     if (options.preset || options.name || (options.sets && options.sets.length > 0)) {
@@ -348,6 +353,22 @@ export async function bundleStaged(options: BundleOptions, area: StagingArea): P
     const final = path.join(outputDir, p.name);
     checkCompressionLevel(outputCompression(final, options.compression), options.level, final);
   }
+  const lists = options.outputDir && options.sideFiles !== false;
+  const files = planned.flatMap((p) => {
+    const final = path.join(outputDir, p.name);
+    return lists ? [final, path.join(path.dirname(final), imageListName(path.basename(final)))] : [final];
+  });
+  return { outputDir, planned, files };
+}
+
+/**
+ * `bundle`, with its files left in `area` until commitBundles (bundleRelease commits all bundles at once); the caller
+ * discards `area` on failure. `plan` is planBundle's for these options (bundleRelease plans every bundle first).
+ */
+export async function bundleStaged(options: BundleOptions, area: StagingArea, plan: BundlePlan = planBundle(options)): Promise<StagedBundle> {
+  const layers = options.layers ?? 'uncompressed';
+  const skipped: BundleResult['skipped'] = [];
+  const { outputDir, planned } = plan;
   // Written into a staging directory beside the destination, moved into place when all is built.
   const staging = await area.at(outputDir);
   const targets = planned.map((p) => ({ ...p, path: staging.path(p.name), final: path.join(outputDir, p.name) }));

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AirpackError, fileErrorText, isFileError } from '../errors.js';
 import { parseImageInput, parseImageList, type ImageInput } from '../ref/input.js';
-import { bundleStaged, commitBundles, writeChecksumFiles, type BundleOptions, type BundleResult, type StagedBundle } from './bundle.js';
+import { bundleStaged, commitBundles, planBundle, writeChecksumFiles, type BundleOptions, type BundlePlan, type BundleResult, type StagedBundle } from './bundle.js';
 import { StagingArea } from './staging.js';
 
 type Shared = Omit<BundleOptions, 'images' | 'windowsImages' | 'sets' | 'onProgress' | 'registry' | 'env'>;
@@ -84,10 +84,44 @@ export async function bundleRelease(
     for (const key of Object.keys(obj)) if (!KEYS.has(key)) throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: unknown field "${key}"`);
   }
   const keptCache = overrides.cacheDir ?? desc.cacheDir;
+  const { bundles: entries, ...defaults } = desc;
+  // Every bundle planned, and every name it will write checked against the others', before any
+  // work: a name two bundles share was found only when the second overwrote the first's staged
+  // file, the checksum file listed it twice, and the commit failed after all the downloads.
+  const plans: Array<{ options: BundleOptions; plan: BundlePlan }> = [];
+  const writtenBy = new Map<string, number>();
+  for (const [i, entry] of entries.entries()) {
+    const { imagesFile, windowsImagesFile, set, images, windowsImages, ...rest } = { ...defaults, ...entry } as ReleaseBundle;
+    // Archive paths in the description, like its other paths, are relative to it.
+    const inline = (refs: string[] | undefined): ImageInput[] => (refs ?? []).map((r) => parseImageInput(r, base));
+    const list = [...inline(images), ...(await readLists(imagesFile, base))];
+    const winList = windowsImages || windowsImagesFile ? [...inline(windowsImages), ...(await readLists(windowsImagesFile, base))] : undefined;
+    const options: BundleOptions = {
+      ...rest,
+      // What the command line says wins over the description; what it leaves unsaid does not.
+      ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+      checksums: false,
+      ...(rest.output ? { output: path.resolve(base, rest.output) } : {}),
+      ...(rest.outputDir ? { outputDir: path.resolve(base, rest.outputDir) } : {}),
+    };
+    if (set) options.sets = [{ name: set, images: list, ...(winList ? { windowsImages: winList } : {}) }];
+    else {
+      options.images = list;
+      if (winList) options.windowsImages = winList;
+    }
+    const plan = planBundle(options);
+    for (const f of plan.files) {
+      const other = writtenBy.get(f);
+      if (other !== undefined && other !== i) {
+        throw new AirpackError('INVALID_ARGUMENT', `release description ${file}: bundles ${other + 1} and ${i + 1} both write ${path.relative(process.cwd(), f) || f}; give them different names (a {set}, another --name pattern or outputDir)`);
+      }
+      writtenBy.set(f, i);
+    }
+    plans.push({ options, plan });
+  }
   const temp = keptCache === undefined ? scratchDirectory(path.join(os.tmpdir(), 'airpack-release-blobs-')) : undefined;
   const cacheDir = keptCache ?? temp!.path;
   const forget = temp?.forget ?? (() => {});
-  const { bundles: entries, ...defaults } = desc;
   const results: BundleResult[] = [];
   // All or nothing: every bundle is staged, and moved into place with the checksum files over all of
   // them only once all are built (the checksum files were written in place after the move: a failure
@@ -96,27 +130,8 @@ export async function bundleRelease(
   const staged: StagedBundle[] = [];
   let checksumFiles: string[];
   try {
-    for (const entry of entries) {
-      const { imagesFile, windowsImagesFile, set, images, windowsImages, ...rest } = { ...defaults, ...entry } as ReleaseBundle;
-      // Archive paths in the description, like its other paths, are relative to it.
-      const inline = (refs: string[] | undefined): ImageInput[] => (refs ?? []).map((r) => parseImageInput(r, base));
-      const list = [...inline(images), ...(await readLists(imagesFile, base))];
-      const winList = windowsImages || windowsImagesFile ? [...inline(windowsImages), ...(await readLists(windowsImagesFile, base))] : undefined;
-      const options: BundleOptions = {
-        ...rest,
-        // What the command line says wins over the description; what it leaves unsaid does not.
-        ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
-        cacheDir,
-        checksums: false,
-        ...(rest.output ? { output: path.resolve(base, rest.output) } : {}),
-        ...(rest.outputDir ? { outputDir: path.resolve(base, rest.outputDir) } : {}),
-      };
-      if (set) options.sets = [{ name: set, images: list, ...(winList ? { windowsImages: winList } : {}) }];
-      else {
-        options.images = list;
-        if (winList) options.windowsImages = winList;
-      }
-      const one = await bundleStaged(options, area);
+    for (const { options, plan } of plans) {
+      const one = await bundleStaged({ ...options, cacheDir }, area, plan);
       staged.push(one);
       results.push(one.result);
     }
