@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundle, isAirpackError, pull } from '../src/index.js';
+import { bundle, isAirpackError, pull, type BundleResult } from '../src/index.js';
 import { listArchive, verifyArchive } from '../src/scan/index.js';
 import { readTar, entryJson } from './helpers/tar.js';
 import { startWorld, type World } from './helpers/world.js';
@@ -86,6 +86,29 @@ describe('bundle from archives on disk', () => {
     await bundle({ images: [both], platforms: ['linux/amd64'], output: fromBundle });
     await bundle({ images: [world.fx.multi.ref, world.fx.sharedA.ref], platforms: ['linux/amd64'], output: fromRegistry });
     expect(await readFile(fromBundle)).toEqual(await readFile(fromRegistry));
+  });
+
+  // `bundle --json` of a re-bundle reported the input archive's digests (its new index, its rewritten
+  // manifests) while the index.json it wrote carries the registry's, recorded in the input.
+  it('reports the registry\'s digests for a re-bundle, as for a bundle from the registry', async () => {
+    const { fx } = world;
+    const digests = (r: BundleResult) => r.artifacts[0]!.images.map((i) => ({ reference: i.reference, sourceDigest: i.sourceDigest, indexDigest: i.indexDigest }));
+    const fromRegistry = await bundle({ images: [fx.multi.ref, fx.single.ref], platforms: ['linux/amd64'], output: join(dir, 'digests-registry.tar.zst') });
+    expect(digests(fromRegistry)).toEqual([
+      { reference: fx.multi.ref, sourceDigest: fx.multi.byPlatform['linux/amd64']!.manifest.digest, indexDigest: fx.multi.index.digest },
+      { reference: fx.single.ref, sourceDigest: fx.single.manifest.digest, indexDigest: undefined },
+    ]);
+    // Inputs: two platforms under a new index, manifests rewritten; one platform as a lone rewritten manifest;
+    // one platform kept as served (--layers original), picked from the index.
+    const inputs = [
+      await bundle({ images: [fx.multi.ref, fx.single.ref], platforms: ['linux/amd64', 'linux/arm64'], output: join(dir, 'digests-two.tar.zst'), skipMissing: true }),
+      await bundle({ images: [fx.multi.ref, fx.single.ref], platforms: ['linux/amd64'], output: join(dir, 'digests-one.tar.zst') }),
+      await bundle({ images: [fx.multi.ref, fx.single.ref], platforms: ['linux/amd64'], layers: 'original', output: join(dir, 'digests-original.tar.zst') }),
+    ];
+    for (const [i, input] of inputs.entries()) {
+      const again = await bundle({ images: [input.artifacts[0]!.path], platforms: ['linux/amd64'], output: join(dir, `digests-again-${i}.tar.zst`) });
+      expect(digests(again), input.artifacts[0]!.path).toEqual(digests(fromRegistry));
+    }
   });
 
   it('re-bundles out of a bundle with no scratch file: layers stream from its frames into the new ones', async () => {

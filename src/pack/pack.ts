@@ -19,6 +19,7 @@ import { AirpackError } from '../errors.js';
 import { formatPlatform, type PlatformSpec } from '../platform/platform.js';
 import type { ImageInput } from '../ref/input.js';
 import { formatReference } from '../ref/reference.js';
+import { MediaType } from '../spec/media-types.js';
 import type { FetchedImage, ImageSink, LayerMode, SinkResult, StoredLayer } from '../sink/image-sink.js';
 import type { MissingPlatform, ResolvedImage } from '../source/resolve.js';
 import { fetchImages, type FetchContext } from './fetch.js';
@@ -37,9 +38,9 @@ export interface PackedImage {
   platform: string;
   /** Manifest digest as stored in the output (differs from the source's in uncompressed mode). */
   digest: string;
-  /** Manifest digest in the source. */
+  /** Manifest digest in the source (for an archive airpack wrote, the origin's it recorded: the registry's). */
   sourceDigest: string;
-  /** Index digest the image was chosen from, when there was one. */
+  /** Index digest the image was chosen from, when there was one (the same way). */
   indexDigest?: string;
   config: string;
   osVersion?: string;
@@ -53,17 +54,34 @@ export interface Packed {
   written: SinkResult;
 }
 
+const PLAIN_LAYERS: ReadonlySet<string> = new Set([MediaType.ociLayer, MediaType.ociLayerNondistributable, MediaType.dockerLayer]);
+
+/**
+ * The source's digests of an image: the origin's its archive recorded (a re-bundle of a bundle
+ * reports the registry's digests, as index.json carries them), else those of what it was read from.
+ */
+function sourceDigests(image: ResolvedImage): Pick<PackedImage, 'sourceDigest' | 'indexDigest'> {
+  const origin = image.origin;
+  const manifest = origin?.manifestDigest ?? image.manifest.digest;
+  const top = origin?.digest ?? image.index?.digest;
+  if (top === undefined || top === manifest) return { sourceDigest: manifest };
+  // A lone manifest with only what the reference resolved to recorded: a manifest airpack rewrote
+  // for uncompressed layers (plain tars) that was lone at the origin too, so the digest is its own;
+  // otherwise it was stored as served, picked from the index whose digest that is.
+  if (!image.index && !origin?.manifestDigest && image.parsedManifest.layers.every((l) => PLAIN_LAYERS.has(l.mediaType))) return { sourceDigest: top };
+  return { sourceDigest: manifest, indexDigest: top };
+}
+
 export function describeImages(images: readonly FetchedImage[]): PackedImage[] {
   return images.map((image) => {
     const out: PackedImage = {
       reference: formatReference(image.source.ref),
       platform: formatPlatform(image.source.platform),
       digest: image.manifest.digest,
-      sourceDigest: image.source.manifest.digest,
+      ...sourceDigests(image.source),
       config: image.source.config.digest,
       size: image.source.config.bytes.length + image.layers.reduce((n, l) => n + l.descriptor.size, 0),
     };
-    if (image.source.index) out.indexDigest = image.source.index.digest;
     const osVersion = image.source.config.parsed['os.version'] ?? image.source.platform['os.version'];
     if (osVersion) out.osVersion = osVersion;
     return out;

@@ -12,11 +12,13 @@
  * (source-index.ts); other platforms of one reference are gathered under a
  * new OCI index holding just those children.
  *
- * Source digests: where a stored digest is not the one the source served
- * (a new index, a manifest rewritten for uncompressed layers), the source's
- * is kept in an annotation (`Annotation.sourceDigest` on the index.json
- * entry, `Annotation.sourceManifestDigest` on a rewritten manifest's
- * descriptor), so `find NAME@DIGEST` answers by the registry's digests too.
+ * Source digests: where an index.json entry's digest is not what the
+ * reference resolved to (a new index; one platform picked from an index,
+ * whose entry is its manifest, so it carries the index digest; a rewritten
+ * lone manifest), that one goes into `Annotation.sourceDigest` on the entry;
+ * a manifest rewritten for uncompressed layers keeps its served digest in
+ * `Annotation.sourceManifestDigest` on its descriptor. So `find NAME@DIGEST`
+ * answers by the registry's digests too.
  */
 import type { ArchiveBlob, ArchiveContent, ArchiveImageEntry } from '../archive/image-archive.js';
 import { blobPath } from '../archive/image-archive.js';

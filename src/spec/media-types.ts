@@ -36,11 +36,14 @@ export const Annotation = {
   refName: 'org.opencontainers.image.ref.name',
   containerdImageName: 'io.containerd.image.name',
   /**
-   * airpack's own, written only where the archive's digest is not the
-   * source's (a new index over some platforms, a manifest rewritten for
-   * uncompressed layers), so `find NAME@DIGEST` still answers by the digest
-   * the registry served. On an index.json entry: what the reference resolved
-   * to (the index, or the lone manifest).
+   * airpack's own, on an index.json entry whose digest is not what the
+   * reference resolved to in its source, so `find NAME@DIGEST` still answers
+   * by the digest the registry served: a new index over some platforms, a
+   * lone manifest rewritten for uncompressed layers, and also one platform
+   * picked from an index (the entry is its manifest, even stored as served;
+   * the value is the index's digest). Left out when the entry's digest is the
+   * resolved one (a lone manifest as served, the source index kept byte for
+   * byte) or the name says it (`repo@sha256:...`).
    */
   sourceDigest: 'org.airpack.source.digest',
   /** On a platform manifest's descriptor: that manifest's digest in the source, when it was rewritten. */
