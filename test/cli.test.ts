@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { makeImage, makeLayer, pushImage, type StandardFixtures } from './support/fixtures.js';
 import { run, runOk } from './support/util.js';
 import { startWorld, type World } from './helpers/world.js';
+import { airpackOnTerminal, terminalLines } from './helpers/terminal.js';
 import { startFaultProxy } from './support/fault-proxy.js';
 import { formatBytes } from '../src/cli/output.js';
 import { encodeHeader, padding } from '../src/archive/tar-header.js';
@@ -368,12 +369,11 @@ describe('airpack CLI', () => {
   it('refuses binary output to a terminal and waiting on a terminal for stdin, and names the near miss of a command', async () => {
     const tar = join(ROOT, '..', 'shared', 'interop', 'ggcr-tarball-test_image_1.tar');
     // Under script(1) stdin and stdout are a pseudo-terminal, as at a prompt.
-    const tty = (cmd: string) => run('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
-    const toTerminal = await tty(`node bin/airpack.js reorder '${tar}'`);
+    const toTerminal = await airpackOnTerminal(`reorder '${tar}'`);
     expect(toTerminal.code).toBe(2);
     expect(toTerminal.stdout).toContain('stdout is a terminal: give -o FILE');
     expect(toTerminal.stdout).not.toContain('ustar');
-    const fromTerminal = await tty(`node bin/airpack.js reorder -o '${join(dir, 'never.tar')}'`);
+    const fromTerminal = await airpackOnTerminal(`reorder -o '${join(dir, 'never.tar')}'`);
     expect(fromTerminal.code).toBe(2);
     expect(fromTerminal.stdout).toContain('stdin is a terminal');
     // Piped, the tar goes to stdout as before.
@@ -444,10 +444,9 @@ describe('airpack CLI', () => {
     const image = makeImage({ os: 'linux', architecture: 'amd64', layers: [await makeLayer({ 'data.bin': data })], manifestMediaType: 'oci' });
     await pushImage(world.registry.url, 'library/big', image, 'progress');
     const out = join(dir, 'progress.tar.zst');
-    const cmd = `stty cols 60; node bin/airpack.js bundle ${fx.host}/library/big:progress -o '${out}' --level 19 --frame-size 64MiB`;
-    const res = await run('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
+    const res = await airpackOnTerminal(`bundle ${fx.host}/library/big:progress -o '${out}' --level 19 --frame-size 64MiB`, { cols: 60 });
     expect(res.code, res.stdout).toBe(0);
-    const lines = res.stdout.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', '')).filter((l) => l.startsWith('bundle: '));
+    const lines = terminalLines(res.stdout, 'bundle: ');
     const compressing = lines.filter((l) => l.startsWith('bundle: compressing'));
     expect(new Set(compressing).size, lines.join('\n')).toBeGreaterThan(2);
     expect(compressing.some((l) => /\d+%/.test(l) && /ETA \d+:\d\d/.test(l))).toBe(true);
@@ -485,10 +484,9 @@ describe('airpack CLI', () => {
     const proxy = await startFaultProxy(world.registry.url, (req) => (req.url?.includes('/manifests/') ? { delayMs: 1500 } : 'pass'));
     try {
       const out = join(dir, 'slow-resolve.tar');
-      const cmd = `stty cols 80; node bin/airpack.js pull ${proxy.host}/${fx.multi.repo}:${fx.multi.tag} -o '${out}'`;
-      const res = await run('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
+      const res = await airpackOnTerminal(`pull ${proxy.host}/${fx.multi.repo}:${fx.multi.tag} -o '${out}'`, { cols: 80 });
       expect(res.code, res.stdout).toBe(0);
-      const lines = res.stdout.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', ''));
+      const lines = terminalLines(res.stdout);
       expect(lines.some((l) => /^pull: resolving .*0\/1 refs/.test(l)), lines.join('\n')).toBe(true);
       expect(lines.filter((l) => l.startsWith('pull: wrote '))).toHaveLength(1);
     } finally {
@@ -498,8 +496,8 @@ describe('airpack CLI', () => {
 
   // Issue 13, finding 3: verify and extract showed nothing on a terminal; a CI log got nothing until the end.
   it('shows verify and extract progress on a terminal (the line moves, with a percentage, within 60 columns); --progress plain prints lines into a log', async () => {
-    const pty = (args: string) => run('script', ['-qfec', `stty cols 60; node bin/airpack.js ${args}`, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent', CI: '' } });
-    const drawn = (out: string, verb: string): string[] => out.split(/\r|\n/).map((l) => l.replaceAll('\x1b[2K', '')).filter((l) => l.startsWith(`${verb}: `));
+    const pty = (args: string) => airpackOnTerminal(args, { cols: 60 });
+    const drawn = (out: string, verb: string): string[] => terminalLines(out, `${verb}: `);
     const moving = (lines: string[], phase: string): void => {
       const phaseLines = lines.filter((l) => l.startsWith(phase));
       expect(new Set(phaseLines).size, lines.join('\n')).toBeGreaterThan(1);
@@ -612,7 +610,7 @@ describe('airpack CLI', () => {
     expect(piped.code, piped.stderr).toBe(0);
     expect(JSON.parse(piped.stdout).images[0].reference).toContain('library/single');
     // From a terminal it would wait for nobody: said, exit 2.
-    const fromTerminal = await run('script', ['-qfec', `node bin/airpack.js pull --images - -o '${join(dir, 'tty.tar')}'`, '/dev/null'], { cwd: ROOT, env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
+    const fromTerminal = await airpackOnTerminal(`pull --images - -o '${join(dir, 'tty.tar')}'`);
     expect(fromTerminal.code).toBe(2);
     expect(fromTerminal.stdout).toContain('stdin is a terminal');
   });
