@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type binding from 'zstd-napi/binding.js';
 import { ZstdError } from './errors.js';
 import { isSkippableMagic } from './frame-header.js';
-import { FrameDecodeWorker, type Piece } from './decode-worker.js';
+import type { FrameDecodeWorker, Piece } from './decode-worker.js';
 import { decodeError, createDCtx, DEFAULT_WINDOW_LOG_MAX } from './stream-decoder.js';
 import { decodeEntryIndex, MAX_INDEX_BYTES, type IndexedEntry } from './entry-index.js';
 import { decodeSeekTable, type FrameInfo, SEEK_TABLE_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seek-table.js';
@@ -201,7 +201,8 @@ export class SeekableZstdFile {
    */
   async stream(index: number, buffers: Buffer[], pool: Buffer[]): Promise<FrameStream> {
     const f = this.frameInfo(index);
-    const decoder = (this.decoder ??= new FrameDecodeWorker());
+    // Loaded on first use: worker_threads is not needed to read the metadata frame (find, ls).
+    const decoder = (this.decoder ??= new (await import('./decode-worker.js')).FrameDecodeWorker());
     const stream = new FrameStream(decoder, decoder.start(this.path, f.compressedOffset, f.compressedSize, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
     this.streams.add(stream);
     return stream;
