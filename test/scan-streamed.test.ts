@@ -14,8 +14,9 @@ import { extractImage, verifyArchive } from '../src/scan/index.js';
 import { readSeekTable, SeekableZstdFile, STREAM_CHUNK } from '../src/zstd/index.js';
 import { readTar } from './helpers/tar.js';
 import { seededText } from './support/fixtures.js';
-import { makeTempDir, removeDir, runOk } from './support/util.js';
+import { makeTempDir, removeDir, run, runOk } from './support/util.js';
 
+const CLI = join(import.meta.dirname, '..', 'bin', 'airpack.js');
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const MiB = 1024 * 1024;
 
@@ -86,6 +87,33 @@ describe('frames streamed from the worker in pieces', () => {
     const [v] = await verifyArchive([bad]);
     expect(v!.ok).toBe(false);
     expect(v!.problems.join('\n')).toMatch(new RegExp(`corrupt\\.tar\\.zst: frame 3 at offset ${f.compressedOffset}`));
+  });
+
+  it('names a blob whose bytes are not its digest, through the CLI with and without its fast path', async () => {
+    // One byte of the first layer changed: its name and descriptor still say the original digest.
+    const damaged = Buffer.from(layers[0]!);
+    damaged[9 * MiB] = damaged[9 * MiB]! ^ 0xff;
+    const file = join(dir, 'damaged-layer');
+    await writeFile(file, damaged);
+    const content = contentOf([file, ...(await layerFiles(layers.slice(1), 'undamaged'))], layers);
+    const bad = join(dir, 'damaged.tar.zst');
+    await writeImageArchive(bad, content, { compression: 'zstd', level: 1, frameSize: 2 * STREAM_CHUNK + STREAM_CHUNK / 2 });
+    // The fast path (cli/fast-path.ts, no yargs) and the full parser (`--json=true` is not plain) agree.
+    const fast = await run('node', [CLI, 'verify', '--json', bad]);
+    const full = await run('node', [CLI, 'verify', '--json=true', bad]);
+    expect([fast.code, full.code]).toEqual([4, 4]);
+    const problems = (out: string): string[] => (JSON.parse(out) as Array<{ problems: string[] }>)[0]!.problems;
+    // The blob against its name, and the layer against the config's diff_id.
+    expect(problems(fast.stdout)).toEqual([
+      `${bad}: entry "blobs/sha256/${sha(layers[0]!).slice(7)}": digest ${sha(damaged)} [expected ${sha(layers[0]!)}]`,
+      `${bad}: entry "manifest.json" item 0: Layers[0] "blobs/sha256/${sha(layers[0]!).slice(7)}": digest ${sha(damaged)} [expected diff_id ${sha(layers[0]!)}]`,
+    ]);
+    expect(problems(full.stdout)).toEqual(problems(fast.stdout));
+    const out = join(dir, 'from-damaged.tar');
+    const x = await run('node', [CLI, 'extract', bad, 'rancher/streamed-0:v1', '-o', out]);
+    expect(x.code).toBe(4);
+    expect(x.stderr).toContain(`damaged.tar.zst: entry "blobs/sha256/${sha(layers[0]!).slice(7)}"`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('names the frame whose size differs from what the seek table says', async () => {

@@ -182,7 +182,7 @@ export async function main(rawArgv: string[] = process.argv.slice(2)): Promise<n
   quietOnClosedPipe(process.stdout);
   stopOnSignals();
   let exitCode: number = ExitCode.ok;
-  // `find`/`ls` with a plain command line: no yargs to load (fast-path.ts).
+  // `find`/`ls`/`verify`/`extract` with a plain command line: no yargs to load (fast-path.ts).
   const plain = plainCommand(argv);
   if (plain) {
     const module = (await COMMANDS[plain.command]!()) as { handler: (args: Record<string, unknown>) => Promise<void> };

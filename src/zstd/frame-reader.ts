@@ -202,7 +202,8 @@ export class SeekableZstdFile {
   async stream(index: number, buffers: Buffer[], pool: Buffer[]): Promise<FrameStream> {
     const f = this.frameInfo(index);
     // Loaded on first use: worker_threads is not needed to read the metadata frame (find, ls).
-    const decoder = (this.decoder ??= new (await import('./decode-worker.js')).FrameDecodeWorker());
+    const { FrameDecodeWorker } = await import('./decode-worker.js');
+    const decoder = (this.decoder ??= new FrameDecodeWorker());
     const stream = new FrameStream(decoder, decoder.start(this.path, f.compressedOffset, f.compressedSize, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
     this.streams.add(stream);
     return stream;
