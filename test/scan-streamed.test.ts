@@ -89,6 +89,35 @@ describe('frames streamed from the worker in pieces', () => {
     expect(v!.problems.join('\n')).toMatch(new RegExp(`corrupt\\.tar\\.zst: frame 3 at offset ${f.compressedOffset}`));
   });
 
+  it('decodes a frame queued behind another (read-ahead) when that one ends, and drops one left', async () => {
+    const z = await SeekableZstdFile.open(bundle);
+    try {
+      const pool: Buffer[] = [];
+      const bufs = (): Buffer[] => Array.from({ length: 3 }, () => Buffer.allocUnsafeSlow(STREAM_CHUNK));
+      const drain = async (s: Awaited<ReturnType<typeof z.stream>>): Promise<Buffer> => {
+        const parts: Buffer[] = [];
+        for (let p = await s.next(); p; p = await s.next()) {
+          parts.push(Buffer.from(p));
+          s.release(p);
+        }
+        return Buffer.concat(parts);
+      };
+      const one = await z.stream(1, bufs(), pool);
+      const two = await z.stream(2, bufs(), pool, true);
+      expect((await drain(one)).equals(await z.readFrame(1))).toBe(true);
+      expect((await drain(two)).equals(await z.readFrame(2))).toBe(true);
+      // A queued frame left before it starts gives its buffers back; the next frame decodes as usual.
+      const three = await z.stream(3, bufs(), pool);
+      const four = await z.stream(4, bufs(), pool, true);
+      four.close();
+      expect((await drain(three)).equals(await z.readFrame(3))).toBe(true);
+      const five = await z.stream(5, bufs(), pool);
+      expect((await drain(five)).equals(await z.readFrame(5))).toBe(true);
+    } finally {
+      await z.close();
+    }
+  });
+
   it('names a blob whose bytes are not its digest, through the CLI with and without its fast path', async () => {
     // One byte of the first layer changed: its name and descriptor still say the original digest.
     const damaged = Buffer.from(layers[0]!);

@@ -107,7 +107,7 @@ export async function walkArchive(path: string, opts: ArchiveWalkOptions = {}): 
         await z.close();
         throw err;
       }
-      return { compression, mode: 'random', seekTable, tarBytes: z.size, entries: guard(path, walkPositional(seekableReader(z), path, opts, jumps)) };
+      return { compression, mode: 'random', seekTable, tarBytes: z.size, entries: guard(path, walkPositional(seekableReader(z, { streaming: opts.onChunk !== undefined }), path, opts, jumps)) };
     }
     // Loaded here, not at the top: find and ls on a bundle or plain tar never stream (decoders, child_process, zlib).
     const { openDecompressed } = await import('../compress/open.js');

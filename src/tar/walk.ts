@@ -36,6 +36,8 @@ export interface PositionalReader {
    * where it can (valid only until the next read: for data used at once).
    */
   view(position: number, length: number): Promise<Buffer>;
+  /** A hint: the walk is about to read everything up to `end`, in order (a reader may decode ahead). */
+  plan?(end: number): void;
   close(): Promise<void>;
 }
 
@@ -192,6 +194,7 @@ export async function* walkPositional(
       if (opts.onChunk && entry.size > 0 && (opts.chunks?.(entry) ?? true)) {
         if (item.data) await opts.onChunk(entry, item.data);
         else {
+          reader.plan?.(entry.dataOffset + entry.size);
           for (let off = 0; off < entry.size; ) {
             // The view stays valid until onChunk's promise settles: the walk reads nothing meanwhile.
             const chunk = await reader.view(entry.dataOffset + off, Math.min(CHUNK, entry.size - off));

@@ -197,16 +197,26 @@ export class SeekableZstdFile {
    * Decodes frame `index` on a worker thread, piece by piece into
    * `buffers` (handed over: each comes back as a piece, then to `pool`),
    * for a reader that walks the frame in order while the worker runs ahead.
-   * One stream at a time: open the next once done with this one.
+   * One stream at a time, and the one after it with `after` (it decodes
+   * the moment this one ends): close one before opening another.
    */
-  async stream(index: number, buffers: Buffer[], pool: Buffer[]): Promise<FrameStream> {
+  async stream(index: number, buffers: Buffer[], pool: Buffer[], after = false): Promise<FrameStream> {
     const f = this.frameInfo(index);
-    // Loaded on first use: worker_threads is not needed to read the metadata frame (find, ls).
-    const { FrameDecodeWorker } = await import('./decode-worker.js');
-    const decoder = (this.decoder ??= new FrameDecodeWorker());
-    const stream = new FrameStream(decoder, decoder.start(this.path, f.compressedOffset, f.compressedSize, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
+    const decoder = await this.frameDecoder();
+    const stream = new FrameStream(decoder, decoder.start(this.path, f.compressedOffset, f.compressedSize, this.windowLogMax, after), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
     this.streams.add(stream);
     return stream;
+  }
+
+  /** The decode worker; loaded on first use: worker_threads is not needed to read the metadata frame (find, ls). */
+  private async frameDecoder(): Promise<FrameDecodeWorker> {
+    const { FrameDecodeWorker } = await import('./decode-worker.js');
+    return (this.decoder ??= new FrameDecodeWorker());
+  }
+
+  /** Starts the decode worker now, for a reader that will stream frames: its start-up overlaps the metadata read. */
+  async warm(): Promise<void> {
+    (await this.frameDecoder()).warm();
   }
 
   /** Decompresses just the frames covering [start, start + length) and returns those bytes. */
@@ -286,6 +296,7 @@ export class FrameStream {
   /** Stops here; the buffers in flight return to the pool as the worker hands them back. */
   close(): void {
     this.ended = true;
+    this.decoder.drop(this.id);
     for (const pending of this.inflight.splice(0)) {
       pending.then((piece) => {
         if (piece.buf.length > 0) this.pool.push(piece.buf);
