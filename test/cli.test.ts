@@ -293,6 +293,39 @@ describe('airpack CLI', () => {
     expect(ls.stderr).toContain('not a valid tar header');
   });
 
+  // Issue 12: a plain find/ls runs from the bundled entry (src/cli/fast-entry.ts) when a build made it.
+  it('find and ls answer the same from the bundled entry as through the modules', async () => {
+    const built = await run('node', ['scripts/build-fast-cli.mjs'], { cwd: ROOT });
+    expect(built.code, built.stderr).toBe(0);
+    const area = join(dir, 'find-bundled');
+    await mkdir(area);
+    const bundle = join(area, 'b.tar.zst');
+    expect((await airpack(['bundle', fx.single.ref, fx.multi.ref, '-p', 'linux/amd64', '-o', bundle, '--level', '1'])).code).toBe(0);
+    await writeFile(join(area, 'fake.tar'), 'not a tar at all\n');
+    const env = { ...process.env, DOCKER_CONFIG: '/nonexistent' };
+    const bundled = (args: string[]) =>
+      run('node', ['--input-type=module', '-e', "const m = await import('./dist/cli/fast/fast.js'); process.exitCode = await m.fastMain(process.argv.slice(1));", ...args], { cwd: ROOT, env });
+    const modules = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...env, AIRPACK_NO_BUNDLE: '1' } });
+    const lines = [
+      ['find', fx.multi.ref, area],
+      ['find', fx.single.ref, bundle, '--json'],
+      ['find', `${fx.host}/library/nope:1`, bundle],
+      ['find', fx.single.ref, join(area, 'fake.tar'), '-q'],
+      ['ls', bundle],
+      ['ls', '--json', bundle],
+      ['ls', join(area, 'fake.tar')],
+    ];
+    for (const args of lines) {
+      const [a, b, c] = await Promise.all([bundled(args), modules(args), airpack(args)]);
+      expect(a, args.join(' ')).toEqual(b);
+      expect(c, args.join(' ')).toEqual(b);
+    }
+    expect((await bundled(['find', fx.multi.ref, area])).stdout).toContain(bundle);
+    // Not a plain find/ls: the bundle does nothing and says so.
+    expect((await bundled(['find', '--help'])).code).toBe(0);
+    expect((await bundled(['find', '--help'])).stdout).toBe('');
+  });
+
   // Issue 13, finding 9: foot-guns.
   it('refuses binary output to a terminal and waiting on a terminal for stdin, and names the near miss of a command', async () => {
     const tar = join(ROOT, '..', 'shared', 'interop', 'ggcr-tarball-test_image_1.tar');
