@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// A plain `find` or `ls` runs from the bundled entry (src/cli/fast-entry.ts) when a build made
+// A plain `find`, `ls`, `verify` or `extract` runs from the bundled entry (src/cli/fast-entry.ts) when a build made
 // one newer than its modules; anything else, or no such bundle, goes through dist/cli/main.js.
 import { statSync } from 'node:fs';
 
 const command = process.argv[2];
+const bundled = new Set(['find', 'ls', 'verify', 'extract']);
 const fresh = (bundle, modules) => {
   try {
     return statSync(bundle).mtimeMs >= statSync(modules).mtimeMs;
@@ -12,7 +13,7 @@ const fresh = (bundle, modules) => {
   }
 };
 const fast =
-  (command === 'find' || command === 'ls') && process.env.AIRPACK_NO_BUNDLE === undefined && fresh(new URL('../dist/cli/fast/fast.js', import.meta.url), new URL('../dist/cli/fast-entry.js', import.meta.url))
+  bundled.has(command) && process.env.AIRPACK_NO_BUNDLE === undefined && fresh(new URL('../dist/cli/fast/fast.js', import.meta.url), new URL('../dist/cli/fast-entry.js', import.meta.url))
     ? await import('../dist/cli/fast/fast.js')
     : undefined;
 const code = fast ? await fast.fastMain() : undefined;

@@ -15,12 +15,31 @@ import { build } from 'rolldown';
 const dist = fileURLToPath(new URL('../dist/cli/', import.meta.url));
 const dir = process.argv[2] ?? `${dist}fast`;
 await rm(dir, { recursive: true, force: true });
+// Every module the entry imports statically goes into the entry file itself: left to the
+// chunker, modules shared with the on-demand parts (verify, extract) became a dozen small
+// chunks that find would load one by one.
+const imports = new Map();
+const entry = `${dist}fast-entry.js`;
+const staticClosure = () => {
+  const seen = new Set([entry]);
+  for (const id of seen) for (const dep of imports.get(id) ?? []) seen.add(dep);
+  return seen;
+};
+let core;
 await build({
-  input: { fast: `${dist}fast-entry.js` },
+  input: { fast: entry },
   platform: 'node',
   external: [/^node:/, /^zstd-napi(\/|$)/],
   logLevel: 'warn',
-  output: { dir, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', sourcemap: false },
+  plugins: [{ name: 'static-imports', moduleParsed: (info) => void imports.set(info.id, info.importedIds) }],
+  output: {
+    dir,
+    format: 'esm',
+    entryFileNames: '[name].js',
+    chunkFileNames: '[name]-[hash].js',
+    sourcemap: false,
+    codeSplitting: { groups: [{ name: 'fast', priority: 10, test: (id) => (core ??= staticClosure()).has(id) }] },
+  },
 });
 const files = await readdir(dir);
 process.stdout.write(`wrote ${dir}: ${files.join(', ')} (entry ${(await stat(`${dir}/fast.js`)).size} bytes)\n`);

@@ -293,8 +293,8 @@ describe('airpack CLI', () => {
     expect(ls.stderr).toContain('not a valid tar header');
   });
 
-  // Issue 12: a plain find/ls runs from the bundled entry (src/cli/fast-entry.ts) when a build made it.
-  it('find and ls answer the same from the bundled entry as through the modules', async () => {
+  // Issue 12: a plain find/ls/verify/extract runs from the bundled entry (src/cli/fast-entry.ts) when a build made it.
+  it('find, ls, verify and extract answer the same from the bundled entry as through the modules', async () => {
     const built = await run('node', ['scripts/build-fast-cli.mjs'], { cwd: ROOT });
     expect(built.code, built.stderr).toBe(0);
     const area = join(dir, 'find-bundled');
@@ -321,6 +321,15 @@ describe('airpack CLI', () => {
       expect(c, args.join(' ')).toEqual(b);
     }
     expect((await bundled(['find', fx.multi.ref, area])).stdout).toContain(bundle);
+    // verify and extract load their parts of the bundle on demand: the same findings, the same bytes.
+    const verdict = (out: string): unknown => (JSON.parse(out) as Array<Record<string, unknown>>).map(({ seconds: _s, ...rest }) => rest);
+    const [va, vb] = await Promise.all([bundled(['verify', '--json', bundle, join(area, 'fake.tar')]), modules(['verify', '--json', bundle, join(area, 'fake.tar')])]);
+    expect([va.code, vb.code]).toEqual([4, 4]);
+    expect(verdict(va.stdout)).toEqual(verdict(vb.stdout));
+    const [xa, xb] = [join(area, 'x-bundled.tar.zst'), join(area, 'x-modules.tar.zst')];
+    const [ea, eb] = await Promise.all([bundled(['extract', bundle, fx.multi.ref, '-o', xa, '-p', 'linux/amd64']), modules(['extract', bundle, fx.multi.ref, '-o', xb, '-p', 'linux/amd64'])]);
+    expect([ea.code, eb.code], ea.stderr + eb.stderr).toEqual([0, 0]);
+    expect((await readFile(xa)).equals(await readFile(xb))).toBe(true);
     // Not a plain find/ls: the bundle does nothing and says so.
     expect((await bundled(['find', '--help'])).code).toBe(0);
     expect((await bundled(['find', '--help'])).stdout).toBe('');
