@@ -55,8 +55,8 @@ beforeAll(async () => {
   dir = await makeTempDir('airpack-streamed-');
   const files = await layerFiles(layers, 'layer');
   bundle = join(dir, 'streamed.tar.zst');
-  // Frames of 2.5 pieces: pieces end mid-frame and mid-entry, frames end mid-entry.
-  await writeImageArchive(bundle, contentOf(files, layers), { compression: 'zstd', level: 1, frameSize: 2 * STREAM_CHUNK + STREAM_CHUNK / 2 });
+  // Frames of 1.5 pieces: pieces end mid-frame and mid-entry, frames end mid-entry.
+  await writeImageArchive(bundle, contentOf(files, layers), { compression: 'zstd', level: 1, frameSize: STREAM_CHUNK + STREAM_CHUNK / 2 });
 }, 60_000);
 
 afterAll(() => removeDir(dir));
@@ -64,7 +64,7 @@ afterAll(() => removeDir(dir));
 describe('frames streamed from the worker in pieces', () => {
   it('verifies, and extracts every layer byte for byte', async () => {
     const table = (await readSeekTable(bundle))!;
-    expect(table.frames.filter((f) => f.uncompressedSize > 2 * STREAM_CHUNK).length).toBeGreaterThanOrEqual(3);
+    expect(table.frames.filter((f) => f.uncompressedSize > STREAM_CHUNK).length).toBeGreaterThanOrEqual(3);
     const [v] = await verifyArchive([bundle]);
     expect(v!.problems).toEqual([]);
     expect(v!.blobBytes).toBeGreaterThan(18 * MiB);
@@ -102,17 +102,18 @@ describe('frames streamed from the worker in pieces', () => {
         }
         return Buffer.concat(parts);
       };
+      expect(z.frames.filter((f) => f.uncompressedSize > STREAM_CHUNK).length).toBeGreaterThanOrEqual(4);
       const one = await z.stream(1, bufs(), pool);
       const two = await z.stream(2, bufs(), pool, true);
       expect((await drain(one)).equals(await z.readFrame(1))).toBe(true);
       expect((await drain(two)).equals(await z.readFrame(2))).toBe(true);
-      // A queued frame left before it starts gives its buffers back; the next frame decodes as usual.
+      // A queued frame left before it starts gives its buffers back; it decodes as usual when asked again.
       const three = await z.stream(3, bufs(), pool);
-      const four = await z.stream(4, bufs(), pool, true);
-      four.close();
+      const left = await z.stream(4, bufs(), pool, true);
+      left.close();
       expect((await drain(three)).equals(await z.readFrame(3))).toBe(true);
-      const five = await z.stream(5, bufs(), pool);
-      expect((await drain(five)).equals(await z.readFrame(5))).toBe(true);
+      const four = await z.stream(4, bufs(), pool);
+      expect((await drain(four)).equals(await z.readFrame(4))).toBe(true);
     } finally {
       await z.close();
     }
@@ -126,7 +127,7 @@ describe('frames streamed from the worker in pieces', () => {
     await writeFile(file, damaged);
     const content = contentOf([file, ...(await layerFiles(layers.slice(1), 'undamaged'))], layers);
     const bad = join(dir, 'damaged.tar.zst');
-    await writeImageArchive(bad, content, { compression: 'zstd', level: 1, frameSize: 2 * STREAM_CHUNK + STREAM_CHUNK / 2 });
+    await writeImageArchive(bad, content, { compression: 'zstd', level: 1, frameSize: STREAM_CHUNK + STREAM_CHUNK / 2 });
     // The fast path (cli/fast-path.ts, no yargs) and the full parser (`--json=true` is not plain) agree.
     const fast = await run('node', [CLI, 'verify', '--json', bad]);
     const full = await run('node', [CLI, 'verify', '--json=true', bad]);

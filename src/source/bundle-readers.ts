@@ -8,7 +8,7 @@
  * free one, else a new one up to the limit, else waits for one.
  *
  * Memory is bounded by the limit: each reader is a decoder window (at most
- * 32 MiB for a bundle) and a few 2 MiB pieces, whatever the frame size and
+ * 32 MiB for a bundle) and a few 4 MiB pieces, whatever the frame size and
  * however many clients ask.
  */
 import { availableParallelism } from 'node:os';
