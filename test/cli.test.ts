@@ -1,6 +1,6 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -295,7 +295,10 @@ describe('airpack CLI', () => {
 
   // Issue 12: a plain find/ls/verify/extract runs from the bundled entry (src/cli/fast-entry.ts) when a build made it.
   it('find, ls, verify and extract answer the same from the bundled entry as through the modules', async () => {
-    const built = await run('node', ['scripts/build-fast-cli.mjs'], { cwd: ROOT });
+    // Built into a directory of its own (inside the checkout, where the zstd binding resolves): other
+    // test files running meanwhile keep whatever dist/cli/fast they had.
+    const own = join(ROOT, 'tmp', `fast-bundle-${process.pid}`);
+    const built = await run('node', ['scripts/build-fast-cli.mjs', own], { cwd: ROOT });
     expect(built.code, built.stderr).toBe(0);
     const area = join(dir, 'find-bundled');
     await mkdir(area);
@@ -304,7 +307,7 @@ describe('airpack CLI', () => {
     await writeFile(join(area, 'fake.tar'), 'not a tar at all\n');
     const env = { ...process.env, DOCKER_CONFIG: '/nonexistent' };
     const bundled = (args: string[]) =>
-      run('node', ['--input-type=module', '-e', "const m = await import('./dist/cli/fast/fast.js'); process.exitCode = await m.fastMain(process.argv.slice(1));", ...args], { cwd: ROOT, env });
+      run('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(own, 'fast.js'))}); process.exitCode = await m.fastMain(process.argv.slice(1));`, ...args], { cwd: ROOT, env });
     const modules = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...env, AIRPACK_NO_BUNDLE: '1' } });
     const lines = [
       ['find', fx.multi.ref, area],
@@ -333,6 +336,7 @@ describe('airpack CLI', () => {
     // Not a plain find/ls: the bundle does nothing and says so.
     expect((await bundled(['find', '--help'])).code).toBe(0);
     expect((await bundled(['find', '--help'])).stdout).toBe('');
+    await rm(own, { recursive: true, force: true });
   });
 
   // Issue 13, finding 9: foot-guns.
