@@ -1,6 +1,6 @@
 /** The CLI contract: usage errors, exit codes, --json, nothing left behind on failure. */
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -363,6 +363,52 @@ describe('airpack CLI', () => {
     expect(ls.code).toBe(4);
     expect(ls.stderr).toMatch(/^[\x20-\x7e\n]*$/);
     expect(ls.stderr).toContain('not a valid tar header');
+  });
+
+  // Issue 12: a plain find/ls/verify/extract runs from the bundled entry (src/cli/fast-entry.ts) when a build made it.
+  it('find, ls, verify and extract answer the same from the bundled entry as through the modules', async () => {
+    // Built into a directory of its own (inside the checkout, where the zstd binding resolves): other
+    // test files running meanwhile keep whatever dist/cli/fast they had.
+    const own = join(ROOT, 'tmp', `fast-bundle-${process.pid}`);
+    const built = await run('node', ['scripts/build-fast-cli.mjs', own], { cwd: ROOT });
+    expect(built.code, built.stderr).toBe(0);
+    const area = join(dir, 'find-bundled');
+    await mkdir(area);
+    const bundle = join(area, 'b.tar.zst');
+    expect((await airpack(['bundle', fx.single.ref, fx.multi.ref, '-p', 'linux/amd64', '-o', bundle, '--level', '1'])).code).toBe(0);
+    await writeFile(join(area, 'fake.tar'), 'not a tar at all\n');
+    const env = { ...process.env, DOCKER_CONFIG: '/nonexistent' };
+    const bundled = (args: string[]) =>
+      run('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(own, 'fast.js'))}); process.exitCode = await m.fastMain(process.argv.slice(1));`, ...args], { cwd: ROOT, env });
+    const modules = (args: string[]) => run('node', ['bin/airpack.js', ...args], { cwd: ROOT, env: { ...env, AIRPACK_NO_BUNDLE: '1' } });
+    const lines = [
+      ['find', fx.multi.ref, area],
+      ['find', fx.single.ref, bundle, '--json'],
+      ['find', `${fx.host}/library/nope:1`, bundle],
+      ['find', fx.single.ref, join(area, 'fake.tar'), '-q'],
+      ['ls', bundle],
+      ['ls', '--json', bundle],
+      ['ls', join(area, 'fake.tar')],
+    ];
+    for (const args of lines) {
+      const [a, b, c] = await Promise.all([bundled(args), modules(args), airpack(args)]);
+      expect(a, args.join(' ')).toEqual(b);
+      expect(c, args.join(' ')).toEqual(b);
+    }
+    expect((await bundled(['find', fx.multi.ref, area])).stdout).toContain(bundle);
+    // verify and extract load their parts of the bundle on demand: the same findings, the same bytes.
+    const verdict = (out: string): unknown => (JSON.parse(out) as Array<Record<string, unknown>>).map(({ seconds: _s, ...rest }) => rest);
+    const [va, vb] = await Promise.all([bundled(['verify', '--json', bundle, join(area, 'fake.tar')]), modules(['verify', '--json', bundle, join(area, 'fake.tar')])]);
+    expect([va.code, vb.code]).toEqual([4, 4]);
+    expect(verdict(va.stdout)).toEqual(verdict(vb.stdout));
+    const [xa, xb] = [join(area, 'x-bundled.tar.zst'), join(area, 'x-modules.tar.zst')];
+    const [ea, eb] = await Promise.all([bundled(['extract', bundle, fx.multi.ref, '-o', xa, '-p', 'linux/amd64']), modules(['extract', bundle, fx.multi.ref, '-o', xb, '-p', 'linux/amd64'])]);
+    expect([ea.code, eb.code], ea.stderr + eb.stderr).toEqual([0, 0]);
+    expect((await readFile(xa)).equals(await readFile(xb))).toBe(true);
+    // Not a plain find/ls: the bundle does nothing and says so.
+    expect((await bundled(['find', '--help'])).code).toBe(0);
+    expect((await bundled(['find', '--help'])).stdout).toBe('');
+    await rm(own, { recursive: true, force: true });
   });
 
   // Issue 13, finding 9: foot-guns.

@@ -68,16 +68,29 @@ describe('reporter modes', () => {
   });
 });
 
-describe('plain find/ls command lines (parsed without yargs)', async () => {
+describe('plain find/ls/verify/extract command lines (parsed without yargs)', async () => {
   const { plainCommand } = await import('../src/cli/fast-path.js');
-  it('parses what find and ls take, and leaves everything else to the full parser', () => {
+  it('parses what find, ls, verify and extract take, and leaves everything else to the full parser', () => {
     expect(plainCommand(['find', 'rancher/x:v1', 'a.tar.zst', 'dir', '--first', '-q'])).toEqual({
       command: 'find',
       args: { json: false, quiet: true, first: true, progress: 'auto', ref: 'rancher/x:v1', paths: ['a.tar.zst', 'dir'] },
     });
     expect(plainCommand(['ls', '--json', 'a.tar'])?.args).toMatchObject({ json: true, bundles: ['a.tar'] });
+    expect(plainCommand(['verify', 'a.tar.zst', 'b.tar', '--progress', 'plain'])).toEqual({
+      command: 'verify',
+      args: { json: false, quiet: false, progress: 'plain', bundles: ['a.tar.zst', 'b.tar'] },
+    });
+    expect(plainCommand(['extract', 'a.tar.zst', 'busybox:1.36', '-o', 'out.tar', '--platform=linux/arm64', '-q'])).toEqual({
+      command: 'extract',
+      args: { json: false, quiet: true, progress: 'auto', bundle: 'a.tar.zst', ref: 'busybox:1.36', output: 'out.tar', platform: 'linux/arm64' },
+    });
+    expect(plainCommand(['extract', 'a.tar', 'x:1', '--output=o.tar'])?.args).toMatchObject({ output: 'o.tar' });
     // Help, version, unknown options, missing arguments, other commands: yargs has the messages.
-    for (const argv of [['find', '--help', 'x', 'y'], ['find', 'x'], ['ls'], ['ls', 'a.tar', '--bogus'], ['find', 'x', 'y', '--version'], ['pull', 'x', '-o', 'y.tar'], ['ls', 'a.tar', '--progress=plain']]) {
+    for (const argv of [['find', '--help', 'x', 'y'], ['find', 'x'], ['ls'], ['ls', 'a.tar', '--bogus'], ['find', 'x', 'y', '--version'], ['pull', 'x', '-o', 'y.tar'], ['ls', 'a.tar', '--progress=plain'],
+      ['verify'], ['verify', 'a.tar', '--progress', 'loud'], ['verify', 'a.tar', '--progress'], ['verify', 'a.tar', '--json=true'], ['verify', 'a.tar', '--no-json'],
+      // extract: -o is required, given once, with a value that is no option; two positionals exactly.
+      ['extract', 'a.tar', 'x:1'], ['extract', 'a.tar', 'x:1', '-o'], ['extract', 'a.tar', 'x:1', '-o', '--json'], ['extract', 'a.tar', 'x:1', '-o', 'a', '-o', 'b'],
+      ['extract', 'a.tar', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', 'y', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', '-o', 'o.tar', '--level', '3']]) {
       expect(plainCommand(argv), argv.join(' ')).toBeUndefined();
     }
   });

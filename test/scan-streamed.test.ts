@@ -15,8 +15,9 @@ import { readSeekTable, SeekableZstdFile, STREAM_CHUNK, STREAM_DEPTH } from '../
 import { seekableReader } from '../src/zstd/positional-reader.js';
 import { readTar } from './helpers/tar.js';
 import { seededText } from './support/fixtures.js';
-import { makeTempDir, removeDir, runOk } from './support/util.js';
+import { makeTempDir, removeDir, run, runOk } from './support/util.js';
 
+const CLI = join(import.meta.dirname, '..', 'bin', 'airpack.js');
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const MiB = 1024 * 1024;
 
@@ -55,8 +56,8 @@ beforeAll(async () => {
   dir = await makeTempDir('airpack-streamed-');
   const files = await layerFiles(layers, 'layer');
   bundle = join(dir, 'streamed.tar.zst');
-  // Frames of 2.5 pieces: pieces end mid-frame and mid-entry, frames end mid-entry.
-  await writeImageArchive(bundle, contentOf(files, layers), { compression: 'zstd', level: 1, frameSize: 2 * STREAM_CHUNK + STREAM_CHUNK / 2 });
+  // Frames of 1.5 pieces: pieces end mid-frame and mid-entry, frames end mid-entry.
+  await writeImageArchive(bundle, contentOf(files, layers), { compression: 'zstd', level: 1, frameSize: STREAM_CHUNK + STREAM_CHUNK / 2 });
 }, 60_000);
 
 afterAll(() => removeDir(dir));
@@ -64,7 +65,7 @@ afterAll(() => removeDir(dir));
 describe('frames streamed from the worker in pieces', () => {
   it('verifies, and extracts every layer byte for byte', async () => {
     const table = (await readSeekTable(bundle))!;
-    expect(table.frames.filter((f) => f.uncompressedSize > 2 * STREAM_CHUNK).length).toBeGreaterThanOrEqual(3);
+    expect(table.frames.filter((f) => f.uncompressedSize > STREAM_CHUNK).length).toBeGreaterThanOrEqual(3);
     const [v] = await verifyArchive([bundle]);
     expect(v!.problems).toEqual([]);
     expect(v!.blobBytes).toBeGreaterThan(18 * MiB);
@@ -87,6 +88,63 @@ describe('frames streamed from the worker in pieces', () => {
     const [v] = await verifyArchive([bad]);
     expect(v!.ok).toBe(false);
     expect(v!.problems.join('\n')).toMatch(new RegExp(`corrupt\\.tar\\.zst: frame 3 at offset ${f.compressedOffset}`));
+  });
+
+  it('decodes a frame queued behind another (read-ahead) when that one ends, and drops one left', async () => {
+    const z = await SeekableZstdFile.open(bundle);
+    try {
+      const pool: Buffer[] = [];
+      const bufs = (): Buffer[] => Array.from({ length: 3 }, () => Buffer.allocUnsafeSlow(STREAM_CHUNK));
+      const drain = async (s: Awaited<ReturnType<typeof z.stream>>): Promise<Buffer> => {
+        const parts: Buffer[] = [];
+        for (let p = await s.next(); p; p = await s.next()) {
+          parts.push(Buffer.from(p));
+          s.release(p);
+        }
+        return Buffer.concat(parts);
+      };
+      expect(z.frames.filter((f) => f.uncompressedSize > STREAM_CHUNK).length).toBeGreaterThanOrEqual(4);
+      const one = await z.stream(1, bufs(), pool);
+      const two = await z.stream(2, bufs(), pool, true);
+      expect((await drain(one)).equals(await z.readFrame(1))).toBe(true);
+      expect((await drain(two)).equals(await z.readFrame(2))).toBe(true);
+      // A queued frame left before it starts gives its buffers back; it decodes as usual when asked again.
+      const three = await z.stream(3, bufs(), pool);
+      const left = await z.stream(4, bufs(), pool, true);
+      left.close();
+      expect((await drain(three)).equals(await z.readFrame(3))).toBe(true);
+      const four = await z.stream(4, bufs(), pool);
+      expect((await drain(four)).equals(await z.readFrame(4))).toBe(true);
+    } finally {
+      await z.close();
+    }
+  });
+
+  it('names a blob whose bytes are not its digest, through the CLI with and without its fast path', async () => {
+    // One byte of the first layer changed: its name and descriptor still say the original digest.
+    const damaged = Buffer.from(layers[0]!);
+    damaged[9 * MiB] = damaged[9 * MiB]! ^ 0xff;
+    const file = join(dir, 'damaged-layer');
+    await writeFile(file, damaged);
+    const content = contentOf([file, ...(await layerFiles(layers.slice(1), 'undamaged'))], layers);
+    const bad = join(dir, 'damaged.tar.zst');
+    await writeImageArchive(bad, content, { compression: 'zstd', level: 1, frameSize: STREAM_CHUNK + STREAM_CHUNK / 2 });
+    // The fast path (cli/fast-path.ts, no yargs) and the full parser (`--json=true` is not plain) agree.
+    const fast = await run('node', [CLI, 'verify', '--json', bad]);
+    const full = await run('node', [CLI, 'verify', '--json=true', bad]);
+    expect([fast.code, full.code]).toEqual([4, 4]);
+    const problems = (out: string): string[] => (JSON.parse(out) as Array<{ problems: string[] }>)[0]!.problems;
+    // The blob against its name, and the layer against the config's diff_id.
+    expect(problems(fast.stdout)).toEqual([
+      `${bad}: entry "blobs/sha256/${sha(layers[0]!).slice(7)}": digest ${sha(damaged)} [expected ${sha(layers[0]!)}]`,
+      `${bad}: entry "manifest.json" item 0: Layers[0] "blobs/sha256/${sha(layers[0]!).slice(7)}": digest ${sha(damaged)} [expected diff_id ${sha(layers[0]!)}]`,
+    ]);
+    expect(problems(full.stdout)).toEqual(problems(fast.stdout));
+    const out = join(dir, 'from-damaged.tar');
+    const x = await run('node', [CLI, 'extract', bad, 'rancher/streamed-0:v1', '-o', out]);
+    expect(x.code).toBe(4);
+    expect(x.stderr).toContain(`damaged.tar.zst: entry "blobs/sha256/${sha(layers[0]!).slice(7)}"`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('names the frame whose size differs from what the seek table says', async () => {
@@ -221,7 +279,7 @@ describe('a reader after a frame that does not decode', () => {
     await writeFile(damaged, buf);
     const z = await SeekableZstdFile.open(damaged);
     const pool: Buffer[] = [];
-    const reader = seekableReader(z, pool);
+    const reader = seekableReader(z, { pool });
     const healthy = (): void => {
       expect(pool.every((b) => b.length === STREAM_CHUNK)).toBe(true);
       expect(new Set(pool.map((b) => b.buffer)).size).toBe(pool.length);

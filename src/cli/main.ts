@@ -5,9 +5,11 @@
  */
 import type { Argv } from 'yargs';
 import { plainCommand } from './fast-path.js';
-import { AirpackError, didYouMean, exitCodeFor, ExitCode, isAirpackError } from '../errors.js';
-import { runInterruptCleanups } from '../io/cleanup.js';
+import { AirpackError, didYouMean, exitCodeFor, ExitCode } from '../errors.js';
 import { PROGRESS_MODES, type ProgressMode } from './output.js';
+import { quietOnClosedPipe, run, runPlain, stopOnSignals } from './process.js';
+
+export { stopOnUncaughtErrors } from './process.js';
 
 /**
  * Command modules, loaded on demand: a run loads only the command it names
@@ -32,58 +34,6 @@ async function loadCommands(argv: readonly string[]): Promise<object[]> {
   const named = argv.find((a) => !a.startsWith('-'));
   const wanted = named !== undefined && named in COMMANDS ? [named] : Object.keys(COMMANDS);
   return Promise.all(wanted.map((name) => COMMANDS[name]!()));
-}
-
-/**
- * A reader that stops early (`airpack ls X | head -1`) closes the pipe: the
- * output is no longer wanted, which is no failure. Exit at once, quietly,
- * as cat and ls do, instead of dying with an EPIPE stack trace.
- */
-let pipeHandled = false;
-function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
-  if (pipeHandled) return;
-  pipeHandled = true;
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
-    throw err;
-  });
-}
-
-/**
- * Ctrl-C (SIGINT) or SIGTERM ends the run at once: every temp file and
- * scratch directory it made is removed (io/cleanup.ts), complete outputs are
- * left as they are, and the exit code is the shell's 128 + signal number
- * (SIGHUP too: a closed terminal).
- */
-function stopRun(why: string, code: number): never {
-  runInterruptCleanups();
-  process.stderr.write(`airpack: ${why}; temp files removed\n`);
-  // Once more after file-system calls already on the thread pool have landed (io/cleanup.ts). The
-  // wait blocks this thread, so none of the run's own code goes on in between (no rename of a
-  // removed temp file, no other exit code).
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-  runInterruptCleanups();
-  process.exit(code);
-}
-
-let signalsHandled = false;
-function stopOnSignals(): void {
-  // Once per process: main() may run more than once (tests call it in-process).
-  if (signalsHandled) return;
-  signalsHandled = true;
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => stopRun(`stopped by ${signal}`, code));
-  // SIGHUP: the terminal was closed under a run. Only when there is one: a listener replaces an
-  // inherited "ignore", and `nohup airpack bundle ... &` must outlive its terminal.
-  if (process.stdin.isTTY && process.stderr.isTTY) process.once('SIGHUP', () => stopRun('stopped by SIGHUP', 129));
-}
-
-/**
- * For the CLI process only (bin/airpack.js; not for tests that run main()
- * in theirs): a bug that escapes every handler, such as a rejection nobody
- * awaited, still leaves nothing behind and exits 70.
- */
-export function stopOnUncaughtErrors(): void {
-  process.once('uncaughtException', (err) => stopRun(`internal error: ${err?.stack ?? String(err)}`, ExitCode.internal));
 }
 
 /** The command line, with these command modules. */
@@ -179,15 +129,14 @@ export async function main(rawArgv: string[] = process.argv.slice(2)): Promise<n
     process.stderr.write(`airpack: ${stale.message}\n`);
     return ExitCode.usage;
   }
+  let exitCode: number = ExitCode.ok;
+  // `find`/`ls`/`verify`/`extract` with a plain command line: no yargs to load (fast-path.ts).
+  const plain = plainCommand(argv);
   quietOnClosedPipe(process.stdout);
   stopOnSignals();
-  let exitCode: number = ExitCode.ok;
-  // `find`/`ls` with a plain command line: no yargs to load (fast-path.ts).
-  const plain = plainCommand(argv);
   if (plain) {
     const module = (await COMMANDS[plain.command]!()) as { handler: (args: Record<string, unknown>) => Promise<void> };
-    const code = await run(() => module.handler(plain.args));
-    return code ?? Number(process.exitCode ?? ExitCode.ok);
+    return runPlain(module.handler, plain.args);
   }
   const { default: yargs } = await import('yargs');
   const commands = await loadCommands(argv);
@@ -210,18 +159,4 @@ export async function main(rawArgv: string[] = process.argv.slice(2)): Promise<n
   if (failed !== undefined) return failed;
   // A handler may set process.exitCode for an answer that is not an error (find: not found).
   return exitCode !== ExitCode.ok ? exitCode : Number(process.exitCode ?? ExitCode.ok);
-}
-
-/** Runs a command; a failure prints one line (a bug its stack) and gives its exit code. */
-async function run(work: () => Promise<unknown>): Promise<number | undefined> {
-  try {
-    await work();
-    return undefined;
-  } catch (err) {
-    const code = exitCodeFor(err);
-    // Known failures get one line; only a bug (internal) gets its stack.
-    const message = isAirpackError(err) || code !== ExitCode.internal ? (err as Error).message : ((err as Error)?.stack ?? String(err));
-    process.stderr.write(`airpack: ${message}\n`);
-    return code;
-  }
 }

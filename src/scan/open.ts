@@ -11,7 +11,7 @@ import { AirpackError } from '../errors.js';
 import { blobEntryName, isIndexType, parseDockerManifest, parseIndex } from '../image/documents.js';
 import { isAttestation } from '../platform/platform.js';
 import { ArchiveEntry, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, METADATA_ENTRIES } from '../spec/media-types.js';
-import { type DockerManifestEntry, type ImageIndex, type ImageManifest } from '../spec/types.js';
+import type { DockerManifestEntry, ImageIndex, ImageManifest } from '../spec/types.js';
 import type { TarEntry } from '../tar/entry.js';
 import type { Compression } from '../compress/index.js';
 import { entryName, walkArchive } from '../source/archive-walk.js';

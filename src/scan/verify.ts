@@ -187,8 +187,9 @@ export async function verifyOne(path: string, options: VerifyOptions = {}): Prom
   let inflating: UncompressedDigest | undefined;
   let firstChunk = false;
   let compressed = false;
+  /** The entry's first bytes while fewer than 4 have come (chunks are rarely that short). */
   let head = Buffer.alloc(0);
-  const pendingHead: Buffer[] = [];
+  let entryBytes = 0;
   let blobBytes = 0;
   let blobs = 0;
   const walked: IndexedEntry[] = [];
@@ -204,7 +205,7 @@ export async function verifyOne(path: string, options: VerifyOptions = {}): Prom
         firstChunk = true;
         compressed = false;
         head = Buffer.alloc(0);
-        pendingHead.length = 0;
+        entryBytes = 0;
         return e.type === 'file' && e.size <= KEEP_JSON;
       },
       maxEntrySize: KEEP_JSON,
@@ -212,19 +213,23 @@ export async function verifyOne(path: string, options: VerifyOptions = {}): Prom
         if (entry !== hashEntry) return;
         hash!.update(chunk);
         blobBytes += chunk.length;
+        entryBytes += chunk.length;
         onProgress?.({ type: 'progress', phase: 'verify', n: chunk.length });
         if (firstChunk) {
-          // The compression is known from the first 4 bytes, whichever chunks they come in.
-          head = Buffer.concat([head, chunk.subarray(0, 4)]);
-          pendingHead.push(Buffer.from(chunk));
-          if (head.length < 4 && blobBytes < entry.size) return;
+          // The compression is known from the first 4 bytes, whichever chunks they come in. Nothing
+          // is copied unless they come in pieces: a copy of each entry's first piece (2 MiB then) cost
+          // 20 ms of a 527 MB verify (the piece itself goes back to the decoder once hashed).
+          if (head.length + chunk.length < 4 && entryBytes < entry.size) {
+            head = Buffer.concat([head, chunk]);
+            return;
+          }
           firstChunk = false;
-          const kind = layerCompression(head);
+          const first = head.length > 0 ? Buffer.concat([head, chunk]) : chunk;
+          const kind = layerCompression(first.subarray(0, 4));
           compressed = kind !== 'none';
           // A blob is checked against its name; only a docker-save layer file needs its plain bytes hashed.
           if (compressed && !entryName(entry.name).startsWith(ArchiveEntry.blobsDir)) inflating = new UncompressedDigest(kind as 'gzip' | 'zstd');
-          const held = Buffer.concat(pendingHead.splice(0));
-          return inflating?.write(held);
+          return inflating?.write(first);
         }
         return inflating?.write(chunk);
       },

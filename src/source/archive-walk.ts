@@ -17,7 +17,7 @@
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { type Compression, detectCompression, MAGIC_PEEK_SIZE, openDecompressed } from '../compress/index.js';
+import { type Compression, detectCompression, MAGIC_PEEK_SIZE } from '../compress/detect.js';
 import { toAirpackError } from '../errors.js';
 import { isDirectory } from '../io/is-directory.js';
 import type { TarEnd, TarEntry } from '../tar/entry.js';
@@ -107,8 +107,10 @@ export async function walkArchive(path: string, opts: ArchiveWalkOptions = {}): 
         await z.close();
         throw err;
       }
-      return { compression, mode: 'random', seekTable, tarBytes: z.size, entries: guard(path, walkPositional(seekableReader(z), path, opts, jumps)) };
+      return { compression, mode: 'random', seekTable, tarBytes: z.size, entries: guard(path, walkPositional(seekableReader(z, { streaming: opts.onChunk !== undefined }), path, opts, jumps)) };
     }
+    // Loaded here, not at the top: find and ls on a bundle or plain tar never stream (decoders, child_process, zlib).
+    const { openDecompressed } = await import('../compress/open.js');
     const { stream } = await openDecompressed(path, zstdOptions);
     return { compression, mode: 'stream', seekTable, entries: guard(path, walkStream(stream, path, opts)) };
   } catch (err) {

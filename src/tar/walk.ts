@@ -23,8 +23,8 @@ import type { Readable } from 'node:stream';
 import { AirpackError } from '../errors.js';
 import { type AssemblerLimits, EntryAssembler, type TarEnd, type TarEntry, entryEnd } from './entry.js';
 import { TarError } from './errors.js';
+import type { TarStreamParser as Parser } from './stream-parser.js';
 import { BLOCK_SIZE, isZeroBlock, paddedSize } from './header.js';
-import { TarStreamParser } from './stream-parser.js';
 
 /** Positional reads of the plain tar bytes. */
 export interface PositionalReader {
@@ -36,6 +36,8 @@ export interface PositionalReader {
    * where it can (valid only until the next read: for data used at once).
    */
   view(position: number, length: number): Promise<Buffer>;
+  /** A hint: the walk is about to read everything up to `end`, in order (a reader may decode ahead). */
+  plan?(end: number): void;
   close(): Promise<void>;
 }
 
@@ -192,6 +194,7 @@ export async function* walkPositional(
       if (opts.onChunk && entry.size > 0 && (opts.chunks?.(entry) ?? true)) {
         if (item.data) await opts.onChunk(entry, item.data);
         else {
+          reader.plan?.(entry.dataOffset + entry.size);
           for (let off = 0; off < entry.size; ) {
             // The view stays valid until onChunk's promise settles: the walk reads nothing meanwhile.
             const chunk = await reader.view(entry.dataOffset + off, Math.min(CHUNK, entry.size - off));
@@ -215,6 +218,7 @@ export async function* walkPositional(
 /** Walks a plain tar stream in one pass; destroys the stream when done or abandoned. */
 export async function* walkStream(stream: Readable, source: string, opts: WalkOptions = {}): AsyncGenerator<WalkItem, TarEnd | undefined> {
   const max = opts.maxEntrySize ?? DEFAULT_MAX_ENTRY_SIZE;
+  const { TarStreamParser } = await import('./stream-parser.js');
   const parser = new TarStreamParser({ source, ...opts });
   const waits: Array<Promise<void>> = [];
   let current: { entry: TarEntry; parts: Buffer[] | undefined } | undefined;
@@ -225,7 +229,7 @@ export async function* walkStream(stream: Readable, source: string, opts: WalkOp
     current = undefined;
     return item;
   };
-  const handle = function* (events: ReturnType<TarStreamParser['push']>): Generator<WalkItem, TarEnd | undefined | null> {
+  const handle = function* (events: ReturnType<Parser['push']>): Generator<WalkItem, TarEnd | undefined | null> {
     for (const ev of events) {
       if (ev.kind === 'entry') {
         const done = flush();

@@ -13,13 +13,19 @@
  * then sends buffers to fill; each comes back
  * (transferred) holding the next piece of the frame, in order. A reader
  * keeps a few buffers in flight and so bounds how far the worker runs ahead.
+ * A frame may be started `after` the current one (read-ahead): it waits in
+ * the worker's queue with the buffers sent for it and is decoded the moment
+ * the current frame ends, so the worker does not idle at frame boundaries
+ * while the reader works through the pieces it already has. A reader that
+ * leaves a frame says so (`drop`); a start without `after` leaves them all.
  */
 import type { Worker } from 'node:worker_threads';
 import { startZstdWorker } from './worker.js';
 
 type Request =
-  | { kind: 'start'; stream: number; path: string; offset: number; length: number; windowLogMax: number }
-  | { kind: 'fill'; stream: number; id: number; buf: Uint8Array };
+  | { kind: 'start'; stream: number; path: string; offset: number; length: number; windowLogMax: number; after: boolean }
+  | { kind: 'fill'; stream: number; id: number; buf: Uint8Array }
+  | { kind: 'drop'; stream: number };
 
 type Reply = { id: number; buf: Uint8Array; n: number; end: boolean } | { id: number; buf: Uint8Array; error: string };
 
@@ -38,7 +44,11 @@ function decodeWorkerMain(require: NodeJS.Require): void {
   const input = Buffer.allocUnsafe(READ);
   let windowLogMax = -1;
   let file: { path: string; fd: number } | undefined;
+  type StartRequest = Extract<Request, { kind: 'start' }>;
+  type FillRequest = Extract<Request, { kind: 'fill' }>;
   let current: { stream: number; pos: number; end: number; src: Uint8Array; ended: boolean; error?: string } | undefined;
+  // Frames started behind the current one (read-ahead), in order, with the fills that came for them.
+  const queued: Array<{ req: StartRequest; fills: FillRequest[] }> = [];
   const fdFor = (path: string): number => {
     if (file?.path !== path) {
       if (file) fs.closeSync(file.fd);
@@ -46,26 +56,35 @@ function decodeWorkerMain(require: NodeJS.Require): void {
     }
     return file.fd;
   };
-  port.on('message', (req: Request) => {
-    if (req.kind === 'start') {
-      dctx.reset(zstd.ResetDirective.sessionOnly);
-      if (req.windowLogMax !== windowLogMax) {
-        dctx.setParameter(zstd.DParameter.windowLogMax, req.windowLogMax);
-        windowLogMax = req.windowLogMax;
-      }
-      current = { stream: req.stream, pos: req.offset, end: req.offset + req.length, src: input.subarray(0, 0), ended: false };
-      try {
-        fdFor(req.path);
-      } catch (err) {
-        current.error = err instanceof Error ? err.message : String(err);
-      }
-      return;
+  const send = (reply: Reply): void => port.postMessage(reply, [reply.buf.buffer as ArrayBuffer]);
+  const empty = (req: FillRequest): void => send({ id: req.id, buf: req.buf, n: 0, end: true });
+  const begin = (req: StartRequest): void => {
+    dctx.reset(zstd.ResetDirective.sessionOnly);
+    if (req.windowLogMax !== windowLogMax) {
+      dctx.setParameter(zstd.DParameter.windowLogMax, req.windowLogMax);
+      windowLogMax = req.windowLogMax;
     }
+    current = { stream: req.stream, pos: req.offset, end: req.offset + req.length, src: input.subarray(0, 0), ended: false };
+    try {
+      fdFor(req.path);
+    } catch (err) {
+      current.error = err instanceof Error ? err.message : String(err);
+    }
+  };
+  /** Once the current frame is done (ended, failed or dropped), the next queued one starts at once with the fills it has. */
+  const advance = (): void => {
+    while (queued.length > 0 && (!current || current.ended || current.error !== undefined)) {
+      const next = queued.shift()!;
+      begin(next.req);
+      for (const f of next.fills) fill(f);
+    }
+  };
+  const fill = (req: FillRequest): void => {
     const job = current;
     // A fill for a stream the reader left, or past the end: the buffer goes back empty.
     if (!job || job.stream !== req.stream || job.ended || job.error) {
-      const reply = job?.stream === req.stream && job.error ? { id: req.id, buf: req.buf, error: job.error } : { id: req.id, buf: req.buf, n: 0, end: true };
-      port.postMessage(reply, [req.buf.buffer as ArrayBuffer]);
+      if (job?.stream === req.stream && job.error) send({ id: req.id, buf: req.buf, error: job.error });
+      else empty(req);
       return;
     }
     let n = 0;
@@ -90,10 +109,36 @@ function decodeWorkerMain(require: NodeJS.Require): void {
       }
     } catch (err) {
       job.error = err instanceof Error ? err.message : String(err);
-      port.postMessage({ id: req.id, buf: req.buf, error: job.error }, [req.buf.buffer as ArrayBuffer]);
+      send({ id: req.id, buf: req.buf, error: job.error });
+      advance();
       return;
     }
-    port.postMessage({ id: req.id, buf: req.buf, n, end: job.ended }, [req.buf.buffer as ArrayBuffer]);
+    send({ id: req.id, buf: req.buf, n, end: job.ended });
+    if (job.ended) advance();
+  };
+  port.on('message', (req: Request) => {
+    if (req.kind === 'start') {
+      const live = current && !current.ended && current.error === undefined;
+      if (req.after && (live || queued.length > 0)) queued.push({ req, fills: [] });
+      else {
+        // A start that is no read-ahead: the reader left every other frame.
+        for (const q of queued.splice(0)) q.fills.forEach(empty);
+        begin(req);
+      }
+      return;
+    }
+    if (req.kind === 'drop') {
+      const at = queued.findIndex((q) => q.req.stream === req.stream);
+      if (at >= 0) queued.splice(at, 1)[0]!.fills.forEach(empty);
+      if (current?.stream === req.stream && !current.ended && current.error === undefined) {
+        current.ended = true;
+        advance();
+      }
+      return;
+    }
+    const waiting = queued.find((q) => q.req.stream === req.stream);
+    if (waiting) waiting.fills.push(req);
+    else fill(req);
   });
 }
 
@@ -104,13 +149,30 @@ export class FrameDecodeWorker {
   private nextId = 0;
   private nextStream = 0;
 
-  /** Starts decoding the frame at `offset` (`length` compressed bytes) of the file at `path`, which the worker reads itself; returns the stream to fill. */
-  start(path: string, offset: number, length: number, windowLogMax: number): number {
+  /**
+   * Starts decoding the frame at `offset` (`length` compressed bytes) of the
+   * file at `path`, which the worker reads itself; returns the stream to
+   * fill. The frame the worker was decoding is left, unless `after`: then
+   * this one waits behind it and starts the moment it ends (read-ahead),
+   * its fills held until then.
+   */
+  start(path: string, offset: number, length: number, windowLogMax: number, after = false): number {
     const worker = (this.worker ??= this.launch());
     const stream = this.nextStream++;
-    const msg: Request = { kind: 'start', stream, path, offset, length, windowLogMax };
+    const msg: Request = { kind: 'start', stream, path, offset, length, windowLogMax, after };
     worker.postMessage(msg);
     return stream;
+  }
+
+  /** The reader is done with `stream`: the worker stops decoding it (and gives back its fills empty). */
+  drop(stream: number): void {
+    const msg: Request = { kind: 'drop', stream };
+    this.worker?.postMessage(msg);
+  }
+
+  /** Starts the thread now, so its start-up overlaps the caller's own work. */
+  warm(): void {
+    this.worker ??= this.launch();
   }
 
   /**

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type binding from 'zstd-napi/binding.js';
 import { ZstdError } from './errors.js';
 import { isSkippableMagic } from './frame-header.js';
-import { FrameDecodeWorker, type Piece } from './decode-worker.js';
+import type { FrameDecodeWorker, Piece } from './decode-worker.js';
 import { decodeError, createDCtx, DEFAULT_WINDOW_LOG_MAX } from './stream-decoder.js';
 import { decodeEntryIndex, MAX_INDEX_BYTES, type IndexedEntry } from './entry-index.js';
 import { decodeSeekTable, type FrameInfo, SEEK_TABLE_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seek-table.js';
@@ -22,17 +22,25 @@ export interface ZstdReadOptions {
 
 /**
  * Piece size of frames decoded on the worker: big enough that messages cost
- * little, small enough to stay in cache. Every reader holds STREAM_DEPTH of
- * them, and whoever streams an entry out copies each (see
- * source/archive-file.ts), so memory scales with it. 1 MiB, not 2: push of
- * a 337 MiB bundle peaked at 255-275 MiB with 2 MiB pieces and 215 MiB with
- * 1 MiB; verify of a level-16 bundle (decode-bound) took the same time with
- * either (1.7-2.1 s vs 1.7-2.3 s, alternating runs) and 128 MiB instead of
- * 154 MiB.
+ * little, small enough to stay in cache. Two profiles:
+ *
+ * - STREAM_CHUNK x STREAM_DEPTH, for readers of which several live at once
+ *   (push and serve keep up to four): whoever streams an entry out copies
+ *   each piece (see source/archive-file.ts), so memory scales with it.
+ *   1 MiB, not 2: push of a 337 MiB bundle peaked at 255-275 MiB with 2 MiB
+ *   pieces and 215 MiB with 1 MiB.
+ * - WALK_CHUNK x WALK_DEPTH, for the one reader that walks a whole bundle
+ *   (verify, extract): 4 MiB pieces, 4 in flight. verify of a 527 MB
+ *   level-16 bundle took 0.72-1.00 s against 0.83-1.05 s with 2 MiB pieces,
+ *   1.04-1.22 s of CPU against 1.16-1.28 s (medians of 11-15 alternating
+ *   rounds, three runs, `zstd -dc | openssl dgst -sha256` 0.82-1.29 s in the
+ *   same runs); 8 MiB x 4 and 4 MiB x 8 were no better.
  */
 export const STREAM_CHUNK = 1024 * 1024;
-/** Pieces in flight per frame: how far the worker may run ahead of the reader. */
+/** Pieces in flight per frame for a random-access reader: how far the worker may run ahead of it. */
 export const STREAM_DEPTH = 8;
+export const WALK_CHUNK = 4 * 1024 * 1024;
+export const WALK_DEPTH = 4;
 
 /** A path, an open FileHandle, or a numeric file descriptor (left open). */
 export type FileRef = string | FileHandle | number;
@@ -206,14 +214,26 @@ export class SeekableZstdFile {
    * Decodes frame `index` on a worker thread, piece by piece into
    * `buffers` (handed over: each comes back as a piece, then to `pool`),
    * for a reader that walks the frame in order while the worker runs ahead.
-   * One stream at a time: open the next once done with this one.
+   * One stream at a time, and the one after it with `after` (it decodes
+   * the moment this one ends): close one before opening another.
    */
-  async stream(index: number, buffers: Buffer[], pool: Buffer[]): Promise<FrameStream> {
+  async stream(index: number, buffers: Buffer[], pool: Buffer[], after = false): Promise<FrameStream> {
     const f = this.frameInfo(index);
-    const decoder = (this.decoder ??= new FrameDecodeWorker());
-    const stream = new FrameStream(decoder, decoder.start(this.path, f.compressedOffset, f.compressedSize, this.windowLogMax), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
+    const decoder = await this.frameDecoder();
+    const stream = new FrameStream(decoder, decoder.start(this.path, f.compressedOffset, f.compressedSize, this.windowLogMax, after), buffers, pool, f, this.frameLabel(f), (s) => this.streams.delete(s));
     this.streams.add(stream);
     return stream;
+  }
+
+  /** The decode worker; loaded on first use: worker_threads is not needed to read the metadata frame (find, ls). */
+  private async frameDecoder(): Promise<FrameDecodeWorker> {
+    const { FrameDecodeWorker } = await import('./decode-worker.js');
+    return (this.decoder ??= new FrameDecodeWorker());
+  }
+
+  /** Starts the decode worker now, for a reader that will stream frames: its start-up overlaps the metadata read. */
+  async warm(): Promise<void> {
+    (await this.frameDecoder()).warm();
   }
 
   /** Decompresses just the frames covering [start, start + length) and returns those bytes. */
@@ -299,6 +319,8 @@ export class FrameStream {
    */
   close(): Promise<void> {
     this.ended = true;
+    // The worker stops decoding it and gives every fill back (empty), queued ones too.
+    this.decoder.drop(this.id);
     const back = this.inflight.splice(0).map((pending) =>
       pending.then(
         (piece) => {
