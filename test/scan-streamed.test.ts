@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
 import { extractImage, verifyArchive } from '../src/scan/index.js';
-import { readSeekTable, SeekableZstdFile, STREAM_CHUNK, STREAM_DEPTH } from '../src/zstd/index.js';
+import { readSeekTable, SeekableZstdFile, STREAM_CHUNK, STREAM_DEPTH, WALK_CHUNK } from '../src/zstd/index.js';
 import { seekableReader } from '../src/zstd/positional-reader.js';
 import { readTar } from './helpers/tar.js';
 import { seededText } from './support/fixtures.js';
@@ -56,8 +56,9 @@ beforeAll(async () => {
   dir = await makeTempDir('airpack-streamed-');
   const files = await layerFiles(layers, 'layer');
   bundle = join(dir, 'streamed.tar.zst');
-  // Frames of 1.5 pieces: pieces end mid-frame and mid-entry, frames end mid-entry.
-  await writeImageArchive(bundle, contentOf(files, layers), { compression: 'zstd', level: 1, frameSize: STREAM_CHUNK + STREAM_CHUNK / 2 });
+  // Frames of 1.5 pieces of the reader that walks (verify, extract; 6 of a random reader's): pieces
+  // end mid-frame and mid-entry, frames end mid-entry.
+  await writeImageArchive(bundle, contentOf(files, layers), { compression: 'zstd', level: 1, frameSize: WALK_CHUNK + WALK_CHUNK / 2 });
 }, 60_000);
 
 afterAll(() => removeDir(dir));
@@ -128,7 +129,7 @@ describe('frames streamed from the worker in pieces', () => {
     await writeFile(file, damaged);
     const content = contentOf([file, ...(await layerFiles(layers.slice(1), 'undamaged'))], layers);
     const bad = join(dir, 'damaged.tar.zst');
-    await writeImageArchive(bad, content, { compression: 'zstd', level: 1, frameSize: STREAM_CHUNK + STREAM_CHUNK / 2 });
+    await writeImageArchive(bad, content, { compression: 'zstd', level: 1, frameSize: WALK_CHUNK + WALK_CHUNK / 2 });
     // The fast path (cli/fast-path.ts, no yargs) and the full parser (`--json=true` is not plain) agree.
     const fast = await run('node', [CLI, 'verify', '--json', bad]);
     const full = await run('node', [CLI, 'verify', '--json=true', bad]);

@@ -17,6 +17,10 @@
  * | 2, cut mid-layer at half | 32.3 MB | 19.9 + 10.5 | 19.9 s |
  * | 2, at the layer boundary nearest half | 31.6-32.6 MB | 16.2 + 13.5 | 16.2 s |
  *
+ * Equal bytes are not equal work: the halves above differ by up to 2x, and
+ * on the disjoint bench set two halves differed 3x (zstd/frame-writer.ts,
+ * DEFAULT_FRAME_SIZE, has what that did to the wall time).
+ *
  * An even count keeps two cores (and four) busy to the end; the count and
  * the cuts depend only on the layer sizes and `frameSize`, never on the
  * machine, so the bytes are the same everywhere.

@@ -55,7 +55,7 @@ export interface WriteArchiveOptions {
   compression?: ArchiveCompression;
   /** zstd level (default 16) or gzip level (default 6). */
   level?: number;
-  /** Largest zstd frame in bytes (default 256 MiB): the layers are cut by archive/frame-plan.ts. */
+  /** Largest zstd frame in bytes (default 192 MiB): the layers are cut by archive/frame-plan.ts. */
   frameSize?: number;
   /** Progress: `total` uncompressed tar bytes, then how many are through (compressed, or written). */
   progress?: { start(total: number): void; advance(n: number): void };

@@ -19,7 +19,7 @@ import { StreamedPart } from '../zstd/frame-writer.js';
 export interface BundleSinkOptions {
   /** zstd level (default 16, as rke2). */
   level?: number;
-  /** Largest frame in bytes (default 256 MiB; archive/frame-plan.ts cuts the layers). */
+  /** Largest frame in bytes (default 192 MiB; archive/frame-plan.ts cuts the layers). */
   frameSize?: number;
   onProgress?: ProgressListener;
 }

@@ -48,14 +48,24 @@ export const BUNDLE_WINDOW_LOG = Math.log2(MAX_BUNDLE_WINDOW);
 /**
  * Default largest frame. Long-distance matches are lost at every frame
  * boundary, so bigger frames compress better; smaller ones make random
- * reads cheaper. Bundles are cut into an even number of frames of at most
- * this size (archive/frame-plan.ts). Measured with that plan, level 16,
- * on the two bench sets: release-like (346 MiB of layers) 256 MiB gives two
- * frames and 32.6 MB, 128 MiB four frames and 45.0 MB, at the same CPU
- * time; disjoint (479 MiB) 62.7 MB against 71.3 MB. A read in the middle of
- * a frame decodes at most 256 MiB before it (0.2-0.3 s here).
+ * reads cheaper and spread the work better, since frames of equal bytes are
+ * not of equal cost. Bundles are cut into an even number of frames of at
+ * most this size (archive/frame-plan.ts). Measured with that plan, level 16,
+ * `bundle` from a loopback registry (bench:bundle sets):
+ *
+ * | largest frame | release-like, 346 MiB | disjoint, 479 MiB |
+ * |---|---|---|
+ * | 128 MiB | 4 frames: 45.0 MB, 21-22 s, 38-39 s CPU | 4 frames: 71.0 MB, 42 s, 65 s CPU |
+ * | 192 MiB | 2 frames: 32.2 MB, 18.6-20.1 s, 29-32 s CPU | 4 frames: 71.1 MB, 39 s, 65 s CPU |
+ * | 256 MiB | 2 frames: 31.1 MB, 22 s, 36 s CPU | 2 frames: 62.7 MB, 57 s, 64 s CPU (1.1 cores) |
+ *
+ * With two frames of the disjoint set one took three times as long as the
+ * other (its bytes are /usr/lib's libraries, the other's jvm and gcc): one
+ * core idled for half the run. 192 MiB keeps two frames for a bundle up to
+ * 384 MiB and four up to 768 MiB. A read in the middle of a frame decodes at
+ * most 192 MiB before it (0.15-0.2 s here).
  */
-export const DEFAULT_FRAME_SIZE = 256 * 1024 * 1024;
+export const DEFAULT_FRAME_SIZE = 192 * 1024 * 1024;
 /** The seek table records 32-bit sizes; 2 GiB leaves room for incompressible frames. */
 export const MAX_FRAME_SIZE = 2 * 1024 * 1024 * 1024;
 /** Input the push writer may hold by default (frames filling and waiting for a worker). */
@@ -69,7 +79,7 @@ export const PUSH_FRAME_SIZE = 128 * 1024 * 1024;
 export interface ZstdFrameWriterOptions {
   /** zstd level, 1..22. Default 16. */
   level?: number;
-  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..2 GiB. Default 256 MiB (the push writer: 128 MiB). */
+  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..2 GiB. Default 192 MiB (the push writer: 128 MiB). */
   frameSize?: number;
   /** Long-distance matching (`zstd --long`). Default true. */
   longDistanceMatching?: boolean;

@@ -36,6 +36,8 @@ export {
   readSeekTable,
   STREAM_CHUNK,
   STREAM_DEPTH,
+  WALK_CHUNK,
+  WALK_DEPTH,
   FrameStream,
   SeekableZstdFile,
   type FirstFrame,
