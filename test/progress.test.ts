@@ -85,12 +85,15 @@ describe('plain find/ls/verify/extract command lines (parsed without yargs)', as
       args: { json: false, quiet: true, progress: 'auto', bundle: 'a.tar.zst', ref: 'busybox:1.36', output: 'out.tar', platform: 'linux/arm64' },
     });
     expect(plainCommand(['extract', 'a.tar', 'x:1', '--output=o.tar'])?.args).toMatchObject({ output: 'o.tar' });
+    expect(plainCommand(['reorder', 'save.tar', '-o', 'out.tar.zst', '--json'])).toEqual({ command: 'reorder', args: { json: true, quiet: false, progress: 'auto', input: 'save.tar', output: 'out.tar.zst' } });
     // Help, version, unknown options, missing arguments, other commands: yargs has the messages.
     for (const argv of [['find', '--help', 'x', 'y'], ['find', 'x'], ['ls'], ['ls', 'a.tar', '--bogus'], ['find', 'x', 'y', '--version'], ['pull', 'x', '-o', 'y.tar'], ['ls', 'a.tar', '--progress=plain'],
       ['verify'], ['verify', 'a.tar', '--progress', 'loud'], ['verify', 'a.tar', '--progress'], ['verify', 'a.tar', '--json=true'], ['verify', 'a.tar', '--no-json'],
       // extract: -o is required, given once, with a value that is no option; two positionals exactly.
       ['extract', 'a.tar', 'x:1'], ['extract', 'a.tar', 'x:1', '-o'], ['extract', 'a.tar', 'x:1', '-o', '--json'], ['extract', 'a.tar', 'x:1', '-o', 'a', '-o', 'b'],
-      ['extract', 'a.tar', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', 'y', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', '-o', 'o.tar', '--level', '3']]) {
+      ['extract', 'a.tar', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', 'y', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', '-o', 'o.tar', '--level', '3'],
+      // reorder: the full parser for stdin, stdout, a level, a compression or a frame size.
+      ['reorder', '-o', 'o.tar'], ['reorder', 'a.tar'], ['reorder', 'a.tar', '-o', 'o.tar.zst', '--level', '3'], ['reorder', 'a.tar', '-o', 'o.tar', '--compression', 'zstd'], ['reorder', 'a.tar', 'b.tar', '-o', 'o.tar']]) {
       expect(plainCommand(argv), argv.join(' ')).toBeUndefined();
     }
   });

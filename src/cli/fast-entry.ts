@@ -2,7 +2,7 @@
  * The commands whose start-up is a visible share of their run, as one
  * bundle: scripts/build-fast-cli.mjs bundles this module and everything it
  * imports into dist/cli/fast/, and bin/airpack.js runs a plain find, ls,
- * verify or extract line (cli/fast-path.ts) from there when that bundle is
+ * verify, extract or reorder line (cli/fast-path.ts) from there when that bundle is
  * newer than this module's own build output (a bundle left from an older
  * build is never run). Anything else goes to cli/main.ts. find and ls are
  * in the entry itself; verify and extract load their own parts on demand.
@@ -24,13 +24,13 @@ export { stopOnUncaughtErrors } from './process.js';
 
 type Handler = (args: Record<string, unknown>) => Promise<void>;
 
-/** Runs a plain find/ls/verify/extract line and gives its exit code; undefined (having done nothing) for any other line. */
+/** Runs a plain find/ls/verify/extract/reorder line and gives its exit code; undefined (having done nothing) for any other line. */
 export async function fastMain(argv: string[] = process.argv.slice(2)): Promise<number | undefined> {
   const plain = plainCommand(argv);
   if (!plain) return undefined;
   quietOnClosedPipe(process.stdout);
   stopOnSignals();
-  const handler =
-    plain.command === 'find' ? find : plain.command === 'ls' ? ls : plain.command === 'verify' ? (await import('./verify.js')).handler : (await import('./extract.js')).handler;
+  const onDemand = { verify: () => import('./verify.js'), extract: () => import('./extract.js'), reorder: () => import('./reorder.js') };
+  const handler = plain.command === 'find' ? find : plain.command === 'ls' ? ls : (await onDemand[plain.command]()).handler;
   return runPlain(handler as unknown as Handler, plain.args);
 }
