@@ -379,12 +379,22 @@ describe('writeZstdFrames', () => {
     expect((await readFile(p)).equals(await readFile(whole))).toBe(true);
   }, 120_000);
 
-  it('fails with the file\'s own error when a file it waits for never comes, and leaves nothing', async () => {
+  it('fails at once with the file\'s own error when a file it waits for never comes, and leaves nothing', async () => {
     const lost = new Error('layer sha256:abc: connection reset, gave up');
+    // The first frame waits for a file that is still on its way; the second's file is lost. The write
+    // must stop with the loss now, not once the first frame is done (here: never).
+    const pending = new Promise<void>(() => {});
     const ready = new Promise((_resolve, reject) => setTimeout(() => reject(lost), 200));
     ready.catch(() => {});
     const p = join(dir, 'lost.zst');
-    await expect(writeZstdParts([meta, FRAME_BOUNDARY, body.subarray(0, 1000), { path: join(dir, 'never-written.bin'), size: 5000, ready }], p, { frameSize, parallelism: 2 })).rejects.toBe(lost);
+    const writing = writeZstdParts(
+      [meta, FRAME_BOUNDARY, { path: join(dir, 'still-coming.bin'), size: frameSize, ready: pending }, { path: join(dir, 'never-written.bin'), size: 5000, ready }],
+      p,
+      // One worker: the second frame is not even queued while the first waits.
+      { frameSize, parallelism: 1 },
+    );
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000));
+    await expect(Promise.race([writing, timeout])).rejects.toBe(lost);
     expect((await readdir(dir)).filter((n) => n.startsWith('.lost.zst') || n === 'lost.zst')).toEqual([]);
   });
 

@@ -44,6 +44,8 @@ export interface FramePlanInput {
 
 /** The tar offsets, ascending, at which data frames end before `end`. */
 export function planFrameEnds({ start, end, layerStarts, frameSize }: FramePlanInput): number[] {
+  // A size out of the writer's range gets no plan: the writer refuses it with its own message.
+  if (!Number.isInteger(frameSize) || frameSize < 64 * 1024) return [];
   const total = end - start;
   if (total < MIN_SPLIT_BYTES) return cutsEvery(start, end, frameSize);
   const count = 2 * Math.ceil(total / (2 * frameSize));

@@ -13,7 +13,7 @@ import { planTarFileReorder, reorderTar, type ReorderOptions, type ReorderResult
 import { END_OF_ARCHIVE } from '../tar/header.js';
 import { withMetadataBoundary } from '../zstd/metadata-boundary.js';
 import { writeViaTempFile } from '../io/output-sink.js';
-import { FRAME_BOUNDARY, writeZstdFrames, writeZstdParts, type ZstdFrameWriterOptions } from '../zstd/frame-writer.js';
+import { FRAME_BOUNDARY, PUSH_FRAME_SIZE, writeZstdFrames, writeZstdParts, type ZstdFrameWriterOptions } from '../zstd/frame-writer.js';
 import { toAirpackError } from '../errors.js';
 import { layoutDirectoryTar } from './layout-directory.js';
 import { isDirectory } from '../io/is-directory.js';
@@ -37,10 +37,11 @@ function asAirpackError(err: unknown, input: string): unknown {
   return toAirpackError(err, input);
 }
 
+/** The same frames whether the input is a file (parts) or a stream (the stream writer): 128 MiB unless asked. */
 function zstdOptions(opts: ReorderArchiveOptions): ZstdFrameWriterOptions {
   return {
     ...(opts.level !== undefined ? { level: opts.level } : {}),
-    ...(opts.frameSize !== undefined ? { frameSize: opts.frameSize } : {}),
+    frameSize: opts.frameSize ?? PUSH_FRAME_SIZE,
   };
 }
 

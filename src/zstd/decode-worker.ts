@@ -148,6 +148,7 @@ export class FrameDecodeWorker {
   private readonly pending = new Map<number, (piece: Piece) => void>();
   private nextId = 0;
   private nextStream = 0;
+  private closed = false;
 
   /**
    * Starts decoding the frame at `offset` (`length` compressed bytes) of the
@@ -172,7 +173,7 @@ export class FrameDecodeWorker {
 
   /** Starts the thread now, so its start-up overlaps the caller's own work. */
   warm(): void {
-    this.worker ??= this.launch();
+    if (!this.closed) this.worker ??= this.launch();
   }
 
   /**
@@ -181,6 +182,8 @@ export class FrameDecodeWorker {
    * holds a new view of the same memory.
    */
   fill(stream: number, target: Buffer): Promise<Piece> {
+    // A reader closed while it waited: no new thread that nothing would stop.
+    if (this.closed) return Promise.resolve({ buf: target, error: 'decoder closed' });
     const worker = (this.worker ??= this.launch());
     const id = this.nextId++;
     // Referenced while a fill is pending (someone awaits it), unreferenced when idle.
@@ -194,6 +197,7 @@ export class FrameDecodeWorker {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const w = this.worker;
     this.worker = undefined;
     this.failAll('decoder closed');
@@ -203,6 +207,7 @@ export class FrameDecodeWorker {
   }
 
   private launch(): Worker {
+    if (this.closed) throw new Error('decoder closed');
     const worker = startZstdWorker(decodeWorkerMain);
     worker.on('message', (reply: Reply) => {
       // Replies still in flight when the decoder closed: it must stay referenced until it exits.

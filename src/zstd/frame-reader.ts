@@ -315,11 +315,11 @@ export class FrameStream {
    * them back, which the returned promise waits for. A reader that opens its
    * next stream after it reuses them: opened at once, it would allocate a
    * fresh set while the old one is still out, and the pool would end up
-   * holding both (2 x 16 MiB per reader, measured in push's peak).
+   * holding both (2 x 16 MiB per reader with the 2 MiB pieces of then, measured in push's peak).
    */
   close(): Promise<void> {
     this.ended = true;
-    // The worker stops decoding it and gives every fill back (empty), queued ones too.
+    // The worker stops decoding it; fills queued behind come back empty (one already posted is decoded first).
     this.decoder.drop(this.id);
     const back = this.inflight.splice(0).map((pending) =>
       pending.then(

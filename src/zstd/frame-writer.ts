@@ -465,8 +465,8 @@ export class StreamedPart {
 /**
  * A piece of the input of `writeZstdParts`: bytes, a file range, bytes
  * streamed in, or the end of a frame. A file may still be on its way: its
- * frame is handed to a worker only once `ready` resolves (and the write
- * fails if it rejects). A streamed part's `ready` says its bytes were what
+ * frame is queued at once, and its worker waits at the file until `ready`
+ * resolves; if it rejects, the write stops at once with that error. A streamed part's `ready` says its bytes were what
  * they should be (verified after the last one): the file is complete only
  * once every one has resolved.
  */
@@ -500,6 +500,20 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     throw err;
   }
   const frames = new OrderedFrames(output, resolved);
+  // A layer that will never come fails the write at once, with its own error: the frames
+  // before it would otherwise run to their end (tens of seconds at level 16) for nothing.
+  let lost: { err: unknown } | undefined;
+  const watched = new Set<Promise<unknown>>();
+  const watch = (ready: Promise<unknown>): void => {
+    if (watched.has(ready)) return;
+    watched.add(ready);
+    ready.catch((err: unknown) => {
+      if (lost) return;
+      lost = { err };
+      failStreamed(err);
+      void frames.close();
+    });
+  };
   try {
     let slices: FrameSlice[] = [];
     const verified: Array<Promise<unknown>> = [];
@@ -545,7 +559,10 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       const length = Buffer.isBuffer(part) ? part.length : part.size;
       // A file still on its way is queued with its frame all the same: the worker compresses what
       // comes before it and waits at its slice (a frame no longer waits for its last layer to start).
-      if (!Buffer.isBuffer(part) && part.ready) verified.push(part.ready);
+      if (!Buffer.isBuffer(part) && part.ready) {
+        verified.push(part.ready);
+        watch(part.ready);
+      }
       let taken = 0;
       while (taken < length) {
         const n = Math.min(length - taken, room());
@@ -567,7 +584,7 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
   } catch (err) {
     failStreamed(err);
     await frames.close();
-    throw err;
+    throw lost ? lost.err : err;
   }
 }
 

@@ -75,6 +75,8 @@ export function seekableReader(z: SeekableZstdFile, opts: { streaming?: boolean;
       if (ahead?.index === f.index && position >= f.uncompressedOffset) {
         stream = ahead.stream;
         ahead = undefined;
+        // The old stream's buffers back before readAhead below takes a set for the next frame.
+        await left;
       } else {
         const dropped = ahead?.stream.close();
         ahead = undefined;
@@ -84,7 +86,10 @@ export function seekableReader(z: SeekableZstdFile, opts: { streaming?: boolean;
         stream = await z.stream(f.index, buffers(), pool);
       }
       const piece = await stream.next();
-      if (!piece) throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${f.uncompressedOffset}`);
+      if (!piece) {
+        void stream.close();
+        throw new TarError('TAR_TRUNCATED', `decompressed data ends at offset ${f.uncompressedOffset}`);
+      }
       cur = { index: f.index, stream, start: f.uncompressedOffset, piece };
     }
     if (planEnd > frameEnd(f)) await readAhead(f);
