@@ -21,20 +21,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry, type RegistryHandle } from '../test/support/registry.js';
 import { freePort } from '../test/support/util.js';
-import { alternateRounds, figures, fmt, measure, MiB, numberArg, requireTools, type Measurement, type Run } from './lib/measure.js';
+import { alternateRounds, figures, fmt, measure, MiB, numberArg, requireTools, sequence, type Measurement, type Run } from './lib/measure.js';
 import { pushSampleSet, sampleSets, type SampleSet } from './lib/sample-images.js';
 
 const AIRPACK = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../bin/airpack.js');
 
+/** Steps run one after another, then summed as one side (lib/measure.ts `sequence`). */
 async function sumOf(steps: Array<() => Promise<Measurement>>): Promise<Measurement> {
-  let seconds = 0;
-  let rss = 0;
-  for (const step of steps) {
-    const m = await step();
-    seconds += m.seconds;
-    rss = Math.max(rss, m.maxRssMiB);
-  }
-  return { seconds, maxRssMiB: rss };
+  const done: Measurement[] = [];
+  for (const step of steps) done.push(await step());
+  return sequence(done);
 }
 
 async function main(): Promise<void> {

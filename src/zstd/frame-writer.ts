@@ -503,10 +503,8 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
   // A layer that will never come fails the write at once, with its own error: the frames
   // before it would otherwise run to their end (tens of seconds at level 16) for nothing.
   let lost: { err: unknown } | undefined;
-  const watched = new Set<Promise<unknown>>();
   const watch = (ready: Promise<unknown>): void => {
-    if (watched.has(ready)) return;
-    watched.add(ready);
+    // The first loss stops the write; a handler more on a shared promise changes nothing.
     ready.catch((err: unknown) => {
       if (lost) return;
       lost = { err };
