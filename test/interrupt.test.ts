@@ -179,22 +179,30 @@ describe('interrupted registry runs', () => {
   }, 60_000);
 
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
-  it(`${signal} during a push: exit ${code} within a second, the scratch copies removed; the same push again completes and the image reads back whole`, async () => {
+  it(`${signal} during a push, in the middle of a big blob: exit ${code} within a second, the scratch copies removed; the same push again completes, sends less than a whole push, and the image reads back whole`, async () => {
     const site = await startRegistry();
     try {
       const gz = join(dir, 'two.tar.gz');
       writeFileSync(gz, gzipSync(readFileSync(two()), { level: 1 }));
-      // Uploads are held back, so the push is mid-way when the signal comes.
-      let uploads = 0;
+      // The first big blob (the first upload that PATCHes) goes through whole; every other upload is held
+      // back, so the signal comes with one layer in the registry and the other in the middle of its upload.
+      let first: string | undefined;
+      let firstClosedAt = 0;
+      let held = 0;
       const proxy = await startFaultProxy(site.url, (req) => {
-        if (req.method === 'PATCH' || req.method === 'PUT') {
-          uploads++;
-          return { delayMs: 3000 };
+        if (req.method !== 'PATCH' && req.method !== 'PUT') return 'pass';
+        const session = new URL(req.url ?? '/', 'http://proxy').pathname;
+        if (req.method === 'PATCH') first ??= session;
+        if (session === first) {
+          if (req.method === 'PUT') firstClosedAt = Date.now();
+          return 'pass';
         }
-        return 'pass';
+        held++;
+        return { delayMs: 3000 };
       });
       try {
-        const res = await interrupt(['push', gz, '--registry', proxy.host, '--progress', 'none'], signal, () => uploads > 0);
+        // A second after the first blob's closing PUT went through: the registry has it.
+        const res = await interrupt(['push', gz, '--registry', proxy.host, '--progress', 'none'], signal, () => held > 0 && firstClosedAt > 0 && Date.now() - firstClosedAt > 1000);
         expect(res.code).toBe(code);
         expect(res.afterSignalMs).toBeLessThan(1000);
         expect(res.stderr).toContain(`stopped by ${signal}`);
@@ -205,6 +213,19 @@ describe('interrupted registry runs', () => {
       const rerun = await runOk('node', [join(ROOT, 'bin/airpack.js'), 'push', gz, '--registry', site.host, '--json'], { env: { ...process.env, TMPDIR: scratch } });
       expect(rerun.code).toBe(0);
       expect(leftovers()).toEqual([]);
+      // The same push into a registry that holds nothing: what a whole push sends.
+      const fresh = await startRegistry();
+      let whole: number;
+      try {
+        const full = await runOk('node', [join(ROOT, 'bin/airpack.js'), 'push', gz, '--registry', fresh.host, '--json'], { env: { ...process.env, TMPDIR: scratch } });
+        whole = (JSON.parse(full.stdout) as { bytesUploaded: number }).bytesUploaded;
+      } finally {
+        await fresh.stop();
+      }
+      const again = (JSON.parse(rerun.stdout) as { bytesUploaded: number }).bytesUploaded;
+      // Two layers of about the same size: the one already there is not sent again.
+      expect(again).toBeGreaterThan(0);
+      expect(again).toBeLessThan(whole * 0.75);
       // skopeo copy checks every blob against its digest.
       const copied = join(dir, `pushed-copy-${signal}`);
       await runOk('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${site.host}/two:1`, `dir:${copied}`]);
