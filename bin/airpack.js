@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// A plain `find`, `ls`, `verify`, `extract` or `reorder IN -o OUT` runs from the bundled entry (src/cli/fast-entry.ts) when a build made
+// A plain `find`, `ls`, `verify`, `extract`, `reorder IN -o OUT` or `pull REFS -o OUT` runs from the bundled entry (src/cli/fast-entry.ts) when a build made
 // one newer than its modules; anything else, or no such bundle, goes through dist/cli/main.js.
 import { statSync } from 'node:fs';
 
 const command = process.argv[2];
-const bundled = new Set(['find', 'ls', 'verify', 'extract', 'reorder']);
+const bundled = new Set(['find', 'ls', 'verify', 'extract', 'reorder', 'pull']);
 const fresh = (bundle, modules) => {
   try {
     return statSync(bundle).mtimeMs >= statSync(modules).mtimeMs;

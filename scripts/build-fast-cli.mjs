@@ -1,5 +1,5 @@
 /**
- * Bundles dist/cli/fast-entry.js (plain find, ls, verify, extract, reorder) and what
+ * Bundles dist/cli/fast-entry.js (plain find, ls, verify, extract, reorder, pull) and what
  * it imports into dist/cli/fast/ with rolldown: ES module loading costs per
  * module, and start-up is most of a find (see src/cli/fast-entry.ts). Run
  * after tsc (npm run build does); an argument names another directory.

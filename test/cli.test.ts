@@ -365,8 +365,8 @@ describe('airpack CLI', () => {
     expect(ls.stderr).toContain('not a valid tar header');
   });
 
-  // Issue 12: a plain find/ls/verify/extract runs from the bundled entry (src/cli/fast-entry.ts) when a build made it.
-  it('find, ls, verify and extract answer the same from the bundled entry as through the modules', async () => {
+  // Issue 12: a plain find/ls/verify/extract/pull runs from the bundled entry (src/cli/fast-entry.ts) when a build made it.
+  it('find, ls, verify, extract and pull answer the same from the bundled entry as through the modules', async () => {
     // Built into a directory of its own (inside the checkout, where the zstd binding resolves): other
     // test files running meanwhile keep whatever dist/cli/fast they had.
     const own = join(ROOT, 'tmp', `fast-bundle-${process.pid}`);
@@ -405,6 +405,15 @@ describe('airpack CLI', () => {
     const [ea, eb] = await Promise.all([bundled(['extract', bundle, fx.multi.ref, '-o', xa, '-p', 'linux/amd64']), modules(['extract', bundle, fx.multi.ref, '-o', xb, '-p', 'linux/amd64'])]);
     expect([ea.code, eb.code], ea.stderr + eb.stderr).toEqual([0, 0]);
     expect((await readFile(xa)).equals(await readFile(xb))).toBe(true);
+    // pull too; `--concurrency 2` is no plain line, so yargs parses that one: the same archive three ways.
+    const pulled = [join(area, 'p-bundled.tar'), join(area, 'p-modules.tar'), join(area, 'p-yargs.tar')];
+    const pullArgs = (out: string) => ['pull', fx.multi.ref, fx.single.ref, '-p', 'linux/amd64', '--platform=linux/arm64', '--layers', 'uncompressed', '--skip-missing', '-o', out];
+    const pulls = await Promise.all([bundled(pullArgs(pulled[0]!)), modules(pullArgs(pulled[1]!)), modules([...pullArgs(pulled[2]!), '--concurrency', '2'])]);
+    expect(pulls.map((p) => p.code), pulls.map((p) => p.stderr).join('')).toEqual([0, 0, 0]);
+    expect(pulls.map((p, i) => p.stdout.replace(pulled[i]!, 'OUT'))).toEqual(Array(3).fill(pulls[2]!.stdout.replace(pulled[2]!, 'OUT')));
+    expect(pulls[2]!.stdout).toContain('linux/arm64');
+    const bytes = await Promise.all(pulled.map((f) => readFile(f)));
+    expect(bytes[0]!.equals(bytes[2]!) && bytes[1]!.equals(bytes[2]!)).toBe(true);
     // Not a plain find/ls: the bundle does nothing and says so.
     expect((await bundled(['find', '--help'])).code).toBe(0);
     expect((await bundled(['find', '--help'])).stdout).toBe('');

@@ -68,9 +68,9 @@ describe('reporter modes', () => {
   });
 });
 
-describe('plain find/ls/verify/extract command lines (parsed without yargs)', async () => {
+describe('plain find/ls/verify/extract/reorder/pull command lines (parsed without yargs)', async () => {
   const { plainCommand } = await import('../src/cli/fast-path.js');
-  it('parses what find, ls, verify and extract take, and leaves everything else to the full parser', () => {
+  it('parses what find, ls, verify, extract, reorder and pull take, and leaves everything else to the full parser', () => {
     expect(plainCommand(['find', 'rancher/x:v1', 'a.tar.zst', 'dir', '--first', '-q'])).toEqual({
       command: 'find',
       args: { json: false, quiet: true, first: true, progress: 'auto', ref: 'rancher/x:v1', paths: ['a.tar.zst', 'dir'] },
@@ -86,14 +86,23 @@ describe('plain find/ls/verify/extract command lines (parsed without yargs)', as
     });
     expect(plainCommand(['extract', 'a.tar', 'x:1', '--output=o.tar'])?.args).toMatchObject({ output: 'o.tar' });
     expect(plainCommand(['reorder', 'save.tar', '-o', 'out.tar.zst', '--json'])).toEqual({ command: 'reorder', args: { json: true, quiet: false, progress: 'auto', input: 'save.tar', output: 'out.tar.zst' } });
+    // pull: platforms and insecure hosts repeat; the defaults are the full parser's.
+    expect(plainCommand(['pull', 'a:1', 'b@sha256:' + 'a'.repeat(64), '-p', 'linux/amd64', '--platform=windows/amd64:ltsc2022', '--layers', 'uncompressed', '-o', 'x.tar', '--insecure', 'r:5000', '--skip-missing', '-q'])).toEqual({
+      command: 'pull',
+      args: { json: false, quiet: true, progress: 'auto', 'skip-missing': true, refs: ['a:1', 'b@sha256:' + 'a'.repeat(64)], platform: ['linux/amd64', 'windows/amd64:ltsc2022'], layers: 'uncompressed', output: 'x.tar', insecure: ['r:5000'] },
+    });
+    expect(plainCommand(['pull', 'a:1', '-o', 'x.tar'])?.args).toEqual({ json: false, quiet: false, progress: 'auto', refs: ['a:1'], platform: ['linux/amd64'], layers: 'original', output: 'x.tar' });
     // Help, version, unknown options, missing arguments, other commands: yargs has the messages.
-    for (const argv of [['find', '--help', 'x', 'y'], ['find', 'x'], ['ls'], ['ls', 'a.tar', '--bogus'], ['find', 'x', 'y', '--version'], ['pull', 'x', '-o', 'y.tar'], ['ls', 'a.tar', '--progress=plain'],
+    for (const argv of [['find', '--help', 'x', 'y'], ['find', 'x'], ['ls'], ['ls', 'a.tar', '--bogus'], ['find', 'x', 'y', '--version'], ['ls', 'a.tar', '--progress=plain'],
       ['verify'], ['verify', 'a.tar', '--progress', 'loud'], ['verify', 'a.tar', '--progress'], ['verify', 'a.tar', '--json=true'], ['verify', 'a.tar', '--no-json'],
       // extract: -o is required, given once, with a value that is no option; two positionals exactly.
       ['extract', 'a.tar', 'x:1'], ['extract', 'a.tar', 'x:1', '-o'], ['extract', 'a.tar', 'x:1', '-o', '--json'], ['extract', 'a.tar', 'x:1', '-o', 'a', '-o', 'b'],
       ['extract', 'a.tar', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', 'y', '-o', 'o.tar'], ['extract', 'a.tar', 'x:1', '-o', 'o.tar', '--level', '3'],
       // reorder: the full parser for stdin, stdout, a level, a compression or a frame size.
-      ['reorder', '-o', 'o.tar'], ['reorder', 'a.tar'], ['reorder', 'a.tar', '-o', 'o.tar.zst', '--level', '3'], ['reorder', 'a.tar', '-o', 'o.tar', '--compression', 'zstd'], ['reorder', 'a.tar', 'b.tar', '-o', 'o.tar']]) {
+      ['reorder', '-o', 'o.tar'], ['reorder', 'a.tar'], ['reorder', 'a.tar', '-o', 'o.tar.zst', '--level', '3'], ['reorder', 'a.tar', '-o', 'o.tar', '--compression', 'zstd'], ['reorder', 'a.tar', 'b.tar', '-o', 'o.tar'],
+      // pull: a word after a repeatable option is yargs' to place (it joins the list); a layer mode it does not know; a list file; no reference.
+      ['pull', '-p', 'linux/amd64', 'a:1', '-o', 'x.tar'], ['pull', 'a:1', '--insecure', 'r', 'b:1', '-o', 'x.tar'], ['pull', 'a:1', '-o', 'x.tar', '--layers', 'zipped'],
+      ['pull', '--images', 'list.txt', '-o', 'x.tar'], ['pull', '-o', 'x.tar'], ['pull', 'a:1', '-o', 'x.tar', '--concurrency', '2'], ['pull', 'a:1', '-o', 'x.tar', '-o', 'y.tar']]) {
       expect(plainCommand(argv), argv.join(' ')).toBeUndefined();
     }
   });

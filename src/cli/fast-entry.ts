@@ -2,10 +2,10 @@
  * The commands whose start-up is a visible share of their run, as one
  * bundle: scripts/build-fast-cli.mjs bundles this module and everything it
  * imports into dist/cli/fast/, and bin/airpack.js runs a plain find, ls,
- * verify, extract or reorder line (cli/fast-path.ts) from there when that bundle is
+ * verify, extract, reorder or pull line (cli/fast-path.ts) from there when that bundle is
  * newer than this module's own build output (a bundle left from an older
  * build is never run). Anything else goes to cli/main.ts. find and ls are
- * in the entry itself; verify and extract load their own parts on demand.
+ * in the entry itself; the others load their own parts on demand.
  *
  * Why: start-up is most of a find. Loading the find path as ES modules costs
  * per module, not per byte: 31 modules took 33-41 ms to import, the same
@@ -24,13 +24,13 @@ export { stopOnUncaughtErrors } from './process.js';
 
 type Handler = (args: Record<string, unknown>) => Promise<void>;
 
-/** Runs a plain find/ls/verify/extract/reorder line and gives its exit code; undefined (having done nothing) for any other line. */
+/** Runs a plain find/ls/verify/extract/reorder/pull line and gives its exit code; undefined (having done nothing) for any other line. */
 export async function fastMain(argv: string[] = process.argv.slice(2)): Promise<number | undefined> {
   const plain = plainCommand(argv);
   if (!plain) return undefined;
   quietOnClosedPipe(process.stdout);
   stopOnSignals();
-  const onDemand = { verify: () => import('./verify.js'), extract: () => import('./extract.js'), reorder: () => import('./reorder.js') };
+  const onDemand = { verify: () => import('./verify.js'), extract: () => import('./extract.js'), reorder: () => import('./reorder.js'), pull: () => import('./pull.js') };
   const handler = plain.command === 'find' ? find : plain.command === 'ls' ? ls : (await onDemand[plain.command]()).handler;
   return runPlain(handler as unknown as Handler, plain.args);
 }
