@@ -26,6 +26,7 @@ import { FileSink, TempFile, writeViaTempFile } from '../io/output-sink.js';
 import { encodeEntryIndex, type IndexedEntry } from '../zstd/entry-index.js';
 import { DEFAULT_FRAME_SIZE, FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { planFrameEnds } from './frame-plan.js';
+import { compressionForName } from './compression-name.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
 /**
@@ -49,7 +50,9 @@ export interface ArchiveContent {
   layerBlobs: ArchiveBlob[];
 }
 
-export type ArchiveCompression = 'none' | 'gzip' | 'zstd';
+import type { ArchiveCompression } from './compression-name.js';
+
+export { checkCompressionLevel, compressionForName, outputCompression, type ArchiveCompression } from './compression-name.js';
 
 export interface WriteArchiveOptions {
   compression?: ArchiveCompression;
@@ -66,49 +69,6 @@ export interface WrittenArchive {
   tarBytes: number;
   /** zstd only: the frames, as the seek table records them. */
   frames?: ZstdFrameIndex;
-}
-
-/** `out.tar.zst` -> zstd, `out.tgz` -> gzip; anything else is a plain tar. */
-/**
- * The compression an output's name asks for. A name that asks for none of
- * these (`g.zip`, `x.tar.xz`, no extension) is refused rather than given a
- * plain tar under a name that promises something else; `--compression`
- * says it outright.
- */
-export function compressionForName(name: string): ArchiveCompression {
-  if (/\.(tar\.zst|tzst|zst)$/i.test(name)) return 'zstd';
-  if (/\.(tar\.gz|tgz|gz)$/i.test(name)) return 'gzip';
-  if (/\.tar$/i.test(name)) return 'none';
-  throw new AirpackError('INVALID_ARGUMENT', `${name}: the name does not say how to write it [expected .tar, .tar.gz (.tgz) or .tar.zst (.tzst); or give --compression none|gzip|zstd]`);
-}
-
-function nameSays(output: string): ArchiveCompression | undefined {
-  try {
-    return compressionForName(output);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The compression `output` gets: `--compression`, else what the name says.
- * A name that says nothing we write is refused, and so is one that says
- * another format than `--compression` (the file would lie about itself).
- */
-export function outputCompression(output: string, compression?: ArchiveCompression): ArchiveCompression {
-  if (compression === undefined) return compressionForName(output);
-  const named = nameSays(output);
-  if (named !== undefined && named !== compression) {
-    throw new AirpackError('INVALID_ARGUMENT', `${output}: the name says ${named === 'none' ? 'a plain tar' : named}, --compression says ${compression} [rename it, or drop --compression]`);
-  }
-  return compression;
-}
-
-/** A level is the compressor's, and gzip's range is not zstd's: checked before any work. */
-export function checkCompressionLevel(compression: ArchiveCompression, level: number | undefined, output: string): void {
-  if (level === undefined || compression === 'none') return;
-  const [max, hint] = compression === 'gzip' ? [9, '; zstd levels such as 16 are for .tar.zst'] : [22, ''];
-  if (!(Number.isInteger(level) && level >= 1 && level <= max)) throw new AirpackError('INVALID_ARGUMENT', `--level ${level}: not a ${compression} level for ${output} [expected 1 to ${max}${hint}]`);
 }
 
 export function blobPath(digest: string): string {

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { reorderArchive } from '../reorder/reorder-output.js';
 import type { ArchiveCompression } from '../archive/image-archive.js';
-import { frameSizeOption, parseByteSize } from './common.js';
+import { frameSizeOption, parseByteSize } from './byte-size.js';
 import { printJson } from './output.js';
 import { AirpackError } from '../errors.js';
 

@@ -102,7 +102,6 @@ const EXTENDED = new Set(['x', 'L', 'K']);
 
 interface Pending {
   start: number;
-  blocks: Buffer[];
   pax: Map<string, string> | undefined;
   longName: string | undefined;
   longLink: string | undefined;
@@ -122,6 +121,13 @@ export class EntryAssembler {
   private readonly global = new Map<string, string>();
   private readonly maxExtended: number;
   private extendedHeader: { header: HeaderBlock; offset: number } | undefined;
+  /**
+   * The pending extended headers' raw bytes, gathered here and copied out once
+   * per entry: a copy per block and a concat were most of a header scan's
+   * allocations (issue 12). The blocks it is given are views, valid only during the call.
+   */
+  private raw = Buffer.alloc(4 * BLOCK_SIZE);
+  private rawLength = 0;
 
   constructor(
     private readonly source: string,
@@ -151,18 +157,31 @@ export class EntryAssembler {
           { source: this.source, entry: h.name, offset },
         );
       }
-      const copy = Buffer.from(block);
-      if (this.pending) {
-        this.pending.blocks.push(copy);
-      } else {
-        this.pending = { start: offset, blocks: [copy], pax: undefined, longName: undefined, longLink: undefined, lastType: '', lastOffset: 0 };
+      if (!this.pending) {
+        this.pending = { start: offset, pax: undefined, longName: undefined, longLink: undefined, lastType: '', lastOffset: 0 };
+        this.rawLength = 0;
       }
+      this.appendRaw(block, BLOCK_SIZE);
       this.pending.lastType = h.typeflag;
       this.pending.lastOffset = offset;
       this.extendedHeader = { header: h, offset };
       return { kind: 'extended', dataSize: h.size, paddedDataSize: paddedSize(h.size) };
     }
     return { kind: 'entry', entry: this.finish(h, block, offset) };
+  }
+
+  /** Appends `bytes` to the pending raw header bytes, zero-padded to `length`. */
+  private appendRaw(bytes: Buffer, length: number): void {
+    const need = this.rawLength + length;
+    if (need > this.raw.length) {
+      const bigger = Buffer.alloc(Math.max(need, 2 * this.raw.length));
+      this.raw.copy(bigger, 0, 0, this.rawLength);
+      this.raw = bigger;
+    }
+    const n = Math.min(bytes.length, length);
+    bytes.copy(this.raw, this.rawLength, 0, n);
+    this.raw.fill(0, this.rawLength + n, need);
+    this.rawLength = need;
   }
 
   /** Takes the data of the extended header announced by the last `header()` call (padded or not). */
@@ -172,9 +191,7 @@ export class EntryAssembler {
     if (!ext || !p) throw new Error('EntryAssembler.extendedData called without an extended header');
     this.extendedHeader = undefined;
     const { header: h, offset } = ext;
-    const padded = paddedSize(h.size);
-    const raw = data.length === padded ? Buffer.from(data) : Buffer.concat([data, Buffer.alloc(padded - data.length)]);
-    p.blocks.push(raw);
+    this.appendRaw(data, paddedSize(h.size));
     const content = data.subarray(0, h.size);
     const ctx = { source: this.source, offset, entry: h.name };
     if (h.typeflag === 'x') {
@@ -232,15 +249,20 @@ export class EntryAssembler {
         break;
     }
 
-    let pax: ReadonlyMap<string, string> = EMPTY;
-    if (this.global.size > 0 || local) {
+    let pax: ReadonlyMap<string, string> = local ?? EMPTY;
+    // The entry's own records are its own map already (made for this entry); globals need a merge.
+    if (this.global.size > 0) {
       const merged = new Map(this.global);
       if (local) for (const [k, v] of local) merged.set(k, v);
       pax = merged;
     }
     const mtimeText = pax.get('mtime');
     const mtime = mtimeText !== undefined && Number.isFinite(Number(mtimeText)) ? Number(mtimeText) : h.mtime;
-    const rawHeaderBytes = p ? Buffer.concat([...p.blocks, block]) : Buffer.from(block);
+    let rawHeaderBytes: Buffer;
+    if (p) {
+      this.appendRaw(block, BLOCK_SIZE);
+      rawHeaderBytes = Buffer.from(this.raw.subarray(0, this.rawLength));
+    } else rawHeaderBytes = Buffer.from(block);
     return {
       name,
       type,

@@ -36,6 +36,12 @@ export interface PositionalReader {
    * where it can (valid only until the next read: for data used at once).
    */
   view(position: number, length: number): Promise<Buffer>;
+  /**
+   * Exactly `length` bytes at `position` lent at once (valid until the next
+   * read), or undefined when they are not at hand without waiting. A walk
+   * over thousands of headers spends more in promises than in reading them.
+   */
+  lend?(position: number, length: number): Buffer | undefined;
   /** A hint: the walk is about to read everything up to `end`, in order (a reader may decode ahead). */
   plan?(end: number): void;
   close(): Promise<void>;
@@ -76,12 +82,19 @@ export const DEFAULT_MAX_ENTRY_SIZE = 16 * 1024 * 1024;
 const CHUNK = 4 * 1024 * 1024;
 /** Headers of small entries sit close together; one read usually covers several. */
 const WINDOW = 16 * 1024;
+/**
+ * After a jump over an entry's data, the next header (with its PAX or long-name
+ * blocks) is usually all that is wanted: 4,607 headers of ~100 KiB entries took
+ * 22-28 ms to read in 16 KiB windows, 8 ms in 4 KiB ones (issue 12).
+ */
+const JUMP_WINDOW = 4 * 1024;
 
 /**
  * Positional reads of a file. Small reads (headers) go through a window
  * read synchronously: a walk is hundreds of tiny reads, and a thread-pool
  * round trip per header costs ~20x the read itself on a page-cached file
  * (a whole 333 MiB docker save is indexed in ~2 ms instead of ~25 ms).
+ * The window is a full one where reads follow each other, a small one after a jump.
  */
 export function fileReader(fh: FileHandle, size: number, ownsHandle = true): PositionalReader {
   const window = Buffer.alloc(WINDOW);
@@ -98,23 +111,39 @@ export function fileReader(fh: FileHandle, size: number, ownsHandle = true): Pos
     }
     return buf;
   };
+  const windowed = (position: number, length: number): Buffer => {
+    if (position < windowStart || position + length > windowStart + windowLength) {
+      const jumped = position > windowStart + WINDOW;
+      windowLength = readSync(fh.fd, window, 0, Math.max(length, jumped ? JUMP_WINDOW : WINDOW), position);
+      windowStart = position;
+      if (windowLength < length) throw short(position + windowLength, length - windowLength);
+    }
+    return window.subarray(position - windowStart, position - windowStart + length);
+  };
   const reader: PositionalReader = {
     size,
     async read(position, length) {
       if (length > WINDOW) return readLarge(position, length);
-      if (position < windowStart || position + length > windowStart + windowLength) {
-        windowLength = readSync(fh.fd, window, 0, WINDOW, position);
-        windowStart = position;
-        if (windowLength < length) throw short(position + windowLength, length - windowLength);
-      }
-      return Buffer.from(window.subarray(position - windowStart, position - windowStart + length));
+      return Buffer.from(windowed(position, length));
     },
-    view(position, length) {
-      return reader.read(position, length);
+    async view(position, length) {
+      if (length > WINDOW) return readLarge(position, length);
+      return windowed(position, length);
     },
+    // Headers are lent out of the window, not copied: the walk copies what it keeps.
+    lend: (position, length) => (length > WINDOW ? undefined : windowed(position, length)),
     close: () => (ownsHandle ? fh.close() : Promise.resolve()),
   };
   return reader;
+}
+
+/** Exactly `length` bytes at `position`, lent where the reader can (valid until its next read), else read. */
+async function borrowAsync(reader: PositionalReader, position: number, length: number): Promise<Buffer> {
+  const view = await reader.view(position, length);
+  return view.length === length ? view : reader.read(position, length);
+}
+function borrow(reader: PositionalReader, position: number, length: number): Buffer | Promise<Buffer> {
+  return reader.lend?.(position, length) ?? borrowAsync(reader, position, length);
 }
 
 function tooLarge(source: string, entry: TarEntry, max: number): void {
@@ -150,13 +179,14 @@ export async function* walkPositional(
         const what = assembler.hasPending ? `after ${assembler.pendingDescription()}` : `inside a header block (${size - pos} of ${BLOCK_SIZE} bytes)`;
         throw new TarError('TAR_TRUNCATED', `${source}: at offset ${pos}: input ends ${what}; the archive is truncated`, { source, offset: pos });
       }
-      const block = await reader.read(pos, BLOCK_SIZE);
+      const lent = borrow(reader, pos, BLOCK_SIZE);
+      const block = lent instanceof Buffer ? lent : await lent;
       if (isZeroBlock(block)) {
         if (jumps) throw new AirpackError('ARCHIVE_INVALID', `${source}: the entry index names ${JSON.stringify(jumps[jump]?.name)} at offset ${pos}, the archive has its end marker there`);
         if (assembler.hasPending) {
           throw new TarError('TAR_ORPHAN_EXTENDED_HEADER', `${source}: at offset ${pos}: ${assembler.pendingDescription()} is followed by the end marker; expected an entry header`, { source, offset: pos });
         }
-        const second = pos + 2 * BLOCK_SIZE <= size && isZeroBlock(await reader.read(pos + BLOCK_SIZE, BLOCK_SIZE));
+        const second = pos + 2 * BLOCK_SIZE <= size && isZeroBlock(await borrow(reader, pos + BLOCK_SIZE, BLOCK_SIZE));
         return { offset: pos, zeroBlocks: second ? 2 : 1 };
       }
       const outcome = assembler.header(block, pos);
@@ -165,7 +195,8 @@ export async function* walkPositional(
         if (start + outcome.paddedDataSize > size) {
           throw new TarError('TAR_TRUNCATED', `${source}: extended header at offset ${pos} runs past the end of the archive`, { source, offset: pos });
         }
-        assembler.extendedData(await reader.read(start, outcome.paddedDataSize));
+        const data = borrow(reader, start, outcome.paddedDataSize);
+        assembler.extendedData(data instanceof Buffer ? data : await data);
         pos = start + outcome.paddedDataSize;
         continue;
       }

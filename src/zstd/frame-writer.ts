@@ -32,7 +32,7 @@ import { type CompressedFrame, FrameCompressorPool, FrameFeed, type FrameSetting
 import { writeViaTempFile } from '../io/output-sink.js';
 import { ZstdError } from './errors.js';
 import { MAX_BUNDLE_WINDOW, MAX_FRAME_HEADER_SIZE, parseFrameHeader } from './frame-header.js';
-import { encodeSeekTable, type FrameInfo } from './seek-table.js';
+import { encodeSeekTable, MAX_FRAME_SIZE, type FrameInfo } from './seek-table.js';
 
 /** Marks the end of a frame in the input of `writeZstdFrames`. */
 export interface FrameBoundary {
@@ -66,8 +66,7 @@ export const BUNDLE_WINDOW_LOG = Math.log2(MAX_BUNDLE_WINDOW);
  * most 192 MiB before it (0.15-0.2 s here).
  */
 export const DEFAULT_FRAME_SIZE = 192 * 1024 * 1024;
-/** The seek table records 32-bit sizes; 2 GiB leaves room for incompressible frames. */
-export const MAX_FRAME_SIZE = 2 * 1024 * 1024 * 1024;
+export { MAX_FRAME_SIZE } from './seek-table.js';
 /** Input the push writer may hold by default (frames filling and waiting for a worker). */
 export const PUSH_INPUT_BUDGET = 256 * 1024 * 1024;
 /**

@@ -11,6 +11,8 @@ import { SKIPPABLE_MAGIC_MIN, skippableFrame } from './frame-header.js';
 export const SEEK_TABLE_SKIPPABLE_MAGIC = 0x184d2a5e;
 export const SEEKABLE_MAGIC = 0x8f92eab1;
 export const SEEK_TABLE_FOOTER_SIZE = 9;
+/** The seek table records 32-bit sizes; 2 GiB leaves room for incompressible frames. */
+export const MAX_FRAME_SIZE = 2 * 1024 * 1024 * 1024;
 /** Skippable frame header: magic + frame size. */
 const SKIPPABLE_HEADER_SIZE = 8;
 const CHECKSUM_FLAG = 0x80;
