@@ -122,7 +122,14 @@ async function benchSet(registry: { url: string; host: string }, work: string, s
     rounds,
     airpack: figures(a),
     reference: figures(s),
-    ratio: { wall: Number(fmt(a.seconds / s.seconds, 3)), size: Number(fmt(a.bytes / s.bytes, 4)), targets: { wall: 0.7, size: 0.95, peakRssMiB: 512 } },
+    ratio: {
+      wall: Number(fmt(a.seconds / s.seconds, 3)),
+      size: Number(fmt(a.bytes / s.bytes, 4)),
+      // The best wall ratio airpack's own work allows here: its CPU seconds spread over two cores with
+      // not a moment idle, against the reference's wall. Level 16 is the cost; no frame plan goes below this.
+      twoCoreFloor: a.cpu !== undefined ? Number(fmt(a.cpu / 2 / s.seconds, 3)) : undefined,
+      targets: { wall: 0.7, size: 0.95, peakRssMiB: 512 },
+    },
     variants: extra,
     ...(rebundle ? { rebundle } : {}),
   };
@@ -139,12 +146,14 @@ async function main(): Promise<void> {
     const results = [];
     for (const set of sampleSets()) results.push(await benchSet(registry, work, set, rounds));
     console.log(`\nbundle, level 16, ${rounds} alternating rounds, medians; reference: skopeo + bsdtar x3 + zstd -T0 -16 --long=25`);
-    console.log('| set | airpack | reference | size ratio | wall ratio | targets |');
-    console.log('|---|---|---|---|---|---|');
-    for (const r of results as Array<{ set: string; images: number; airpack: ReturnType<typeof figures>; reference: ReturnType<typeof figures>; ratio: { wall: number; size: number } }>) {
+    console.log('| set | airpack | reference | size ratio | wall ratio | two-core floor | targets |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of results as Array<{ set: string; images: number; airpack: ReturnType<typeof figures>; reference: ReturnType<typeof figures>; ratio: { wall: number; size: number; twoCoreFloor?: number } }>) {
       const side = (f: ReturnType<typeof figures>): string => `${fmt(f.wallSeconds)} s, ${cores(f)}, ${fmt(f.outputMiB)} MiB, peak ${f.peakRssMiB} MiB`;
-      console.log(`| ${r.set} (${r.images} images) | ${side(r.airpack)} | ${side(r.reference)} | **${fmt(r.ratio.size, 3)}** | **${fmt(r.ratio.wall, 3)}** | size <= 0.95, wall <= 0.7 |`);
+      const floor = r.ratio.twoCoreFloor !== undefined ? fmt(r.ratio.twoCoreFloor, 3) : '-';
+      console.log(`| ${r.set} (${r.images} images) | ${side(r.airpack)} | ${side(r.reference)} | **${fmt(r.ratio.size, 3)}** | **${fmt(r.ratio.wall, 3)}** | ${floor} | size <= 0.95, wall <= 0.7 |`);
     }
+    console.log('two-core floor: airpack CPU seconds / 2 / reference wall, the wall ratio with both cores busy every second and nothing else to do');
     for (const r of results) console.log(JSON.stringify(r));
   } finally {
     await registry.stop();

@@ -92,6 +92,8 @@ describe('plain find/ls/verify/extract/reorder/pull command lines (parsed withou
       args: { json: false, quiet: true, progress: 'auto', 'skip-missing': true, refs: ['a:1', 'b@sha256:' + 'a'.repeat(64)], platform: ['linux/amd64', 'windows/amd64:ltsc2022'], layers: 'uncompressed', output: 'x.tar', insecure: ['r:5000'] },
     });
     expect(plainCommand(['pull', 'a:1', '-o', 'x.tar'])?.args).toEqual({ json: false, quiet: false, progress: 'auto', refs: ['a:1'], platform: ['linux/amd64'], layers: 'original', output: 'x.tar' });
+    // Each line gets its own copy of a default list.
+    expect(plainCommand(['pull', 'a:1', '-o', 'x.tar'])?.args.platform).not.toBe(plainCommand(['pull', 'a:1', '-o', 'x.tar'])?.args.platform);
     // Help, version, unknown options, missing arguments, other commands: yargs has the messages.
     for (const argv of [['find', '--help', 'x', 'y'], ['find', 'x'], ['ls'], ['ls', 'a.tar', '--bogus'], ['find', 'x', 'y', '--version'], ['ls', 'a.tar', '--progress=plain'],
       ['verify'], ['verify', 'a.tar', '--progress', 'loud'], ['verify', 'a.tar', '--progress'], ['verify', 'a.tar', '--json=true'], ['verify', 'a.tar', '--no-json'],
@@ -102,7 +104,9 @@ describe('plain find/ls/verify/extract/reorder/pull command lines (parsed withou
       ['reorder', '-o', 'o.tar'], ['reorder', 'a.tar'], ['reorder', 'a.tar', '-o', 'o.tar.zst', '--level', '3'], ['reorder', 'a.tar', '-o', 'o.tar', '--compression', 'zstd'], ['reorder', 'a.tar', 'b.tar', '-o', 'o.tar'],
       // pull: a word after a repeatable option is yargs' to place (it joins the list); a layer mode it does not know; a list file; no reference.
       ['pull', '-p', 'linux/amd64', 'a:1', '-o', 'x.tar'], ['pull', 'a:1', '--insecure', 'r', 'b:1', '-o', 'x.tar'], ['pull', 'a:1', '-o', 'x.tar', '--layers', 'zipped'],
-      ['pull', '--images', 'list.txt', '-o', 'x.tar'], ['pull', '-o', 'x.tar'], ['pull', 'a:1', '-o', 'x.tar', '--concurrency', '2'], ['pull', 'a:1', '-o', 'x.tar', '-o', 'y.tar']]) {
+      ['pull', '--images', 'list.txt', '-o', 'x.tar'], ['pull', '-o', 'x.tar'], ['pull', 'a:1', '-o', 'x.tar', '--concurrency', '2'], ['pull', 'a:1', '-o', 'x.tar', '-o', 'y.tar'],
+      // yargs puts words after `--` aside, takes `true`/`false` after a flag as its value, and drops a lone `-` from a list.
+      ['pull', 'a:1', '-o', 'x.tar', '--', 'b:1'], ['find', 'x', 'y', '--', 'z'], ['pull', 'a:1', '-o', 'x.tar', '--skip-missing', 'false'], ['verify', 'a.tar', '--json', 'true'], ['pull', 'a:1', '-', '-o', 'x.tar']]) {
       expect(plainCommand(argv), argv.join(' ')).toBeUndefined();
     }
   });

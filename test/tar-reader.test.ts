@@ -204,6 +204,14 @@ describe('header formats', () => {
     }
   });
 
+  it('reads a numeric field out of a larger buffer, and never past its end', async () => {
+    const { parseNumeric } = await import('../src/tar/index.js');
+    expect(parseNumeric(Buffer.from('xx0000012 yy'), 2, 10)).toBe(10);
+    expect(parseNumeric(Buffer.from('0000012'), 0, 12)).toBe(10);
+    expect(parseNumeric(Buffer.from([0x80, 1]), 0, 4)).toBe(1);
+    expect(parseNumeric(Buffer.from('17'), -3, 2)).toBe(15);
+  });
+
   it('bsdtar agrees on names and sizes', async () => {
     const p = await tmp('formats-bsdtar.tar', tar);
     const listed = execFileSync('bsdtar', ['-tf', p], { encoding: 'utf8' }).trim().split('\n');

@@ -79,19 +79,18 @@ export function plainCommand(argv: readonly string[]): Plain | undefined {
   if (command === 'find') args.first = false;
   const lists: Record<string, string[]> = {};
   const given = new Set<string>();
-  let onlyPositionals = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
-    if (onlyPositionals || !a.startsWith('-') || a === '-') {
+    // yargs puts what follows `--` aside (not into the positionals), and drops a lone `-` from a list of them: its parser decides.
+    if (a === '--') return undefined;
+    if (!a.startsWith('-') || a === '-') {
       positionals.push(a);
-      continue;
-    }
-    if (a === '--') {
-      onlyPositionals = true;
       continue;
     }
     const flag = spec.flags[a];
     if (flag !== undefined) {
+      // `--skip-missing false`: yargs takes the word as the flag's value.
+      if (rest[i + 1] === 'true' || rest[i + 1] === 'false') return undefined;
       args[flag] = true;
       continue;
     }
@@ -110,12 +109,17 @@ export function plainCommand(argv: readonly string[]): Plain | undefined {
     if (list && rest[i + 1] !== undefined && !rest[i + 1]!.startsWith('-')) return undefined;
   }
   if (spec.required?.some((r) => !given.has(r))) return undefined;
-  for (const [name, value] of Object.entries(spec.defaults ?? {})) if (!given.has(name)) args[name] = value;
+  // A copy of each default: a handler that changed one would change it for the next line parsed in this process.
+  for (const [name, value] of Object.entries(spec.defaults ?? {})) if (!given.has(name)) args[name] = Array.isArray(value) ? [...value] : value;
   Object.assign(args, lists);
   const fixed = spec.positionals.filter((p) => !p.endsWith('..'));
   const variadic = spec.positionals.find((p) => p.endsWith('..'));
   if (variadic ? positionals.length < fixed.length + 1 : positionals.length !== fixed.length) return undefined;
   fixed.forEach((p, i) => (args[p] = positionals[i]));
-  if (variadic) args[variadic.slice(0, -2)] = positionals.slice(fixed.length);
+  if (variadic) {
+    const listed = positionals.slice(fixed.length);
+    if (listed.includes('-')) return undefined;
+    args[variadic.slice(0, -2)] = listed;
+  }
   return { command: command as FastCommand, args };
 }

@@ -89,7 +89,9 @@ function cString(block: Buffer, f: FieldName): string {
  * Returns null when the field is not a number at all. `start`/`end` pick the
  * field out of a larger buffer.
  */
-export function parseNumeric(buf: Buffer, start = 0, end = buf.length): number | null {
+export function parseNumeric(buf: Buffer, from = 0, to = buf.length): number | null {
+  const start = Math.max(0, from);
+  const end = Math.min(buf.length, to);
   const first = buf[start];
   if (start < end && first !== undefined && (first & 0x80) !== 0) {
     // base-256: big-endian two's complement, first byte's high bit is the marker.
