@@ -2,12 +2,16 @@
 /**
  * Benchmark: reorder vs rke2's two bsdtar passes on generated
  * docker-save-shaped tarballs (layer dirs, OCI blobs, symlinks, manifest.json
- * and repositories last), in three shapes (`--shape`, default all):
+ * and repositories last), in five shapes (`--shape`, default all):
  * - few-big: seven layers of 48 MiB (release images: one big binary layer each);
  * - mixed: a few big layers and many small ones;
- * - many-small: thousands of layers of about 100 KiB (entries, not bytes, cost).
+ * - many-small: thousands of layers of about 100 KiB (entries, not bytes, cost);
+ * - disjoint, release: the two sample sets of every benchmark
+ *   (scripts/lib/sample-images.ts), pushed to a loopback docker-registry,
+ *   pulled with `airpack pull --layers uncompressed` and written again by
+ *   GNU tar with the metadata last, as docker save orders it.
  *
- *   npx tsc -p tsconfig.json && node scripts/bench-reorder.mjs [--shape all|few-big|mixed|many-small] [--size-mb 300] [--runs 5] [--dist dist] [--dir /dev/shm] [--keep]
+ *   npm run bench:reorder -- [--shape all|few-big|mixed|many-small|disjoint|release] [--size-mb 300] [--runs 5] [--dist dist] [--dir /dev/shm] [--keep]
  *
  * Each tool runs as its own process (node start-up included), alternating,
  * page cache warm, `sync` between runs so one run's write-back does not land
@@ -29,9 +33,10 @@ const keep = flag('keep');
 // --dir /dev/shm runs on tmpfs: no disk write-back noise, just CPU and memory bandwidth.
 const baseDir = opt('dir', tmpdir());
 const SHAPES = { 'few-big': [48], mixed: [48, 24, 12, 6, 3, 1, 0.5, 0.25, 0.1, 0.05], 'many-small': [0.1] };
+const SETS = ['disjoint', 'release'];
 const shapeArg = opt('shape', 'all');
-const shapes = shapeArg === 'all' ? Object.keys(SHAPES) : [shapeArg];
-for (const s of shapes) if (!(s in SHAPES)) throw new Error(`--shape expected all, ${Object.keys(SHAPES).join(', ')}; found ${s}`);
+const shapes = shapeArg === 'all' ? [...Object.keys(SHAPES), ...SETS] : [shapeArg];
+for (const s of shapes) if (!(s in SHAPES) && !SETS.includes(s)) throw new Error(`--shape expected all, ${[...Object.keys(SHAPES), ...SETS].join(', ')}; found ${s}`);
 
 const work = await mkdtemp(join(baseDir, 'airpack-bench-reorder-'));
 const tree = join(work, 'tree');
@@ -84,6 +89,29 @@ async function generate(pattern) {
   await rm(tree, { recursive: true, force: true });
 }
 
+/** A sample set's images as one tar, metadata last: pushed, pulled by airpack, written again by GNU tar. */
+async function generateFromSet(set) {
+  await rm(tree, { recursive: true, force: true });
+  await rm(input, { force: true });
+  // The sample sets and the registry harness are TypeScript, built by `npm run build:scripts`.
+  const build = join(dist, '..', 'build');
+  const { startRegistry } = await import(join(build, 'test', 'support', 'registry.js'));
+  const { pushSampleSet } = await import(join(build, 'scripts', 'lib', 'sample-images.js'));
+  const registry = await startRegistry();
+  try {
+    const pushed = await pushSampleSet(registry, set, { count: 4, layerBytes: 25 * 1024 * 1024, architectures: ['amd64'] }, 1);
+    const pulled = join(work, 'pulled.tar');
+    execFileSync('node', [cli, 'pull', ...pushed.images.map((i) => i.ref), '-p', 'linux/amd64', '--layers', 'uncompressed', '-o', pulled, '-q']);
+    await mkdir(tree);
+    execFileSync('bsdtar', ['-xf', pulled, '-C', tree]);
+    await rm(pulled);
+    execFileSync('tar', ['--format=pax', '-cf', input, '-C', tree, 'blobs', 'index.json', 'oci-layout', 'manifest.json']);
+    await rm(tree, { recursive: true, force: true });
+  } finally {
+    await registry.stop();
+  }
+}
+
 function run(cmd, argv, opts = {}) {
   spawnSync('sync');
   const t0 = process.hrtime.bigint();
@@ -114,8 +142,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => `${(ms / 1000).toFixed(3)} s`;
 
 async function benchShape(shape) {
-  console.log(`\n[${shape}] generating ~${sizeMb} MiB docker-save-shaped tar in ${work} ...`);
-  await generate(SHAPES[shape]);
+  if (SETS.includes(shape)) {
+    console.log(`\n[${shape}] pushing the ${shape} sample set and pulling it into a docker-save-shaped tar in ${work} ...`);
+    await generateFromSet(shape);
+  } else {
+    console.log(`\n[${shape}] generating ~${sizeMb} MiB docker-save-shaped tar in ${work} ...`);
+    await generate(SHAPES[shape]);
+  }
   const inSize = (await stat(input)).size;
   const entries = execFileSync('bsdtar', ['-tf', input], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').length - 1;
   console.log(`[${shape}] input: ${(inSize / 1024 / 1024).toFixed(1)} MiB, ${entries} entries`);
