@@ -7,6 +7,8 @@
  * dropped, distributable media type) it pulls. So the rewrite is the default
  * and `--keep-foreign-urls` the flag.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle } from '../src/index.js';
@@ -73,6 +75,12 @@ describe('push with Windows foreign layers', () => {
     expect(linux.digest).toBe(world.fx.windows.linux.manifest.digest);
     const pulled = await containerd.ctr(['images', 'pull', '--plain-http', '--platform', 'windows/amd64', image!.target]);
     expect(pulled.code, pulled.stderr).toBe(0);
+    // skopeo resolves the pushed tag per platform, as a site's tooling would: --override-os picks each child.
+    for (const [os, child] of [['windows', windows], ['linux', linux]] as const) {
+      const out = join(world.dir, `override-${os}`);
+      await runOk('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--override-os', os, '--override-arch', 'amd64', `docker://${image!.target}`, `dir:${out}`]);
+      expect(`sha256:${createHash('sha256').update(await readFile(join(out, 'manifest.json'))).digest('hex')}`, os).toBe(child.digest);
+    }
     // The human output says which was done.
     const again = await airpack(['push', bundlePath, '--registry', `${site.host}/rewritten`]);
     expect(again.stdout).toContain('foreign layers pushed as ordinary blobs, URLs dropped');
