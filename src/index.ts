@@ -44,7 +44,8 @@ export { describeArchiveImages, imageMatches, type ArchiveImage, type ArchiveIma
 export { RegistryClient, type RegistryOptions } from './registry/client.js';
 export { BlobStore } from './blob/store.js';
 export { downloadBlob, type BlobSource } from './blob/download.js';
-export { writeImageArchive, type ArchiveCompression, type WriteArchiveOptions } from './archive/image-archive.js';
+export { writeImageArchive, type WriteArchiveOptions } from './archive/image-archive.js';
+export type { ArchiveCompression } from './archive/compression-name.js';
 export { reorderTar, type ReorderOptions, type ReorderResult } from './reorder/reorder.js';
 export { scanTarFile } from './tar/index.js';
 export { readFirstFrame, readSeekTable, SeekableZstdFile, writeZstdFrames } from './zstd/index.js';

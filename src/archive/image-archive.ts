@@ -26,7 +26,7 @@ import { FileSink, TempFile, writeViaTempFile } from '../io/output-sink.js';
 import { encodeEntryIndex, type IndexedEntry } from '../zstd/entry-index.js';
 import { DEFAULT_FRAME_SIZE, FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { planFrameEnds } from './frame-plan.js';
-import { compressionForName } from './compression-name.js';
+import { compressionForName, type ArchiveCompression } from './compression-name.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
 /**
@@ -50,9 +50,6 @@ export interface ArchiveContent {
   layerBlobs: ArchiveBlob[];
 }
 
-import type { ArchiveCompression } from './compression-name.js';
-
-export { checkCompressionLevel, compressionForName, outputCompression, type ArchiveCompression } from './compression-name.js';
 
 export interface WriteArchiveOptions {
   compression?: ArchiveCompression;

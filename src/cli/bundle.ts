@@ -3,10 +3,11 @@ import type { Argv } from 'yargs';
 import { bundle, type BundleArtifact } from '../release/bundle.js';
 import { bundleRelease } from '../release/release.js';
 import { BUNDLE_PRESETS, type BundlePreset } from '../release/naming.js';
-import type { ArchiveCompression } from '../archive/image-archive.js';
+import type { ArchiveCompression } from '../archive/compression-name.js';
 import { LAYER_MODES, type LayerMode } from '../sink/image-sink.js';
 import { AirpackError } from '../errors.js';
-import { collectReferences, fetchOptions, frameSizeOption, parseByteSize, withFetchOptions, type FetchArgs } from './common.js';
+import { collectReferences, fetchOptions, withFetchOptions, type FetchArgs } from './common.js';
+import { frameSizeOption, parseByteSize } from './byte-size.js';
 import { formatBytes, imageCount, printJson, withProgress } from './output.js';
 
 export const command = 'bundle [refs..]';

@@ -97,5 +97,3 @@ export function collectReferences(refs: readonly string[] | undefined, lists: re
   }
   return out;
 }
-
-export { frameSizeOption, parseByteSize } from './byte-size.js';

@@ -1,7 +1,7 @@
 /** `airpack reorder`: any image tarball -> the same entries, metadata first, byte for byte. */
 import type { Argv } from 'yargs';
 import { reorderArchive } from '../reorder/reorder-output.js';
-import type { ArchiveCompression } from '../archive/image-archive.js';
+import type { ArchiveCompression } from '../archive/compression-name.js';
 import { frameSizeOption, parseByteSize } from './byte-size.js';
 import { printJson } from './output.js';
 import { AirpackError } from '../errors.js';

@@ -17,7 +17,7 @@
 import { statSync } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkCompressionLevel, compressionForName, outputCompression, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, compressionForName, outputCompression, type ArchiveCompression } from '../archive/compression-name.js';
 import { AirpackError } from '../errors.js';
 import { describeImages, pack, type PackedImage } from '../pack/pack.js';
 import { openSession, parseInputs, type Session } from '../pack/session.js';

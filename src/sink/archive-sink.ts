@@ -9,7 +9,8 @@
  * project's disks writing a new file costs far more than decompressing it).
  */
 import { createWriteStream } from 'node:fs';
-import { archiveParts, writeImageArchive, writeTarParts, type ArchiveCompression } from '../archive/image-archive.js';
+import { archiveParts, writeImageArchive, writeTarParts } from '../archive/image-archive.js';
+import type { ArchiveCompression } from '../archive/compression-name.js';
 import { TempFile } from '../io/output-sink.js';
 import { assembleArchive } from './archive-content.js';
 import { sinkProgress, type FetchedImage, type ImageSink, type PredictedWrite, type SinkResult } from './image-sink.js';

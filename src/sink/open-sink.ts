@@ -1,5 +1,5 @@
 /** The sink an output path asks for: `.tar.zst` a bundle, `.tar.gz`/`.tgz` a gzip archive, anything else a plain tar. */
-import { checkCompressionLevel, outputCompression, type ArchiveCompression } from '../archive/image-archive.js';
+import { checkCompressionLevel, outputCompression, type ArchiveCompression } from '../archive/compression-name.js';
 import { AirpackError } from '../errors.js';
 import { archiveSink } from './archive-sink.js';
 import { bundleSink } from './bundle-sink.js';
