@@ -19,7 +19,9 @@ import { listArchive, verifyArchive } from '../src/scan/index.js';
 import { readTar, entryJson } from './helpers/tar.js';
 import { startWorld, type World } from './helpers/world.js';
 import { startContainerd, type ContainerdHandle } from './support/containerd.js';
-import { makeLayer } from './support/fixtures.js';
+import { makeImage, makeLayer, pushImage } from './support/fixtures.js';
+import { bytes } from './helpers/bytes.js';
+import { readSeekTable } from '../src/zstd/index.js';
 import { runOk, sleep } from './support/util.js';
 
 let world: World;
@@ -87,6 +89,25 @@ describe('bundle from archives on disk', () => {
     await bundle({ images: [world.fx.multi.ref, world.fx.sharedA.ref], platforms: ['linux/amd64'], output: fromRegistry });
     expect(await readFile(fromBundle)).toEqual(await readFile(fromRegistry));
   });
+
+  it('re-bundles a bundle cut by cost byte-identical to the registry\'s: the probe reads each streamed layer once more out of the input', async () => {
+    const MiB = 1024 * 1024;
+    // 40 MiB that compress to nothing, then 30 MiB that do not compress: frames of equal cost cut
+    // the second layer (at about 55 MiB), not the byte middle (35 MiB).
+    const layers = [await makeLayer({ 'cheap/pattern.bin': Buffer.alloc(40 * MiB, 'pattern!') }), await makeLayer({ 'costly/random.bin': bytes(30 * MiB, 5) })];
+    const image = makeImage({ os: 'linux', architecture: 'amd64', layers, manifestMediaType: 'oci' });
+    await pushImage(world.registry.url, 'big/by-cost', image, 'v1');
+    const ref = `${world.registry.host}/big/by-cost:v1`;
+    const fromRegistry = join(dir, 'by-cost-registry.tar.zst');
+    await bundle({ images: [ref], platforms: ['linux/amd64'], output: fromRegistry, level: 1 });
+    const data = (await readSeekTable(fromRegistry))!.frames.filter((f) => f.uncompressedSize > 0);
+    expect(data).toHaveLength(3);
+    const layersStart = data[1]!.uncompressedOffset;
+    expect(data[2]!.uncompressedOffset - layersStart).toBeGreaterThan(50 * MiB);
+    const fromBundle = join(dir, 'by-cost-rebundle.tar.zst');
+    await bundle({ images: [fromRegistry], platforms: ['linux/amd64'], output: fromBundle, level: 1 });
+    expect((await readFile(fromBundle)).equals(await readFile(fromRegistry))).toBe(true);
+  }, 120_000);
 
   // `bundle --json` of a re-bundle reported the input archive's digests (its new index, its rewritten
   // manifests) while the index.json it wrote carries the registry's, recorded in the input.

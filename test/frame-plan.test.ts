@@ -1,7 +1,9 @@
 /**
- * The frame plan (archive/frame-plan.ts): an even number of frames of about
- * equal size, cuts moved to a nearby layer boundary, never a frame above
- * frameSize; and a real bundle cut where the plan says.
+ * The frame plans (archive/frame-plan.ts). By bytes: an even number of
+ * frames of about equal size, cuts moved to a nearby layer boundary, never a
+ * frame above frameSize. By cost: frames that even out two workers taking
+ * them in order, as far as frameSize allows. And a real bundle cut where the
+ * plan says.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveLayout, writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
-import { MIN_SPLIT_BYTES, planFrameEnds } from '../src/archive/frame-plan.js';
+import { costPlanShape, MIN_SPLIT_BYTES, planFrameEnds, planFrameEndsByCost } from '../src/archive/frame-plan.js';
+import type { CostCurve } from '../src/zstd/cost-probe.js';
 import { readSeekTable } from '../src/zstd/index.js';
 import { bytes } from './helpers/bytes.js';
 
@@ -66,6 +69,118 @@ describe('planFrameEnds', () => {
   it('makes four frames once two would be larger than frameSize', () => {
     const cuts = planFrameEnds({ start: 0, end: 600 * MiB, layerStarts: [0], frameSize: 256 * MiB });
     expect(lengths(0, 600 * MiB, cuts)).toEqual([150 * MiB, 150 * MiB, 150 * MiB, 150 * MiB]);
+  });
+});
+
+/** A cost curve over `runs` of [MiB, cost per MiB], points every MiB. */
+function curveOf(runs: Array<[number, number]>): CostCurve {
+  const at = [0];
+  const cost = [0];
+  for (const [mib, perMib] of runs) {
+    for (let i = 0; i < mib; i++) {
+      at.push(at[at.length - 1]! + MiB);
+      cost.push(cost[cost.length - 1]! + perMib);
+    }
+  }
+  return { at, cost };
+}
+
+/** Each worker's cost when two take the frames in order, each the next one when free. */
+function workerCosts(curve: CostCurve, start: number, end: number, cuts: readonly number[]): number[] {
+  const costAt = (x: number): number => {
+    const i = curve.at.findIndex((a) => a >= x - start);
+    if (curve.at[i] === x - start) return curve.cost[i]!;
+    const f = (x - start - curve.at[i - 1]!) / (curve.at[i]! - curve.at[i - 1]!);
+    return curve.cost[i - 1]! + f * (curve.cost[i]! - curve.cost[i - 1]!);
+  };
+  const taken = [0, 0];
+  const edges = [start, ...cuts, end];
+  for (let k = 1; k < edges.length; k++) taken[taken[0]! <= taken[1]! ? 0 : 1]! += costAt(edges[k]!) - costAt(edges[k - 1]!);
+  return taken;
+}
+
+describe('planFrameEndsByCost', () => {
+  const frameSize = 256 * MiB;
+
+  it('applies to layers of 64 MiB and more in frames longer than the window', () => {
+    expect(costPlanShape({ start: 0, end: MIN_SPLIT_BYTES - 1, frameSize })).toBeUndefined();
+    expect(costPlanShape({ start: 0, end: 300 * MiB, frameSize: 32 * MiB })).toBeUndefined();
+    expect(costPlanShape({ start: 1024, end: 300 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + 32 * MiB + 1 });
+  });
+
+  it('cuts two frames of equal cost, not of equal bytes', () => {
+    // 100 MiB at 3 per MiB, then 200 MiB at 1: 500 in all, 250 a frame, so the cut is at 83.3 MiB.
+    const curve = curveOf([[100, 3], [200, 1]]);
+    const cuts = planFrameEndsByCost({ start: 0, end: 300 * MiB, layerStarts: [0, 200 * MiB], frameSize }, curve);
+    expect(cuts).toEqual([Math.round((250 / 3) * MiB)]);
+    expect(workerCosts(curve, 0, 300 * MiB, cuts).map(Math.round)).toEqual([250, 250]);
+  });
+
+  it('moves a cut to a layer boundary that changes its frame\'s cost by 2% of the total or less', () => {
+    const curve = curveOf([[100, 3], [200, 1]]);
+    // 84 MiB costs 252, 2 more than the ideal (0.4% of 500); 90 MiB costs 270 (4%) and is passed over.
+    expect(planFrameEndsByCost({ start: 0, end: 300 * MiB, layerStarts: [0, 84 * MiB], frameSize }, curve)).toEqual([84 * MiB]);
+    expect(planFrameEndsByCost({ start: 0, end: 300 * MiB, layerStarts: [0, 90 * MiB], frameSize }, curve)).toEqual([Math.round((250 / 3) * MiB)]);
+  });
+
+  it('gives a cheap stretch longer than frameSize a frame of its own and cuts the costly rest to even out the workers', () => {
+    // 300 MiB at 0.1 per MiB (30), then 180 MiB at 1 (180): 210 in all. The first frame can take
+    // 256 MiB only (25.6); the second takes 105, the third the rest (79.4): 105 a worker.
+    const curve = curveOf([[300, 0.1], [180, 1]]);
+    const end = 480 * MiB;
+    const cuts = planFrameEndsByCost({ start: 0, end, layerStarts: [0], frameSize }, curve);
+    expect(cuts).toHaveLength(2);
+    expect(cuts[0]).toBe(256 * MiB);
+    expect(workerCosts(curve, 0, end, cuts).map((c) => Math.round(c * 10) / 10)).toEqual([105, 105]);
+  });
+
+  it('keeps every frame within frameSize, the first past the window, and two workers within reach of even, whatever the costs', () => {
+    let seed = 11;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 300; round++) {
+      const size = Math.round((40 + random() * 300) * MiB);
+      const frameSize = Math.round((33 + random() * 300) * MiB);
+      const start = Math.round(random() * MiB);
+      const end = start + size;
+      const runs: Array<[number, number]> = [];
+      for (let left = Math.ceil(size / MiB); left > 0; ) {
+        const mib = Math.min(left, 1 + Math.floor(random() * 120));
+        runs.push([mib, random() < 0.3 ? random() * 0.2 : random() * 3]);
+        left -= mib;
+      }
+      const full = curveOf(runs);
+      // The curve ends exactly at the layers' end.
+      const curve = { at: [...full.at.filter((a) => a < size), size], cost: [...full.cost.slice(0, full.at.filter((a) => a < size).length), full.cost[full.cost.length - 1]!] };
+      const layerStarts = [start];
+      while (layerStarts[layerStarts.length - 1]! < end - 20 * MiB) layerStarts.push(layerStarts[layerStarts.length - 1]! + Math.round(random() * 60 * MiB) + 512);
+      const input = { start, end, layerStarts: layerStarts.filter((b) => b < end), frameSize };
+      const shape = costPlanShape(input);
+      const cuts = planFrameEndsByCost(input, curve);
+      expect(planFrameEndsByCost(input, curve)).toEqual(cuts);
+      if (!shape) {
+        expect(cuts).toEqual(planFrameEnds(input));
+        continue;
+      }
+      const frames = lengths(start, end, cuts);
+      expect(frames.length).toBeGreaterThanOrEqual(2);
+      for (const n of frames) {
+        expect(n).toBeGreaterThan(0);
+        expect(n).toBeLessThanOrEqual(frameSize);
+      }
+      expect(cuts[0]).toBeGreaterThanOrEqual(shape.earliestFirstEnd);
+      // Where neither frameSize nor the first frame's least length binds, the busier worker carries
+      // at most half the cost plus the slack.
+      const total = curve.cost[curve.cost.length - 1]!;
+      const firstLeast = workerCosts(curve, start, end, [shape.earliestFirstEnd])[0]!;
+      if (frames.length === 2 && frames.every((n) => n < frameSize) && firstLeast <= total / 2) {
+        const [a, b] = workerCosts(curve, start, end, cuts);
+        expect(Math.max(a!, b!)).toBeLessThanOrEqual(total * 0.52 + 1e-6);
+      }
+    }
+  });
+
+  it('refuses a curve that does not span the layers', () => {
+    expect(() => planFrameEndsByCost({ start: 0, end: 100 * MiB, layerStarts: [0], frameSize }, curveOf([[90, 1]]))).toThrow(/expected to span the 104857600 bytes/);
   });
 });
 

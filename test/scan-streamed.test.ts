@@ -13,6 +13,7 @@ import { writeImageArchive, type ArchiveContent } from '../src/archive/image-arc
 import { extractImage, verifyArchive } from '../src/scan/index.js';
 import { readSeekTable, SeekableZstdFile, STREAM_CHUNK, STREAM_DEPTH, WALK_CHUNK } from '../src/zstd/index.js';
 import { seekableReader } from '../src/zstd/positional-reader.js';
+import { BundleReaders } from '../src/source/bundle-readers.js';
 import { readTar } from './helpers/tar.js';
 import { seededText } from './support/fixtures.js';
 import { makeTempDir, removeDir, run, runOk } from './support/util.js';
@@ -298,6 +299,34 @@ describe('a reader after a frame that does not decode', () => {
       }
     } finally {
       await reader.close();
+    }
+  });
+});
+
+describe('the readers of one bundle', () => {
+  it('wait for a busy reader in their frame, but not for one that is stalled: they take another', async () => {
+    const first = await SeekableZstdFile.open(bundle);
+    const readers = new BundleReaders(bundle, first, 2);
+    try {
+      const entry = (await readSeekTable(bundle))!.frames.find((f) => f.uncompressedSize > 0 && f.uncompressedOffset > 0)!;
+      const held = await readers.take(entry.uncompressedOffset);
+      // A second read in the same frame waits for the busy reader (it would pass this way)...
+      let second: Awaited<ReturnType<typeof readers.take>> | undefined;
+      const taking = readers.take(entry.uncompressedOffset).then((r) => (second = r));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(second).toBeUndefined();
+      // ...but the busy one never moves (a streamed layer held while a bundle's frames are planned):
+      // the read gets the other reader, and reads the same bytes.
+      const started = Date.now();
+      await taking;
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(second!.reader).not.toBe(held.reader);
+      const want = await held.reader.read(entry.uncompressedOffset + 100, 1000);
+      expect((await second!.reader.read(entry.uncompressedOffset + 100, 1000)).equals(want)).toBe(true);
+      held.release(entry.uncompressedOffset + 1100);
+      second!.release(entry.uncompressedOffset + 1100);
+    } finally {
+      await readers.close();
     }
   });
 });

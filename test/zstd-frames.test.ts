@@ -9,7 +9,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes } from './helpers/bytes.js';
 import { reorderTar } from '../src/index.js';
@@ -18,6 +18,7 @@ import { withMetadataBoundary } from '../src/zstd/metadata-boundary.js';
 import {
   createZstdDecoder,
   FRAME_BOUNDARY,
+  parseFrameHeader,
   readFirstFrame,
   readFrame,
   readRange,
@@ -422,6 +423,86 @@ describe('writeZstdFrames', () => {
   it('leaves no temp file behind', async () => {
     expect((await readdir(dir)).filter((n) => n.includes('.tmp'))).toEqual([]);
   });
+});
+
+describe('frames cut by cost (a plan chosen while the first frame compresses)', () => {
+  const MiB = 1024 * 1024;
+  // 40 MiB that compress to almost nothing, then 40 MiB that do not compress: the cost is all in
+  // the second half, so frames of equal cost cut it at about 60 MiB, not at 40.
+  const cheap = Buffer.alloc(40 * MiB, 'abcdefgh');
+  const costly = bytes(40 * MiB, 77);
+  const meta = Buffer.from('metadata entries '.repeat(200));
+  const header = Buffer.alloc(512, 1);
+  const start = meta.length;
+  const end = start + header.length + cheap.length + costly.length;
+  let files: { cheap: string; costly: string };
+  beforeAll(async () => {
+    files = { cheap: join(dir, 'cheap.bin'), costly: join(dir, 'costly.bin') };
+    await writeFile(files.cheap, cheap);
+    await writeFile(files.costly, costly);
+  });
+  const input = (): Buffer => Buffer.concat([meta, header, cheap, costly]);
+  /** A plan that cuts at the cost midpoint, recording the ends it chose. */
+  const halfByCost = (chosen: number[][]) => ({
+    start,
+    end,
+    earliestFirstEnd: start + 32 * MiB + 1,
+    choose(curve: { at: readonly number[]; cost: readonly number[] }): number[] {
+      expect(curve.at[curve.at.length - 1]).toBe(end - start);
+      const half = curve.cost[curve.cost.length - 1]! / 2;
+      const i = curve.cost.findIndex((c) => c >= half);
+      chosen.push([start + curve.at[i]!]);
+      return [start + curve.at[i]!];
+    },
+  });
+
+  it('queues the first frame open: its header gets the size, its bytes are those of the same frame pledged', async () => {
+    const chosen: number[][] = [];
+    let arrive!: () => void;
+    // The costly file comes late: the probe waits for it while the first frame compresses the cheap one.
+    const ready = new Promise<void>((resolve) => (arrive = resolve));
+    const p = join(dir, 'by-cost.zst');
+    const writing = writeZstdParts([meta, FRAME_BOUNDARY, header, { path: files.cheap, size: cheap.length }, { path: files.costly, size: costly.length, ready }], p, {
+      level: 1,
+      frameSize: 192 * MiB,
+      parallelism: 2,
+      costPlan: halfByCost(chosen),
+    });
+    setTimeout(arrive, 300);
+    const idx = await writing;
+    const ends = chosen[0]!;
+    expect(ends[0]).toBeGreaterThan(start + 55 * MiB);
+    expect(idx.frames.filter((f) => f.uncompressedSize > 0).map((f) => f.uncompressedOffset)).toEqual([0, start, ends[0]]);
+    // Every header records its frame's size (the open one's was put in when its end was chosen).
+    const file = await readFile(p);
+    for (const f of idx.frames.filter((f) => f.uncompressedSize > 0)) expect(parseFrameHeader(file, f.compressedOffset)!.contentSize).toBe(f.uncompressedSize);
+    expect(execFileSync('zstd', ['-dc', p], { maxBuffer: 256 * MiB }).equals(input())).toBe(true);
+    // The same ends given up front: every frame pledged its size from the start. Same bytes.
+    const pledged = join(dir, 'pledged.zst');
+    await writeZstdParts([meta, FRAME_BOUNDARY, header, { path: files.cheap, size: cheap.length }, { path: files.costly, size: costly.length }], pledged, { level: 1, frameSize: 192 * MiB, frameEnds: ends });
+    expect(file.equals(await readFile(pledged))).toBe(true);
+    // The bytes handed in are the caller's still (the probe copies what it moves to its worker).
+    expect(Buffer.concat([meta, header]).equals(input().subarray(0, start + header.length))).toBe(true);
+  }, 120_000);
+
+  it('replays a streamed part for the probe, with the same bytes as from files; one that cannot be replayed is refused', async () => {
+    const streamedWrite = async (p: string, replayable: boolean): Promise<void> => {
+      const part = new StreamedPart(costly.length);
+      if (replayable) part.replay = (into) => pipeline(Readable.from([costly.subarray(0, 5 * MiB), costly.subarray(5 * MiB)]), into);
+      const writing = writeZstdParts([meta, FRAME_BOUNDARY, header, { path: files.cheap, size: cheap.length }, { streamed: part }], p, { level: 1, frameSize: 192 * MiB, costPlan: halfByCost([]) });
+      const feeding = pipeline(Readable.from([costly]), part.writable());
+      feeding.catch(() => {});
+      await writing;
+      await feeding;
+    };
+    const fromFile = join(dir, 'by-cost-file.zst');
+    await writeZstdParts([meta, FRAME_BOUNDARY, header, { path: files.cheap, size: cheap.length }, { path: files.costly, size: costly.length }], fromFile, { level: 1, frameSize: 192 * MiB, costPlan: halfByCost([]) });
+    const streamed = join(dir, 'by-cost-streamed.zst');
+    await streamedWrite(streamed, true);
+    expect((await readFile(streamed)).equals(await readFile(fromFile))).toBe(true);
+    await expect(streamedWrite(join(dir, 'by-cost-no-replay.zst'), false)).rejects.toThrow(/a plan by cost needs to read it twice, and it cannot be replayed/);
+    expect((await readdir(dir)).filter((n) => n.includes('by-cost-no-replay'))).toEqual([]);
+  }, 120_000);
 });
 
 describe('frame limits and edge cases', () => {

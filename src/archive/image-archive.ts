@@ -25,7 +25,8 @@ import { writeExactly } from '../io/file-copy.js';
 import { FileSink, TempFile, writeViaTempFile } from '../io/output-sink.js';
 import { encodeEntryIndex, type IndexedEntry } from '../zstd/entry-index.js';
 import { DEFAULT_FRAME_SIZE, FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
-import { planFrameEnds } from './frame-plan.js';
+import { costPlanShape, planFrameEnds, planFrameEndsByCost } from './frame-plan.js';
+import type { CostCurve } from '../zstd/cost-probe.js';
 import { compressionForName, type ArchiveCompression } from './compression-name.js';
 import { archiveMtime, encodeHeader, END_OF_ARCHIVE, padding } from './tar-header.js';
 
@@ -55,7 +56,7 @@ export interface WriteArchiveOptions {
   compression?: ArchiveCompression;
   /** zstd level (default 16) or gzip level (default 6). */
   level?: number;
-  /** Largest zstd frame in bytes (default 192 MiB): the layers are cut by archive/frame-plan.ts. */
+  /** Largest zstd frame in bytes (default 256 MiB): the layers are cut by archive/frame-plan.ts. */
   frameSize?: number;
   /** Progress: `total` uncompressed tar bytes, then how many are through (compressed, or written). */
   progress?: { start(total: number): void; advance(n: number): void };
@@ -268,10 +269,15 @@ export async function writeImageArchive(output: string, content: ArchiveContent,
   if (compression === 'zstd') {
     // writeZstdParts does its own temp file and rename; its workers read the blob files.
     const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
+    const plan = { start: layers.start, end: layers.end, layerStarts: layers.starts, frameSize };
+    // Frames of equal work where there are several big ones (archive/frame-plan.ts), else of equal bytes.
+    const shape = costPlanShape(plan);
     const frames = await writeZstdParts(parts, output, {
       ...(options.level !== undefined ? { level: options.level } : {}),
       frameSize,
-      frameEnds: planFrameEnds({ start: layers.start, end: layers.end, layerStarts: layers.starts, frameSize }),
+      ...(shape
+        ? { costPlan: { start: plan.start, end: plan.end, earliestFirstEnd: shape.earliestFirstEnd, choose: (curve: CostCurve) => planFrameEndsByCost(plan, curve) } }
+        : { frameEnds: planFrameEnds(plan) }),
       ...(options.progress ? { onInput: options.progress.advance } : {}),
       tail: encodeEntryIndex(entries),
     });

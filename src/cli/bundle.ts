@@ -32,7 +32,7 @@ export function builder(y: Argv) {
     .option('layers', { choices: LAYER_MODES, describe: 'uncompressed: layer tars as docker save stores them (smaller bundles); original: registry blobs byte for byte [default: uncompressed]' })
     .option('compression', { choices: ['none', 'gzip', 'zstd'] as const, describe: 'Compression for a name that does not say it (default: from each file name; a name that says another format is refused)' })
     .option('level', { type: 'number', requiresArg: true, describe: 'Compression level: zstd 1-22 (default 16, as rke2), gzip 1-9 (default 6)' })
-    .option('frame-size', frameSizeOption('192M', 'the layers are cut into an even number of frames, at layer boundaries where one is near'))
+    .option('frame-size', frameSizeOption('256M', 'the layers are cut into frames of about equal work, at layer boundaries where one is near'))
     .example('$0 bundle busybox:1.36 -p linux/amd64 -p linux/arm64 -o busybox.tar.zst', 'one zstd bundle, two platforms')
     .example('$0 bundle --images images.txt -p linux/amd64 -p windows/amd64:ltsc2022 --output-dir dist/artifacts --preset rke2', 'rke2-images.linux-amd64.tar.zst, rke2-windows-ltsc2022-amd64-images.tar.zst, lists, sha256sum-amd64.txt')
     .example('$0 bundle --images images.txt --set canal=images-canal.txt --output-dir dist/artifacts --preset rke2', 'also rke2-images-canal.linux-amd64.tar.zst')

@@ -12,6 +12,7 @@
  * (or turns out wrong) falls back to fetching everything into the blob store
  * and writing after; the output is byte for byte the same either way.
  */
+import type { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import { downloadBlob } from '../blob/download.js';
 import { decompressingSinkTo, isUncompressedSizeMismatch } from '../blob/sink.js';
@@ -128,17 +129,18 @@ async function packPredicted({ ctx }: Session, images: readonly ResolvedImage[],
     const dest = destinations.get(layer.diffId)!;
     if (dest.kind !== 'stream') continue;
     const what = `layer ${layer.desc.digest} of ${formatReference(layer.image.ref)}`;
-    const writing = (dest.inOrder ? inOrder : limit)(() =>
+    const read = (open: () => Writable, onBytes?: (n: number) => void): Promise<unknown> =>
       downloadBlob(layer.image.blobs(layer.desc), layer.desc, sink.output, {
         what,
-        onBytes: (n) => ctx.onProgress?.({ type: 'bytes', n }),
-        sink: () => decompressingSinkTo(dest.open, layer.diffId, what, { exactSize: layer.size, blobDigest: layer.desc.digest }),
-      }),
-    ).catch((err: unknown) => {
-      // Plain bytes of another size than predicted (several gzip members, 4 GiB or more): take the
-      // store path. Any other mismatch (a blob longer than its descriptor) is damage, and the answer.
-      throw isUncompressedSizeMismatch(err) ? new NotPredictable((err as Error).message) : err;
-    });
+        ...(onBytes ? { onBytes } : {}),
+        sink: () => decompressingSinkTo(open, layer.diffId, what, { exactSize: layer.size, blobDigest: layer.desc.digest }),
+      }).catch((err: unknown) => {
+        // Plain bytes of another size than predicted (several gzip members, 4 GiB or more): take the
+        // store path. Any other mismatch (a blob longer than its descriptor) is damage, and the answer.
+        throw isUncompressedSizeMismatch(err) ? new NotPredictable((err as Error).message) : err;
+      });
+    dest.reread?.((out) => read(() => out));
+    const writing = (dest.inOrder ? inOrder : limit)(() => read(dest.open, (n) => ctx.onProgress?.({ type: 'bytes', n })));
     writing.catch(() => {});
     streamed.set(layer.diffId, writing);
   }

@@ -74,13 +74,16 @@ export async function resolveAll(
   onResolved?: (image: ResolvedImage) => void,
 ): Promise<{ images: ResolvedImage[]; missing: MissingPlatform[] }> {
   const limit = pLimit(4);
+  const { PACK_BUNDLE_READERS } = await import('../source/bundle-readers.js');
   const sources: SourceContext = {
     clientFor: ctx.clientFor,
     fetchSmallBlob: (client, repo, desc, what) => fetchSmallBlob(ctx, client, repo, desc, what),
     archives: async () => {
       const { LocalArchives } = await import('../source/archive-source.js');
       // After the await: concurrent resolves must share one set (its cleanup removes the scratch copies).
-      return (ctx.archives ??= new LocalArchives());
+      // Two readers per bundle: a bundle's cost probe reads each layer once more while the layer
+      // before it, streamed into the open first frame, holds a reader until the frames are planned.
+      return (ctx.archives ??= new LocalArchives(PACK_BUNDLE_READERS));
     },
   };
   // Manifests and configs come first, a round trip or more each: a slow registry shows here, not as a silent start.

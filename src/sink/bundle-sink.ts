@@ -19,7 +19,7 @@ import { StreamedPart } from '../zstd/frame-writer.js';
 export interface BundleSinkOptions {
   /** zstd level (default 16, as rke2). */
   level?: number;
-  /** Largest frame in bytes (default 192 MiB; archive/frame-plan.ts cuts the layers). */
+  /** Largest frame in bytes (default 256 MiB; archive/frame-plan.ts cuts the layers). */
   frameSize?: number;
   onProgress?: ProgressListener;
 }
@@ -56,7 +56,8 @@ export function bundleSink(output: string, options: BundleSinkOptions = {}): Ima
           if (!local) return { kind: 'store' };
           const part = new StreamedPart(sizes.get(diffId)!);
           streamed.set(diffId, part);
-          return { kind: 'stream', inOrder: true, open: () => part.writable() };
+          // The cost probe reads such a layer once before its frames take it (its source is on disk).
+          return { kind: 'stream', inOrder: true, open: () => part.writable(), reread: (read) => (part.replay = read) };
         },
         async finish(stored) {
           const content = assembleArchive(images);

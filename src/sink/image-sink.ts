@@ -44,9 +44,13 @@ export interface SinkResult {
  * reads it from there once it is stored), or straight to its place in the
  * output as it is decompressed. `inOrder`: the layers streamed this way must
  * come one at a time, in archive order (a bundle's frames take their bytes
- * in order).
+ * in order). `reread`: the sink is handed a way to read the layer's bytes
+ * once more, decompressed and verified, before they come in order (a
+ * bundle's cost probe looks at every layer before it cuts the frames).
  */
-export type LayerDestination = { kind: 'store' } | { kind: 'stream'; open: () => Writable; inOrder?: boolean };
+export type LayerDestination =
+  | { kind: 'store' }
+  | { kind: 'stream'; open: () => Writable; inOrder?: boolean; reread?: (read: (into: Writable) => Promise<unknown>) => void };
 
 /** A layer of a predicted layout, as the sink sees it when it chooses. */
 export interface PlannedLayer {

@@ -238,11 +238,8 @@ export class LocalArchives {
   private closed = false;
 
   /**
-   * `readers`: decoders per bundle (see bundle-readers.ts). One suits a pack,
-   * which reads blobs in archive order and consumes them as fast as they
-   * decode (measured: pull from a bundle 1.47 s with one, 1.59 s with four,
-   * which decode frame starts twice); readers held while the network moves
-   * (push's uploads, serve's clients) want several.
+   * `readers`: decoders per bundle (see bundle-readers.ts for what each
+   * user takes and why).
    */
   constructor(private readonly readers = 1) {}
 

@@ -16,6 +16,14 @@
  * bundle, compressed as it is decoded, never stored). The content size is
  * pledged up front: the header records it and libzstd shrinks the window to
  * fit small frames.
+ *
+ * An open frame (`compressOpen`) starts before its end is chosen: the worker
+ * compresses the slices it has and waits for the rest (`OpenFrame.close`).
+ * Nothing is pledged, so its header comes without the content size; the
+ * writer puts the size in once the frame is closed (`withContentSize`). For a
+ * frame longer than the window the blocks are the same bytes as with the size
+ * pledged (libzstd sizes nothing by it then), so the frame is byte for byte
+ * what `compress` would have made of the same slices.
  */
 import type { Worker } from 'node:worker_threads';
 import { ZstdError } from './errors.js';
@@ -49,7 +57,10 @@ export interface FrameSettings {
 type WireSlice = Uint8Array | { path: string; offset: number; length: number; gate?: number } | { feed: number; length: number };
 
 type Request =
-  | ({ kind: 'frame'; id: number; size: number; slices: WireSlice[] } & FrameSettings)
+  /** `size` undefined: an open frame, its last slices still to come in a 'close'. */
+  | ({ kind: 'frame'; id: number; size: number | undefined; slices: WireSlice[] } & FrameSettings)
+  /** An open frame's last slices. */
+  | { kind: 'close'; id: number; slices: WireSlice[] }
   | { kind: 'data'; id: number; feed: number; buf: Uint8Array; n: number }
   /** A gated file slice's file is complete. */
   | { kind: 'open'; id: number; gate: number };
@@ -182,12 +193,36 @@ export class CompressedFrame {
   private complete = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
+  private readonly sizeKnown: Promise<number>;
+  private setSize: { resolve: (n: number) => void; reject: (err: Error) => void } | undefined;
 
   constructor(
-    /** Uncompressed bytes in the frame. */
-    readonly size: number,
-    readonly label: string,
-  ) {}
+    /** Uncompressed bytes in the frame; for an open frame, those given so far until it is closed. */
+    public size: number,
+    public label: string,
+    open = false,
+  ) {
+    this.sizeKnown = open ? new Promise((resolve, reject) => (this.setSize = { resolve, reject })) : Promise.resolve(size);
+    this.sizeKnown.catch(() => {});
+  }
+
+  /** True until an open frame is closed: its header then lacks the content size. */
+  get open(): boolean {
+    return this.setSize !== undefined;
+  }
+
+  /** The frame's final uncompressed size, once it is known. */
+  final(): Promise<number> {
+    return this.sizeKnown;
+  }
+
+  /** An open frame's end is chosen: `size` bytes in all. */
+  closeAt(size: number, label: string): void {
+    this.size = size;
+    this.label = label;
+    this.setSize?.resolve(size);
+    this.setSize = undefined;
+  }
 
   push(chunk: Buffer): void {
     this.pending.push(chunk);
@@ -202,6 +237,8 @@ export class CompressedFrame {
   fail(err: Error): void {
     this.failure ??= err;
     this.notify();
+    this.setSize?.reject(this.failure);
+    this.setSize = undefined;
   }
 
   async *chunks(): AsyncGenerator<Buffer> {
@@ -240,7 +277,8 @@ function frameWorkerMain(require: NodeJS.Require): void {
   const readBuf = Buffer.allocUnsafe(READ_CHUNK);
   const port = parentPort!;
   type FrameRequest = Extract<Request, { kind: 'frame' }>;
-  let job: { req: FrameRequest; next: number; remaining: number | undefined; data: Map<number, Array<{ buf: Uint8Array; n: number }>>; open: Set<number> } | undefined;
+  /** `closed`: the frame's last slices are in (an open frame's come in a 'close'). */
+  let job: { req: FrameRequest; next: number; remaining: number | undefined; data: Map<number, Array<{ buf: Uint8Array; n: number }>>; open: Set<number>; closed: boolean } | undefined;
   let out = new Uint8Array(OUT_CHUNK);
   let fill = 0;
 
@@ -326,6 +364,8 @@ function frameWorkerMain(require: NodeJS.Require): void {
         }
         current.next++;
       }
+      // An open frame's end is not chosen yet: wait for its last slices.
+      if (!current.closed) return;
       feed(req.id, new Uint8Array(0), zstd.EndDirective.end);
       post(req.id);
       report(req.id, true);
@@ -346,6 +386,13 @@ function frameWorkerMain(require: NodeJS.Require): void {
       advance();
       return;
     }
+    if (req.kind === 'close') {
+      if (job?.req.id !== req.id) return;
+      job.req.slices.push(...req.slices);
+      job.closed = true;
+      advance();
+      return;
+    }
     if (req.kind === 'data') {
       // Data for a frame that failed or is gone: only its buffer matters.
       if (job?.req.id !== req.id) return giveBack(req.id, req.feed, req.buf);
@@ -360,12 +407,13 @@ function frameWorkerMain(require: NodeJS.Require): void {
       cctx.setParameter(zstd.CParameter.compressionLevel, req.level);
       cctx.setParameter(zstd.CParameter.windowLog, req.windowLog);
       cctx.setParameter(zstd.CParameter.enableLongDistanceMatching, req.longDistanceMatching ? 1 : 0);
-      cctx.setPledgedSrcSize(req.size);
+      // An open frame pledges nothing: its size goes into the header when it is known.
+      if (req.size !== undefined) cctx.setPledgedSrcSize(req.size);
     } catch (err) {
       port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
       return;
     }
-    job = { req, next: 0, remaining: undefined, data: new Map(), open: new Set() };
+    job = { req, next: 0, remaining: undefined, data: new Map(), open: new Set(), closed: req.size !== undefined };
     advance();
   });
 }
@@ -380,10 +428,26 @@ interface Job {
   request: Extract<Request, { kind: 'frame' }>;
   frame: CompressedFrame;
   feeds: FrameFeed[];
+  /** Feeds already sending to the worker. */
+  attached: number;
+  /** Buffers to move with the next message to the worker. */
   transfer: ArrayBuffer[];
+  /** A promise per gate: its file is complete. */
+  gates: Array<Promise<unknown>>;
   /** Gates whose files are complete, and the worker to tell (once the frame is on one). */
   opened: number[];
   worker?: Worker;
+}
+
+/** A frame queued before its end is chosen (`FrameCompressorPool.compressOpen`). */
+export interface OpenFrame {
+  readonly frame: CompressedFrame;
+  /** Its last slices; the frame's label from now on names its final range. */
+  close(rest: readonly FrameSlice[], label: string): void;
+}
+
+function sliceBytes(slices: readonly FrameSlice[]): number {
+  return slices.reduce((n, s) => n + (s instanceof Uint8Array ? s.byteLength : s.length), 0);
 }
 
 /** A fixed set of workers; frames queue until one is free. */
@@ -408,47 +472,99 @@ export class FrameCompressorPool {
    * Feeds may be written to at once; their bytes wait until the frame is on a worker.
    */
   compress(slices: readonly FrameSlice[], settings: FrameSettings, label: string): CompressedFrame {
+    return this.queueFrame(slices, settings, label, false).frame;
+  }
+
+  /**
+   * Queues a frame whose end is not chosen yet: the worker compresses
+   * `slices` and waits for the rest, given to `close`. Its header lacks the
+   * content size (see `withContentSize`).
+   */
+  compressOpen(slices: readonly FrameSlice[], settings: FrameSettings, label: string): OpenFrame {
+    const job = this.queueFrame(slices, settings, label, true);
+    return {
+      frame: job.frame,
+      close: (rest, finalLabel) => {
+        if (!job.frame.open) throw new Error('FrameCompressorPool: frame already closed');
+        const wire = this.wire(job, rest);
+        job.frame.closeAt(job.frame.size + sliceBytes(rest), finalLabel);
+        if (!this.byId.has(job.id)) return;
+        const transfer = job.transfer.splice(0);
+        if (job.worker) {
+          job.worker.postMessage({ kind: 'close', id: job.id, slices: wire } satisfies Request, transfer);
+          this.attachFeeds(job);
+        } else {
+          job.request.slices.push(...wire);
+          job.request.size = job.frame.size;
+          job.transfer.push(...transfer);
+        }
+        this.failEarly(job);
+      },
+    };
+  }
+
+  private queueFrame(slices: readonly FrameSlice[], settings: FrameSettings, label: string, open: boolean): Job {
     if (this.closed) throw new Error('FrameCompressorPool: already closed');
-    const size = slices.reduce((n, s) => n + (s instanceof Uint8Array ? s.byteLength : s.length), 0);
-    const frame = new CompressedFrame(size, label);
+    const size = sliceBytes(slices);
+    const frame = new CompressedFrame(size, label, open);
     const id = this.nextId++;
-    const transfer: ArrayBuffer[] = [];
-    const feeds: FrameFeed[] = [];
-    const gates: Array<Promise<unknown>> = [];
+    const job: Job = { id, request: { kind: 'frame', id, size: open ? undefined : size, slices: [], ...settings }, frame, feeds: [], attached: 0, transfer: [], gates: [], opened: [] };
+    job.request.slices = this.wire(job, slices);
+    this.byId.set(id, job);
+    this.queue.push(job);
+    if (!this.failEarly(job)) this.dispatch();
+    return job;
+  }
+
+  /** One that failed before its frame was queued (or closed) fails it now: no worker may wait for its bytes. */
+  private failEarly(job: Job): boolean {
+    const early = job.feeds.find((f) => f.failed !== undefined);
+    if (early) this.failJob(job, early.failed);
+    return early !== undefined;
+  }
+
+  /** The slices as the worker takes them; bytes to transfer, feeds and gates are added to the job. */
+  private wire(job: Job, slices: readonly FrameSlice[]): WireSlice[] {
+    const gatesBefore = job.gates.length;
     const wire = slices.map((s): WireSlice => {
-      if (s instanceof FrameFeed) return { feed: feeds.push(s) - 1, length: s.length };
+      if (s instanceof FrameFeed) {
+        // A feed that fails (its producer broke) fails the frame; the worker waiting on it is replaced.
+        s.onFail = (err) => this.failJob(job, err);
+        return { feed: job.feeds.push(s) - 1, length: s.length };
+      }
       if (!(s instanceof Uint8Array)) {
         if (!s.ready) return { path: s.path, offset: s.offset, length: s.length };
         // One gate per promise: a file cut across slices opens them all at once.
-        let gate = gates.indexOf(s.ready);
-        if (gate < 0) gate = gates.push(s.ready) - 1;
+        let gate = job.gates.indexOf(s.ready);
+        if (gate < 0) gate = job.gates.push(s.ready) - 1;
         return { path: s.path, offset: s.offset, length: s.length, gate };
       }
       // Only a view of a whole ArrayBuffer can be moved; anything else is copied once.
-      const owned = s.byteOffset === 0 && s.byteLength === s.buffer.byteLength && !transfer.includes(s.buffer as ArrayBuffer) ? s : s.slice();
-      transfer.push(owned.buffer as ArrayBuffer);
+      const owned = s.byteOffset === 0 && s.byteLength === s.buffer.byteLength && !job.transfer.includes(s.buffer as ArrayBuffer) ? s : s.slice();
+      job.transfer.push(owned.buffer as ArrayBuffer);
       return owned;
     });
-    const job: Job = { id, request: { kind: 'frame', id, size, slices: wire, ...settings }, frame, feeds, transfer, opened: [] };
-    // A feed that fails (its producer broke) fails the frame; the worker waiting on it is replaced.
-    for (const feed of feeds) feed.onFail = (err) => this.failJob(job, err);
-    // So does a file that never arrives; one that does opens its gate, now or once the frame is on a worker.
-    gates.forEach((ready, gate) =>
+    // A file that never arrives fails the frame; one that does opens its gate, now or once the frame is on a worker.
+    job.gates.slice(gatesBefore).forEach((ready, i) => {
+      const gate = gatesBefore + i;
       ready.then(
         () => {
           job.opened.push(gate);
-          job.worker?.postMessage({ kind: 'open', id, gate } satisfies Request);
+          job.worker?.postMessage({ kind: 'open', id: job.id, gate } satisfies Request);
         },
         (err: unknown) => this.failJob(job, err),
-      ),
-    );
-    this.byId.set(id, job);
-    this.queue.push(job);
-    // One that failed before its frame was queued fails it now: no worker may wait for its bytes.
-    const early = feeds.find((f) => f.failed !== undefined);
-    if (early) this.failJob(job, early.failed);
-    else this.dispatch();
-    return frame;
+      );
+    });
+    return wire;
+  }
+
+  /** Feeds not yet sending to the job's worker start now. */
+  private attachFeeds(job: Job): void {
+    const worker = job.worker!;
+    for (; job.attached < job.feeds.length; job.attached++) {
+      const index = job.attached;
+      job.feeds[index]!.attach((buf, n) => worker.postMessage({ kind: 'data', id: job.id, feed: index, buf, n } satisfies Request, [buf.buffer as ArrayBuffer]));
+    }
   }
 
   /** Stops every worker; frames still running fail. */
@@ -471,9 +587,9 @@ export class FrameCompressorPool {
       const worker = slot.worker;
       slot.busy = job;
       job.worker = worker;
-      worker.postMessage(job.request, job.transfer);
+      worker.postMessage(job.request, job.transfer.splice(0));
       for (const gate of job.opened) worker.postMessage({ kind: 'open', id: job.id, gate } satisfies Request);
-      job.feeds.forEach((feed, index) => feed.attach((buf, n) => worker.postMessage({ kind: 'data', id: job.id, feed: index, buf, n } satisfies Request, [buf.buffer as ArrayBuffer])));
+      this.attachFeeds(job);
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * zstd frame headers (RFC 8878 section 3.1.1.1) and skippable frames:
- * parse a header, build a skippable frame.
+ * parse a header, put a content size into one, build a skippable frame.
  */
 import { ZstdError } from './errors.js';
 
@@ -81,6 +81,28 @@ export function parseFrameHeader(buf: Uint8Array, offset = 0, label = 'input'): 
   else if (fcsSize === 8) contentSize = Number(b.readBigUInt64LE(pos));
   if (singleSegment) windowSize = contentSize ?? 0;
   return { headerSize, windowSize, contentSize, singleSegment, checksum, dictionaryId };
+}
+
+/**
+ * The header of a frame compressed with no size pledged (no content size,
+ * not single-segment), rewritten as libzstd writes it with `size` pledged:
+ * the descriptor's size flag set and the size after the window descriptor,
+ * in 4 bytes up to 2^32 - 1 and 8 above. Sizes below 65,792 (a 1- or 2-byte
+ * field) are refused: the frames this is for are longer than the window,
+ * and libzstd would have shrunk the window of a smaller one.
+ */
+export function withContentSize(header: Uint8Array, size: number, label = 'input'): Buffer {
+  const h = parseFrameHeader(header, 0, label);
+  if (!h || h.headerSize !== header.length || h.contentSize !== null || h.singleSegment || !Number.isSafeInteger(size) || size < 65_792) {
+    throw new ZstdError('ZSTD_BAD_FRAME_HEADER', `${label}: content size ${size} expected to go into a header without one, found ${h ? `a header of ${h.headerSize} bytes, content size ${h.contentSize}` : 'no header'}`);
+  }
+  const wide = size > 0xffffffff;
+  const out = Buffer.alloc(header.length + (wide ? 8 : 4));
+  out.set(header);
+  out[4] = (header[4]! & 0x3f) | ((wide ? 3 : 2) << 6);
+  if (wide) out.writeBigUInt64LE(BigInt(size), header.length);
+  else out.writeUInt32LE(size, header.length);
+  return out;
 }
 
 /** Builds a skippable frame holding `payload` (magic nibble `variant`, 0..15). */

@@ -30,8 +30,9 @@ import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { type CompressedFrame, FrameCompressorPool, FrameFeed, type FrameSettings, type FrameSlice } from './compress-pool.js';
 import { writeViaTempFile } from '../io/output-sink.js';
+import { CostProbe, type CostCurve } from './cost-probe.js';
 import { ZstdError } from './errors.js';
-import { MAX_BUNDLE_WINDOW, MAX_FRAME_HEADER_SIZE, parseFrameHeader } from './frame-header.js';
+import { MAX_BUNDLE_WINDOW, parseFrameHeader, withContentSize } from './frame-header.js';
 import { encodeSeekTable, MAX_FRAME_SIZE, type FrameInfo } from './seek-table.js';
 
 /** Marks the end of a frame in the input of `writeZstdFrames`. */
@@ -47,25 +48,30 @@ export const DEFAULT_LEVEL = 16;
 export const BUNDLE_WINDOW_LOG = Math.log2(MAX_BUNDLE_WINDOW);
 /**
  * Default largest frame. Long-distance matches are lost at every frame
- * boundary, so bigger frames compress better; smaller ones make random
- * reads cheaper and spread the work better, since frames of equal bytes are
- * not of equal cost. Bundles are cut into an even number of frames of at
- * most this size (archive/frame-plan.ts). Measured with that plan, level 16,
- * `bundle` from a loopback registry (bench:bundle sets):
+ * boundary, so bigger frames compress better, and cost less CPU where
+ * layers resemble each other; smaller ones make random reads cheaper and
+ * give the plan room to even out the workers. Bundles over 64 MiB of
+ * layers are cut into frames of equal work by a cost probe
+ * (archive/frame-plan.ts, `planFrameEndsByCost`), as few as this size
+ * allows. Measured with that plan, level 16, `bundle` from a loopback
+ * registry (bench:bundle sets), alternating rounds in one run, on a
+ * machine then about 35% slower than at other times:
  *
- * | largest frame | release-like, 346 MiB | disjoint, 479 MiB |
+ * | plan, largest frame | release-like, 346 MiB | disjoint, 479 MiB |
  * |---|---|---|
- * | 128 MiB | 4 frames: 45.0 MB, 21-22 s, 38-39 s CPU | 4 frames: 71.0 MB, 42 s, 65 s CPU |
- * | 192 MiB | 2 frames: 32.2 MB, 18.6-20.1 s, 29-32 s CPU | 4 frames: 71.1 MB, 39 s, 65 s CPU |
- * | 256 MiB | 2 frames: 31.1 MB, 22 s, 36 s CPU | 2 frames: 62.7 MB, 57 s, 64 s CPU (1.1 cores) |
+ * | by bytes, 192 MiB (before) | 2 frames: 30.7 MiB, 20.7-21.5 s, 34 s CPU | 4 frames: 67.8 MiB, 42.6-47.1 s, 72-81 s CPU |
+ * | by cost, 192 MiB | 3 frames: 38.9 MiB, 24.1-27.9 s, 41-45 s CPU | 4 frames: 60.1 MiB, 33.9-34.4 s, 65 s CPU |
+ * | by cost, 256 MiB | 2 frames: 31.0 MiB, 18.0-18.7 s, 35-36 s CPU | 3 frames: 59.9 MiB, 42.9-43.5 s, 68-70 s CPU |
  *
- * With two frames of the disjoint set one took three times as long as the
- * other (its bytes are /usr/lib's libraries, the other's jvm and gcc): one
- * core idled for half the run. 192 MiB keeps two frames for a bundle up to
- * 384 MiB and four up to 768 MiB. A read in the middle of a frame decodes at
- * most 192 MiB before it (0.15-0.2 s here).
+ * At 192 MiB the release-like set needs a third frame, which parts layers
+ * that resemble each other: 8 MiB and 7 CPU s more. At 256 MiB the
+ * disjoint set's first frame is 246 MiB of one library ten times over,
+ * which the probe takes for 20% of the work and is 14%: the second frame
+ * carries 62% of it. 256 MiB is better than the plan by bytes on both
+ * sets. A read in the middle of a frame decodes at most 256 MiB before it
+ * (about 0.2 s here).
  */
-export const DEFAULT_FRAME_SIZE = 192 * 1024 * 1024;
+export const DEFAULT_FRAME_SIZE = 256 * 1024 * 1024;
 export { MAX_FRAME_SIZE } from './seek-table.js';
 /** Input the push writer may hold by default (frames filling and waiting for a worker). */
 export const PUSH_INPUT_BUDGET = 256 * 1024 * 1024;
@@ -78,7 +84,7 @@ export const PUSH_FRAME_SIZE = 128 * 1024 * 1024;
 export interface ZstdFrameWriterOptions {
   /** zstd level, 1..22. Default 16. */
   level?: number;
-  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..2 GiB. Default 192 MiB (the push writer: 128 MiB). */
+  /** Bytes per frame when the caller marks no boundary sooner; 64 KiB..2 GiB. Default 256 MiB (the push writer: 128 MiB). */
   frameSize?: number;
   /** Long-distance matching (`zstd --long`). Default true. */
   longDistanceMatching?: boolean;
@@ -103,6 +109,23 @@ export interface ZstdFrameWriterOptions {
    * `frameSize` at the latest.
    */
   frameEnds?: readonly number[];
+  /**
+   * `writeZstdParts` only: frame ends chosen from what the input between
+   * `start` and `end` costs to compress (zstd/cost-probe.ts; the plan:
+   * archive/frame-plan.ts, `planFrameEndsByCost`), in place of `frameEnds`.
+   * The frame from `start` is queued at once, open, and compresses up to
+   * `earliestFirstEnd` while the probe runs; `choose` then gives the ends.
+   * Streamed parts in that range must be able to `replay` their bytes.
+   */
+  costPlan?: CostPlan;
+}
+
+/** See `ZstdFrameWriterOptions.costPlan`. */
+export interface CostPlan {
+  start: number;
+  end: number;
+  earliestFirstEnd: number;
+  choose(curve: CostCurve): number[];
 }
 
 /** What the writer produced. */
@@ -197,6 +220,26 @@ class OrderedFrames {
     this.uncompressed += size;
   }
 
+  /**
+   * Queues a frame whose end is chosen later (`close`, before any other
+   * frame is submitted); waits first as `submit` does.
+   */
+  async submitOpen(slices: FrameSlice[], size: number): Promise<{ close(rest: FrameSlice[], restSize: number): void }> {
+    this.check();
+    while (this.inFlight.length >= this.opts.parallelism) await this.writeNext();
+    const index = this.count;
+    const start = this.uncompressed;
+    const open = this.pool.compressOpen(slices, this.opts.settings, `frame ${index} (uncompressed bytes from ${start}, its end not chosen yet)`);
+    this.inFlight.push({ frame: open.frame, uncompressedOffset: start });
+    this.uncompressed += size;
+    return {
+      close: (rest, restSize) => {
+        this.uncompressed += restSize;
+        open.close(rest, `frame ${index} (uncompressed bytes ${start}..${this.uncompressed})`);
+      },
+    };
+  }
+
   /** Writes every frame still in flight, then the seek table; ends the output when asked. */
   async finish(): Promise<ZstdFrameIndex> {
     try {
@@ -230,16 +273,21 @@ class OrderedFrames {
     const job = this.inFlight[0]!;
     const { frame } = job;
     const compressedOffset = this.compressed;
-    let head = Buffer.alloc(0);
-    let checked = false;
+    // The first bytes are held until the header is whole: an open frame's gets its size put in.
+    let head: Buffer | undefined = Buffer.alloc(0);
     for await (const chunk of frame.chunks()) {
-      if (!checked) {
-        head = Buffer.concat([head, chunk.subarray(0, MAX_FRAME_HEADER_SIZE)]);
-        checked = checkFrameHeader(head, frame.size, frame.label);
+      if (!head) {
+        await this.emit(chunk);
+        continue;
       }
-      await this.emit(chunk);
+      head = Buffer.concat([head, chunk]);
+      const header = await completeHeader(head, frame);
+      if (!header) continue;
+      await this.emit(header);
+      await this.emit(head.subarray(parseFrameHeader(head, 0, frame.label)!.headerSize));
+      head = undefined;
     }
-    if (!checked) checkFrameHeader(head, frame.size, frame.label, true);
+    if (head) checkFrameHeader(head, frame.size, frame.label, true);
     this.inFlight.shift();
     const info: FrameInfo = {
       index: this.frames.length,
@@ -375,6 +423,12 @@ export class StreamedPart {
   private opened = false;
   private verdict: Promise<unknown> | undefined;
 
+  /**
+   * Reads the part's bytes once more, from its source, into `into` (for the
+   * cost probe; the source is on this machine). Undefined when it cannot.
+   */
+  replay: ((into: Writable) => Promise<unknown>) | undefined;
+
   constructor(readonly size: number) {}
 
   /**
@@ -499,6 +553,7 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     throw err;
   }
   const frames = new OrderedFrames(output, resolved);
+  let probe: CostProbe | undefined;
   // A layer that will never come fails the write at once, with its own error: the frames
   // before it would otherwise run to their end (tens of seconds at level 16) for nothing.
   let lost: { err: unknown } | undefined;
@@ -517,12 +572,24 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     let fill = 0;
     // Input offset of the next byte, and the planned frame ends still ahead of it.
     let position = 0;
-    const ends = [...(opts.frameEnds ?? [])];
+    let ends = [...(opts.frameEnds ?? [])];
+    // A plan by cost: the probe starts now, and the first frame it plans runs open to its earliest end.
+    const { costPlan } = opts;
+    let planned: Promise<number[]> | undefined;
+    if (costPlan) {
+      probe = new CostProbe();
+      planned = probeCosts(probe, parts, costPlan.start, costPlan.end).then((curve) => costPlan.choose(curve));
+      planned.catch(() => {});
+      ends = [costPlan.earliestFirstEnd];
+    }
+    /** The frame queued open, waiting for the rest of its slices, and the bytes it holds. */
+    let open: { close(rest: FrameSlice[], restSize: number): void } | undefined;
+    let openSize = 0;
     /** Bytes the current frame may still take. */
     const room = (): number => {
       // Ends at or before the current frame's start are behind us.
-      while (ends.length > 0 && ends[0]! <= position - fill) ends.shift();
-      return Math.min(resolved.frameSize - fill, ends.length > 0 ? ends[0]! - position : Infinity);
+      while (ends.length > 0 && ends[0]! <= position - fill - openSize) ends.shift();
+      return Math.min(resolved.frameSize - openSize - fill, ends.length > 0 ? ends[0]! - position : Infinity);
     };
     const take = (n: number): void => {
       fill += n;
@@ -534,6 +601,24 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       const size = fill;
       slices = [];
       fill = 0;
+      if (open) {
+        open.close(frame, size);
+        open = undefined;
+        openSize = 0;
+        return;
+      }
+      if (planned && position === costPlan!.earliestFirstEnd) {
+        // The first frame's end is the plan's to choose: queue it open, and wait for the plan here.
+        const first = await frames.submitOpen(frame, size);
+        ends = [...(await planned)];
+        planned = undefined;
+        if (ends[0] === position) first.close([], 0);
+        else {
+          open = first;
+          openSize = size;
+        }
+        return;
+      }
       await frames.submit(frame, size);
     };
     for (const part of parts) {
@@ -580,9 +665,59 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     return await frames.finish();
   } catch (err) {
     failStreamed(err);
-    await frames.close();
+    await Promise.all([frames.close(), probe?.close()]);
     throw lost ? lost.err : err;
   }
+}
+
+/**
+ * The probe's cost curve over the input from `start` to `end`: bytes sent
+ * as they are, files read by the probe's worker once they are complete,
+ * streamed parts replayed (a second read of their source), a point at the
+ * end of each file or streamed part.
+ */
+async function probeCosts(probe: CostProbe, parts: readonly ZstdInputPart[], start: number, end: number): Promise<CostCurve> {
+  try {
+    let at = 0;
+    for (const part of parts) {
+      if (isBoundary(part)) continue;
+      const length = Buffer.isBuffer(part) ? part.length : 'streamed' in part ? part.streamed.size : part.size;
+      const from = Math.max(at, start);
+      const to = Math.min(at + length, end);
+      if (from < to) {
+        if (Buffer.isBuffer(part)) await probe.bytes(part.subarray(from - at, to - at));
+        else if ('streamed' in part) {
+          if (!part.streamed.replay || from !== at || to !== at + length) {
+            throw new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part at input offset ${at}: a plan by cost needs to read it twice, and it cannot be replayed`);
+          }
+          await part.streamed.replay(probe.writable());
+          probe.mark();
+        } else {
+          await part.ready;
+          await probe.file(part.path, (part.offset ?? 0) + from - at, to - from);
+          probe.mark();
+        }
+      }
+      at += length;
+    }
+    return await probe.finish();
+  } finally {
+    await probe.close();
+  }
+}
+
+/**
+ * The header `head` begins with, as it goes into the file: with the content
+ * size put in when the frame was open (compressed with no size pledged),
+ * once its size is known. Undefined while `head` is too short to hold it.
+ */
+async function completeHeader(head: Buffer, frame: CompressedFrame): Promise<Buffer | undefined> {
+  const h = parseFrameHeader(head, 0, frame.label);
+  if (!h) return undefined;
+  let header = head.subarray(0, h.headerSize);
+  if (h.contentSize === null) header = withContentSize(header, await frame.final(), frame.label);
+  checkFrameHeader(header, frame.size, frame.label, true);
+  return header;
 }
 
 /**

@@ -1,0 +1,167 @@
+/**
+ * What a stretch of input will cost to compress at a high level, estimated
+ * cheaply, so a bundle's frames can be cut into equal work instead of equal
+ * bytes (archive/frame-plan.ts, `planFrameEndsByCost`).
+ *
+ * Level 16 costs 0.10 to 0.25 CPU s per MB from one layer to the next. The
+ * registry's gzip size does not predict that, and neither does `zstd -1`
+ * (both put a 5.2 s and an 11.3 s layer of the bench set within 12% of each
+ * other). `zstd -1` with long matching and the bundle's window does (0.5 to
+ * 0.69 s of level 16 per MB of its output): what repeats within 32 MiB is
+ * cheap for both. So the probe is that: the input in order, at level 1 with
+ * long matching and window 2^25, flushed every 4 MiB and at each `mark`,
+ * and the output bytes counted. About 0.6 s a core for 360 MB; the output
+ * is thrown away. It runs on a worker thread of its own.
+ *
+ * The estimate is deterministic (libzstd's level-1 bytes), so a plan made
+ * from it is the same on every machine.
+ */
+import { Writable } from 'node:stream';
+import type { Worker } from 'node:worker_threads';
+import { ZstdError } from './errors.js';
+import { startZstdWorker } from './worker.js';
+
+/** Cumulative probe output at input offsets: `at[i]` bytes in, `cost[i]` bytes out; both start at 0 and ascend. */
+export interface CostCurve {
+  readonly at: readonly number[];
+  readonly cost: readonly number[];
+}
+
+type ProbeRequest = { kind: 'bytes'; buf: Uint8Array } | { kind: 'file'; path: string; offset: number; length: number } | { kind: 'mark' } | { kind: 'end' };
+type ProbeReply = { ack: true } | { curve: CostCurve } | { error: string };
+
+export class CostProbe {
+  private readonly worker: Worker;
+  /** Replies come in the order requests went: one waiter per request that has a reply. */
+  private readonly waiting: Array<{ resolve: (r: ProbeReply) => void; reject: (err: Error) => void }> = [];
+  private failure: Error | undefined;
+
+  constructor() {
+    this.worker = startZstdWorker(probeWorkerMain);
+    this.worker.on('message', (reply: ProbeReply) => {
+      if ('error' in reply) this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `cost probe: ${reply.error}`));
+      else this.waiting.shift()?.resolve(reply);
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `cost probe: worker exited with code ${code}`)));
+  }
+
+  /** Probes a copy of `buf`; resolves when the probe has taken it (one piece at a time: the back-pressure). */
+  async bytes(buf: Uint8Array): Promise<void> {
+    // A copy of its own to move to the worker (Buffer#slice would be a view, and moving it would empty the caller's).
+    const copy = new Uint8Array(buf);
+    await this.request({ kind: 'bytes', buf: copy }, [copy.buffer as ArrayBuffer]);
+  }
+
+  /** Probes `length` bytes of the file at `path` from `offset` (the worker reads them). */
+  async file(path: string, offset: number, length: number): Promise<void> {
+    await this.request({ kind: 'file', path, offset, length });
+  }
+
+  /** A Writable into `bytes`, for a stream replayed into the probe. */
+  writable(): Writable {
+    return new Writable({ highWaterMark: 0, write: (chunk: Buffer, _enc, cb) => this.bytes(chunk).then(() => cb(), cb) });
+  }
+
+  /** A point on the curve here (a layer boundary, where a cut is likeliest). */
+  mark(): void {
+    this.post({ kind: 'mark' });
+  }
+
+  /** The curve over everything probed. */
+  async finish(): Promise<CostCurve> {
+    const reply = await this.request({ kind: 'end' });
+    return (reply as { curve: CostCurve }).curve;
+  }
+
+  async close(): Promise<void> {
+    this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', 'cost probe: closed'));
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+
+  private request(req: ProbeRequest, transfer: ArrayBuffer[] = []): Promise<ProbeReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const reply = new Promise<ProbeReply>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.post(req, transfer);
+    return reply;
+  }
+
+  private post(req: ProbeRequest, transfer: ArrayBuffer[] = []): void {
+    if (!this.failure) this.worker.postMessage(req, transfer);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+}
+
+/** Runs in the probe's worker (started from its source text: only `require` and what it defines). */
+function probeWorkerMain(require: NodeJS.Require): void {
+  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const zstd = require(workerData.bindingPath as string) as typeof import('zstd-napi/binding.js');
+  // Input between two points of the curve at most: flushes cost little at level 1.
+  const STEP = 4 * 1024 * 1024;
+  const cctx = new zstd.CCtx();
+  cctx.setParameter(zstd.CParameter.compressionLevel, 1);
+  cctx.setParameter(zstd.CParameter.windowLog, 25);
+  cctx.setParameter(zstd.CParameter.enableLongDistanceMatching, 1);
+  const out = Buffer.allocUnsafe(1 << 20);
+  const readBuf = Buffer.allocUnsafe(STEP);
+  const port = parentPort!;
+  let input = 0;
+  let output = 0;
+  const at: number[] = [0];
+  const cost: number[] = [0];
+
+  const run = (src: Uint8Array, op: number): void => {
+    let rest = src;
+    for (;;) {
+      const [remaining, produced, consumed] = cctx.compressStream2(out, rest, op);
+      output += produced;
+      rest = rest.subarray(consumed);
+      if (rest.length === 0 && (op === zstd.EndDirective.continue || remaining === 0)) return;
+    }
+  };
+  const mark = (): void => {
+    if (input === at[at.length - 1]) return;
+    run(new Uint8Array(0), zstd.EndDirective.flush);
+    at.push(input);
+    cost.push(output);
+  };
+  const push = (src: Uint8Array): void => {
+    for (let from = 0; from < src.length; ) {
+      const n = Math.min(src.length - from, STEP - (input - at[at.length - 1]!));
+      run(src.subarray(from, from + n), zstd.EndDirective.continue);
+      input += n;
+      from += n;
+      if (input - at[at.length - 1]! >= STEP) mark();
+    }
+  };
+  const readFile = (path: string, offset: number, length: number): void => {
+    const fd = fs.openSync(path, 'r');
+    try {
+      for (let done = 0; done < length; ) {
+        const n = fs.readSync(fd, readBuf, 0, Math.min(STEP, length - done), offset + done);
+        if (n === 0) throw new Error(`${path}: expected ${length} bytes from offset ${offset}, file ends after ${done}`);
+        push(readBuf.subarray(0, n));
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  port.on('message', (req: ProbeRequest) => {
+    try {
+      if (req.kind === 'bytes') push(req.buf);
+      else if (req.kind === 'file') readFile(req.path, req.offset, req.length);
+      else mark();
+      if (req.kind === 'end') port.postMessage({ curve: { at, cost } });
+      else if (req.kind !== 'mark') port.postMessage({ ack: true });
+    } catch (err) {
+      port.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+}
