@@ -105,7 +105,10 @@ describe('planFrameEndsByCost', () => {
   it('applies to layers of 64 MiB and more in frames longer than the window', () => {
     expect(costPlanShape({ start: 0, end: MIN_SPLIT_BYTES - 1, frameSize })).toBeUndefined();
     expect(costPlanShape({ start: 0, end: 300 * MiB, frameSize: 32 * MiB })).toBeUndefined();
-    expect(costPlanShape({ start: 1024, end: 300 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + 32 * MiB + 1 });
+    // The first frame runs a quarter of the layers (at most half a frame) before the plan may end it; past the window always.
+    expect(costPlanShape({ start: 1024, end: 300 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + Math.floor((300 * MiB - 1024) / 4) });
+    expect(costPlanShape({ start: 1024, end: 2000 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + 128 * MiB });
+    expect(costPlanShape({ start: 1024, end: 100 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + 32 * MiB + 1 });
   });
 
   it('cuts two frames of equal cost, not of equal bytes', () => {

@@ -458,6 +458,7 @@ describe('frames cut by cost (a plan chosen while the first frame compresses)', 
 
   it('queues the first frame open: its header gets the size, its bytes are those of the same frame pledged', async () => {
     const chosen: number[][] = [];
+    const handedIn = [Buffer.from(meta), Buffer.from(header)];
     let arrive!: () => void;
     // The costly file comes late: the probe waits for it while the first frame compresses the cheap one.
     const ready = new Promise<void>((resolve) => (arrive = resolve));
@@ -482,8 +483,34 @@ describe('frames cut by cost (a plan chosen while the first frame compresses)', 
     await writeZstdParts([meta, FRAME_BOUNDARY, header, { path: files.cheap, size: cheap.length }, { path: files.costly, size: costly.length }], pledged, { level: 1, frameSize: 192 * MiB, frameEnds: ends });
     expect(file.equals(await readFile(pledged))).toBe(true);
     // The bytes handed in are the caller's still (the probe copies what it moves to its worker).
-    expect(Buffer.concat([meta, header]).equals(input().subarray(0, start + header.length))).toBe(true);
+    expect([meta.equals(handedIn[0]!), header.equals(handedIn[1]!)]).toEqual([true, true]);
   }, 120_000);
+
+  it('fails at once with a layer\'s own error when it is lost while the plan waits for an earlier one, and leaves nothing', async () => {
+    const lost = new Error('layer sha256:def: connection reset, gave up');
+    const pending = new Promise<void>(() => {});
+    const ready = new Promise((_resolve, reject) => setTimeout(() => reject(lost), 200));
+    ready.catch(() => {});
+    const p = join(dir, 'by-cost-lost.zst');
+    // The probe waits for the second file, which never comes; the third is lost meanwhile.
+    const writing = writeZstdParts(
+      [meta, FRAME_BOUNDARY, header, { path: files.cheap, size: cheap.length }, { path: join(dir, 'still-coming.bin'), size: 20 * MiB, ready: pending }, { path: join(dir, 'never.bin'), size: 5 * MiB, ready }],
+      p,
+      { level: 1, frameSize: 192 * MiB, costPlan: { start, end: start + header.length + cheap.length + 25 * MiB, earliestFirstEnd: start + 32 * MiB + 1, choose: () => [start + 50 * MiB] } },
+    );
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000));
+    await expect(Promise.race([writing, timeout])).rejects.toBe(lost);
+    expect((await readdir(dir)).filter((n) => n.includes('by-cost-lost'))).toEqual([]);
+  }, 30_000);
+
+  it('refuses a plan whose ends are not ascending within the layers, naming them', async () => {
+    const plan = { ...halfByCost([]), choose: () => [start + 60 * MiB, start + 50 * MiB] };
+    const p = join(dir, 'by-cost-bad-plan.zst');
+    await expect(writeZstdParts([meta, FRAME_BOUNDARY, header, { path: files.cheap, size: cheap.length }, { path: files.costly, size: costly.length }], p, { level: 1, frameSize: 192 * MiB, costPlan: plan })).rejects.toThrow(
+      /frame plan: ends expected ascending from \d+ and before \d+, found \d+, \d+/,
+    );
+    expect((await readdir(dir)).filter((n) => n.includes('by-cost-bad-plan'))).toEqual([]);
+  }, 30_000);
 
   it('replays a streamed part for the probe, with the same bytes as from files; one that cannot be replayed is refused', async () => {
     const streamedWrite = async (p: string, replayable: boolean): Promise<void> => {

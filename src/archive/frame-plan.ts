@@ -124,7 +124,9 @@ const MIN_COST_SHARE = 0.05;
 /** The shape of a plan by cost for these layers, or undefined where the plan by bytes applies (one frame, or frames no longer than the window). */
 export function costPlanShape({ start, end, frameSize }: Omit<FramePlanInput, 'layerStarts'>): CostPlanShape | undefined {
   if (!Number.isInteger(frameSize) || frameSize <= MAX_BUNDLE_WINDOW || end - start < MIN_SPLIT_BYTES) return undefined;
-  return { earliestFirstEnd: start + MAX_BUNDLE_WINDOW + 1 };
+  // Past the window, and far enough that the first frame's worker has work while a slow registry
+  // still sends the rest (frames after it wait for the plan, which waits for every layer).
+  return { earliestFirstEnd: start + Math.max(MAX_BUNDLE_WINDOW + 1, Math.floor(Math.min(frameSize / 2, (end - start) / 4))) };
 }
 
 /** The tar offsets, ascending, at which data frames end before `end`, by cost. `curve` covers `start..end`. */
@@ -166,7 +168,7 @@ export function planFrameEndsByCost(input: FramePlanInput, curve: CostCurve): nu
     previous = cut;
   }
 }
-/** y at x on the polyline through (xs, ys), xs ascending; flat runs give their first point. */
+/** y at x on the polyline through (xs, ys), xs ascending (where xs repeat, the last of the run). */
 function interpolate(xs: readonly number[], ys: readonly number[], x: number): number {
   let lo = 0;
   let hi = xs.length - 1;

@@ -34,8 +34,12 @@ export const PUSH_BUNDLE_READERS = 2;
  * order, which one reader does best (pull from a bundle: 1.47 s with one,
  * 1.59 s with four, which decode frame starts twice); the second is for
  * re-bundling, where the cost probe reads layers while a streamed one holds
- * the first (a read takes the reader already in its frame, so reads in
- * order still use one).
+ * the first. Reads in order still use one: a read takes the free reader
+ * already in its frame. Reads side by side in one frame (pull's parallel
+ * layers, serve, push) wait for each other up to PASSING_READER_WAIT_MS,
+ * then decode the frame from its start on another reader, as they did with
+ * no limit on the wait (measured, 11 alternating pulls of a 480 MiB bundle:
+ * no slower with two readers than with one).
  */
 export const PACK_BUNDLE_READERS = 2;
 

@@ -57,8 +57,11 @@ export interface FrameSettings {
 type WireSlice = Uint8Array | { path: string; offset: number; length: number; gate?: number } | { feed: number; length: number };
 
 type Request =
-  /** `size` undefined: an open frame, its last slices still to come in a 'close'. */
-  | ({ kind: 'frame'; id: number; size: number | undefined; slices: WireSlice[] } & FrameSettings)
+  /**
+   * `size` undefined: an open frame, compressed with no size pledged; its last slices come in a
+   * 'close', or with the request when it was closed before a worker took it (`closed`).
+   */
+  | ({ kind: 'frame'; id: number; size: number | undefined; closed?: boolean; slices: WireSlice[] } & FrameSettings)
   /** An open frame's last slices. */
   | { kind: 'close'; id: number; slices: WireSlice[] }
   | { kind: 'data'; id: number; feed: number; buf: Uint8Array; n: number }
@@ -413,7 +416,7 @@ function frameWorkerMain(require: NodeJS.Require): void {
       port.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
       return;
     }
-    job = { req, next: 0, remaining: undefined, data: new Map(), open: new Set(), closed: req.size !== undefined };
+    job = { req, next: 0, remaining: undefined, data: new Map(), open: new Set(), closed: req.size !== undefined || req.closed === true };
     advance();
   });
 }
@@ -482,21 +485,23 @@ export class FrameCompressorPool {
    */
   compressOpen(slices: readonly FrameSlice[], settings: FrameSettings, label: string): OpenFrame {
     const job = this.queueFrame(slices, settings, label, true);
+    let closed = false;
     return {
       frame: job.frame,
       close: (rest, finalLabel) => {
-        if (!job.frame.open) throw new Error('FrameCompressorPool: frame already closed');
+        if (closed) throw new Error('FrameCompressorPool: frame already closed');
+        closed = true;
+        // A frame that failed already reports its own error where its bytes are read.
+        if (!this.byId.has(job.id)) return;
         const wire = this.wire(job, rest);
         job.frame.closeAt(job.frame.size + sliceBytes(rest), finalLabel);
-        if (!this.byId.has(job.id)) return;
-        const transfer = job.transfer.splice(0);
         if (job.worker) {
-          job.worker.postMessage({ kind: 'close', id: job.id, slices: wire } satisfies Request, transfer);
+          job.worker.postMessage({ kind: 'close', id: job.id, slices: wire } satisfies Request, job.transfer.splice(0));
           this.attachFeeds(job);
         } else {
+          // Still unpledged: one way to compress an open frame, whenever its end comes.
           job.request.slices.push(...wire);
-          job.request.size = job.frame.size;
-          job.transfer.push(...transfer);
+          job.request.closed = true;
         }
         this.failEarly(job);
       },

@@ -35,16 +35,24 @@ export class CostProbe {
   /** Replies come in the order requests went: one waiter per request that has a reply. */
   private readonly waiting: Array<{ resolve: (r: ProbeReply) => void; reject: (err: Error) => void }> = [];
   private failure: Error | undefined;
+  /** Rejects once the probe has failed or is closed: for whoever waits on something else meanwhile. */
+  readonly stopped: Promise<never>;
+  private stop!: (err: Error) => void;
 
   constructor() {
+    this.stopped = new Promise<never>((_resolve, reject) => (this.stop = reject));
+    this.stopped.catch(() => {});
     this.worker = startZstdWorker(probeWorkerMain);
     this.worker.on('message', (reply: ProbeReply) => {
       if ('error' in reply) this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `cost probe: ${reply.error}`));
       else this.waiting.shift()?.resolve(reply);
     });
     this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `cost probe: worker exited with code ${code}`)));
+    this.worker.on('exit', this.onExit);
   }
+
+  private readonly onExit = (code: number): void => this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `cost probe: worker exited with code ${code}`));
+  private closing: Promise<void> | undefined;
 
   /** Probes a copy of `buf`; resolves when the probe has taken it (one piece at a time: the back-pressure). */
   async bytes(buf: Uint8Array): Promise<void> {
@@ -74,10 +82,14 @@ export class CostProbe {
     return (reply as { curve: CostCurve }).curve;
   }
 
-  async close(): Promise<void> {
-    this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', 'cost probe: closed'));
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+  /** Stops the worker; what waits on the probe fails. Once only: terminate() resolves through an 'exit' listener of its own. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', 'cost probe: closed'));
+      this.worker.off('exit', this.onExit);
+      this.closing = this.worker.terminate().then(() => {});
+    }
+    return this.closing;
   }
 
   private request(req: ProbeRequest, transfer: ArrayBuffer[] = []): Promise<ProbeReply> {
@@ -91,8 +103,14 @@ export class CostProbe {
     if (!this.failure) this.worker.postMessage(req, transfer);
   }
 
+  /** The error the probe failed with (or 'closed'), if it has. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   private fail(err: Error): void {
     this.failure ??= err;
+    this.stop(this.failure);
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
   }
 }

@@ -224,7 +224,7 @@ class OrderedFrames {
    * Queues a frame whose end is chosen later (`close`, before any other
    * frame is submitted); waits first as `submit` does.
    */
-  async submitOpen(slices: FrameSlice[], size: number): Promise<{ close(rest: FrameSlice[], restSize: number): void }> {
+  async submitOpen(slices: FrameSlice[], size: number): Promise<{ close(rest: FrameSlice[], restSize: number): void; failure: Promise<never> }> {
     this.check();
     while (this.inFlight.length >= this.opts.parallelism) await this.writeNext();
     const index = this.count;
@@ -232,7 +232,11 @@ class OrderedFrames {
     const open = this.pool.compressOpen(slices, this.opts.settings, `frame ${index} (uncompressed bytes from ${start}, its end not chosen yet)`);
     this.inFlight.push({ frame: open.frame, uncompressedOffset: start });
     this.uncompressed += size;
+    // Rejects if the frame fails before its end is chosen (once chosen, its size is known and this never settles).
+    const failure = open.frame.final().then(() => new Promise<never>(() => {}));
+    failure.catch(() => {});
     return {
+      failure,
       close: (rest, restSize) => {
         this.uncompressed += restSize;
         open.close(rest, `frame ${index} (uncompressed bytes ${start}..${this.uncompressed})`);
@@ -425,7 +429,8 @@ export class StreamedPart {
 
   /**
    * Reads the part's bytes once more, from its source, into `into` (for the
-   * cost probe; the source is on this machine). Undefined when it cannot.
+   * cost probe: the part is read out of an archive on this machine, and a
+   * second read costs a decode). Undefined when it cannot.
    */
   replay: ((into: Writable) => Promise<unknown>) | undefined;
 
@@ -554,9 +559,11 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
   }
   const frames = new OrderedFrames(output, resolved);
   let probe: CostProbe | undefined;
+  let planned: Promise<number[]> | undefined;
   // A layer that will never come fails the write at once, with its own error: the frames
   // before it would otherwise run to their end (tens of seconds at level 16) for nothing.
   let lost: { err: unknown } | undefined;
+  let onLost: ((err: unknown) => void) | undefined;
   const watch = (ready: Promise<unknown>): void => {
     // The first loss stops the write; a handler more on a shared promise changes nothing.
     ready.catch((err: unknown) => {
@@ -564,8 +571,12 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       lost = { err };
       failStreamed(err);
       void frames.close();
+      onLost?.(err);
     });
   };
+  /** Rejects when a layer is lost: what a wait for something else (the plan) races against. */
+  const loss = new Promise<never>((_resolve, reject) => (onLost = reject));
+  loss.catch(() => {});
   try {
     let slices: FrameSlice[] = [];
     const verified: Array<Promise<unknown>> = [];
@@ -575,12 +586,13 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     let ends = [...(opts.frameEnds ?? [])];
     // A plan by cost: the probe starts now, and the first frame it plans runs open to its earliest end.
     const { costPlan } = opts;
-    let planned: Promise<number[]> | undefined;
     if (costPlan) {
       probe = new CostProbe();
-      planned = probeCosts(probe, parts, costPlan.start, costPlan.end).then((curve) => costPlan.choose(curve));
+      planned = probeCosts(probe, parts, costPlan.start, costPlan.end).then((curve) => checkPlan(costPlan, costPlan.choose(curve)));
       planned.catch(() => {});
       ends = [costPlan.earliestFirstEnd];
+      // The loop stops at the first frame's earliest end until the plan comes: watch every layer now.
+      for (const part of parts) if (!Buffer.isBuffer(part) && !isBoundary(part) && part.ready) watch(part.ready);
     }
     /** The frame queued open, waiting for the rest of its slices, and the bytes it holds. */
     let open: { close(rest: FrameSlice[], restSize: number): void } | undefined;
@@ -596,7 +608,13 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       position += n;
     };
     const cut = async (): Promise<void> => {
-      if (fill === 0) return;
+      if (fill === 0) {
+        // A boundary or the end right where the plan ended the open frame: it ends here.
+        open?.close([], 0);
+        open = undefined;
+        openSize = 0;
+        return;
+      }
       const frame = slices;
       const size = fill;
       slices = [];
@@ -610,7 +628,8 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       if (planned && position === costPlan!.earliestFirstEnd) {
         // The first frame's end is the plan's to choose: queue it open, and wait for the plan here.
         const first = await frames.submitOpen(frame, size);
-        ends = [...(await planned)];
+        // The plan, unless a layer is lost or the open frame fails first (its worker gone).
+        ends = await Promise.race([planned, loss, first.failure]);
         planned = undefined;
         if (ends[0] === position) first.close([], 0);
         else {
@@ -666,8 +685,22 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
   } catch (err) {
     failStreamed(err);
     await Promise.all([frames.close(), probe?.close()]);
+    // Nothing of this write may still be reading once it has failed: the probe ends at once when closed.
+    await planned?.catch(() => {});
     throw lost ? lost.err : err;
   }
+}
+
+/** The plan's ends as the writer needs them: ascending integers within the planned range. */
+function checkPlan(plan: CostPlan, ends: readonly number[]): number[] {
+  let previous = plan.earliestFirstEnd - 1;
+  for (const e of ends) {
+    if (!Number.isSafeInteger(e) || e <= previous || e >= plan.end) {
+      throw new ZstdError('ZSTD_INVALID_OPTION', `frame plan: ends expected ascending from ${plan.earliestFirstEnd} and before ${plan.end}, found ${ends.join(', ')}`);
+    }
+    previous = e;
+  }
+  return [...ends];
 }
 
 /**
@@ -690,10 +723,13 @@ async function probeCosts(probe: CostProbe, parts: readonly ZstdInputPart[], sta
           if (!part.streamed.replay || from !== at || to !== at + length) {
             throw new ZstdError('ZSTD_COMPRESS_FAILED', `streamed part at input offset ${at}: a plan by cost needs to read it twice, and it cannot be replayed`);
           }
-          await part.streamed.replay(probe.writable());
+          // A replay broken by the probe (closed, its worker gone) fails with the probe's error, not the layer's.
+          await Promise.race([part.streamed.replay(probe.writable()), probe.stopped]).catch((err: unknown) => {
+            throw probe.failed ?? err;
+          });
           probe.mark();
         } else {
-          await part.ready;
+          await Promise.race([part.ready, probe.stopped]);
           await probe.file(part.path, (part.offset ?? 0) + from - at, to - from);
           probe.mark();
         }
