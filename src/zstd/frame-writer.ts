@@ -285,10 +285,10 @@ class OrderedFrames {
         continue;
       }
       head = Buffer.concat([head, chunk]);
-      const header = await completeHeader(head, frame);
-      if (!header) continue;
-      await this.emit(header);
-      await this.emit(head.subarray(parseFrameHeader(head, 0, frame.label)!.headerSize));
+      const complete = await completeHeader(head, frame);
+      if (!complete) continue;
+      await this.emit(complete.header);
+      await this.emit(complete.rest);
       head = undefined;
     }
     if (head) checkFrameHeader(head, frame.size, frame.label, true);
@@ -608,23 +608,18 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
       position += n;
     };
     const cut = async (): Promise<void> => {
-      if (fill === 0) {
-        // A boundary or the end right where the plan ended the open frame: it ends here.
-        open?.close([], 0);
-        open = undefined;
-        openSize = 0;
-        return;
-      }
       const frame = slices;
       const size = fill;
       slices = [];
       fill = 0;
+      // The open frame's rest (none when a boundary or the end comes right where the plan ended it).
       if (open) {
         open.close(frame, size);
         open = undefined;
         openSize = 0;
         return;
       }
+      if (size === 0) return;
       if (planned && position === costPlan!.earliestFirstEnd) {
         // The first frame's end is the plan's to choose: queue it open, and wait for the plan here.
         const first = await frames.submitOpen(frame, size);
@@ -743,17 +738,18 @@ async function probeCosts(probe: CostProbe, parts: readonly ZstdInputPart[], sta
 }
 
 /**
- * The header `head` begins with, as it goes into the file: with the content
- * size put in when the frame was open (compressed with no size pledged),
- * once its size is known. Undefined while `head` is too short to hold it.
+ * The header `head` begins with, as it goes into the file (with the content
+ * size put in when the frame was open, compressed with no size pledged, once
+ * its size is known), and the bytes after it. Undefined while `head` is too
+ * short to hold the header.
  */
-async function completeHeader(head: Buffer, frame: CompressedFrame): Promise<Buffer | undefined> {
+async function completeHeader(head: Buffer, frame: CompressedFrame): Promise<{ header: Buffer; rest: Buffer } | undefined> {
   const h = parseFrameHeader(head, 0, frame.label);
   if (!h) return undefined;
   let header = head.subarray(0, h.headerSize);
   if (h.contentSize === null) header = withContentSize(header, await frame.final(), frame.label);
   checkFrameHeader(header, frame.size, frame.label, true);
-  return header;
+  return { header, rest: head.subarray(h.headerSize) };
 }
 
 /**
