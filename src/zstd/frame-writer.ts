@@ -55,7 +55,7 @@ export const BUNDLE_WINDOW_LOG = Math.log2(MAX_BUNDLE_WINDOW);
  * (archive/frame-plan.ts, `planFrameEndsByCost`), as few as this size
  * allows. Measured with that plan, level 16, `bundle` from a loopback
  * registry (bench:bundle sets), alternating rounds in one run, on a
- * machine then about 35% slower than at other times:
+ * machine then 25-35% slower than during bench:bundle in README.md:
  *
  * | plan, largest frame | release-like, 346 MiB | disjoint, 479 MiB |
  * |---|---|---|
