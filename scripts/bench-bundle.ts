@@ -9,7 +9,7 @@
  * the metadata first, then `zstd -T0 -16 --long=25`. Wall and CPU time are
  * the sums of the steps; peak memory the largest step's RSS. airpack: one `bundle -o X.tar.zst` (layers
  * uncompressed, level 16). Variants (--variants) add `--layers original`
- * and 64 / 256 MiB frames to show what those choices cost or gain.
+ * and 64 / 192 MiB frames (the default is 256) to show what those choices cost or gain.
  * --rebundle times re-bundling out of an airpack bundle (read in place)
  * against the same out of an uncompressed tar, into a bundle and into a
  * plain tar.
@@ -80,7 +80,7 @@ async function benchSet(registry: { url: string; host: string }, work: string, s
     for (const [name, flags] of [
       ['layers-original', ['--layers', 'original']],
       ['frame-64MiB', ['--frame-size', '64M']],
-      ['frame-256MiB', ['--frame-size', '256M']],
+      ['frame-192MiB', ['--frame-size', '192M']],
     ] as const) {
       const v = await runAirpack([...flags]);
       extra[name] = figures(summarize([v]));
