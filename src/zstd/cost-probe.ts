@@ -6,12 +6,19 @@
  * Level 16 costs 0.10 to 0.25 CPU s per MB from one layer to the next. The
  * registry's gzip size does not predict that, and neither does `zstd -1`
  * (both put a 5.2 s and an 11.3 s layer of the bench set within 12% of each
- * other). `zstd -1` with long matching and the bundle's window does (0.5 to
- * 0.69 s of level 16 per MB of its output): what repeats within 32 MiB is
- * cheap for both. So the probe is that: the input in order, at level 1 with
- * long matching and window 2^25, flushed every 4 MiB and at each `mark`,
- * and the output bytes counted. About 0.6 s a core for 360 MB; the output
- * is thrown away. It runs on a worker thread of its own.
+ * other). `zstd -1` with long matching and the bundle's window comes
+ * close: what repeats within 32 MiB is cheap for both. So the probe is
+ * that: the input in order, at level 1 with long matching and window 2^25,
+ * flushed every 4 MiB and at each `mark`, and the output bytes counted.
+ * About 0.6 s a core for 360 MB; the output is thrown away. It runs on a
+ * worker thread of its own.
+ *
+ * Long matches count from 256 bytes, not libzstd's 64. Measured over nine
+ * frames of the two bench sets, CPU s of level 16 per MiB of probe output:
+ * 0.47 to 0.85 with 64 (a library repeated ten times cost the probe 3% of
+ * each copy, and level 16 almost nothing), 0.61 to 0.84 with 256, 0.61 to
+ * 0.85 with 1024; levels 3 and 5, a bigger hash table or a faster long-match
+ * sampling were no closer (0.35 to 0.97).
  *
  * The estimate is deterministic (libzstd's level-1 bytes), so a plan made
  * from it is the same on every machine.
@@ -126,6 +133,9 @@ function probeWorkerMain(require: NodeJS.Require): void {
   cctx.setParameter(zstd.CParameter.compressionLevel, 1);
   cctx.setParameter(zstd.CParameter.windowLog, 25);
   cctx.setParameter(zstd.CParameter.enableLongDistanceMatching, 1);
+  // Long matches of 256 bytes and more only (the default is 64): a file repeated within the window
+  // then costs the probe next to nothing, as it costs level 16 (see the header).
+  cctx.setParameter(zstd.CParameter.ldmMinMatch, 256);
   const out = Buffer.allocUnsafe(1 << 20);
   const readBuf = Buffer.allocUnsafe(STEP);
   const port = parentPort!;
