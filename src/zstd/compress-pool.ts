@@ -209,11 +209,6 @@ export class CompressedFrame {
     this.sizeKnown.catch(() => {});
   }
 
-  /** True until an open frame is closed: its header then lacks the content size. */
-  get open(): boolean {
-    return this.setSize !== undefined;
-  }
-
   /** The frame's final uncompressed size, once it is known. */
   final(): Promise<number> {
     return this.sizeKnown;
