@@ -85,17 +85,26 @@ function curveOf(runs: Array<[number, number]>): CostCurve {
   return { at, cost };
 }
 
-/** Each worker's cost when two take the frames in order, each the next one when free. */
+/** y at x on the polyline through (xs, ys), clamped at both ends. */
+function along(xs: readonly number[], ys: readonly number[], x: number): number {
+  const i = xs.findIndex((a) => a >= x);
+  if (i === -1) return ys[ys.length - 1]!;
+  if (xs[i] === x || i === 0) return ys[i]!;
+  return ys[i - 1]! + ((x - xs[i - 1]!) / (xs[i]! - xs[i - 1]!)) * (ys[i]! - ys[i - 1]!);
+}
+
+/**
+ * Each worker's cost when two take the frames in order, each the next one
+ * when free; a frame's start costs the curve's restart extra there (its
+ * share, for a frame shorter than the window).
+ */
 function workerCosts(curve: CostCurve, start: number, end: number, cuts: readonly number[]): number[] {
-  const costAt = (x: number): number => {
-    const i = curve.at.findIndex((a) => a >= x - start);
-    if (curve.at[i] === x - start) return curve.cost[i]!;
-    const f = (x - start - curve.at[i - 1]!) / (curve.at[i]! - curve.at[i - 1]!);
-    return curve.cost[i - 1]! + f * (curve.cost[i]! - curve.cost[i - 1]!);
-  };
+  const costAt = (x: number): number => along(curve.at, curve.cost, x - start);
+  const startCost = (from: number, to: number): number =>
+    from === start || !curve.restart ? 0 : along(curve.restart.at, curve.restart.extra, from - start) * Math.min(1, (to - from) / (32 * MiB));
   const taken = [0, 0];
   const edges = [start, ...cuts, end];
-  for (let k = 1; k < edges.length; k++) taken[taken[0]! <= taken[1]! ? 0 : 1]! += costAt(edges[k]!) - costAt(edges[k - 1]!);
+  for (let k = 1; k < edges.length; k++) taken[taken[0]! <= taken[1]! ? 0 : 1]! += costAt(edges[k]!) - costAt(edges[k - 1]!) + startCost(edges[k - 1]!, edges[k]!);
   return taken;
 }
 
@@ -137,6 +146,22 @@ describe('planFrameEndsByCost', () => {
     expect(workerCosts(curve, 0, end, cuts).map((c) => Math.round(c * 10) / 10)).toEqual([105, 105]);
   });
 
+  it('charges a frame for what its start cannot refer back to, and evens out the workers with it', () => {
+    // 300 MiB at 1 per MiB, repeating itself: a frame that starts past the first window pays 40 more.
+    const flat = curveOf([[300, 1]]);
+    const restart = { at: [0, 32 * MiB, 64 * MiB], extra: [0, 40, 40] };
+    const curve = { ...flat, restart };
+    const cuts = planFrameEndsByCost({ start: 0, end: 300 * MiB, layerStarts: [0], frameSize }, curve);
+    // 340 in all: the first frame takes 170 MiB, the second 130 MiB and its start's 40 (within the
+    // plan's steps: a share in 256 of half the curve's total).
+    expect(cuts).toHaveLength(1);
+    expect(Math.abs(cuts[0]! - 170 * MiB)).toBeLessThan(MiB);
+    expect(workerCosts(curve, 0, 300 * MiB, cuts).map(Math.round)).toEqual([170, 170]);
+    // Without the restart costs the cut is the middle, and the second worker would carry 190.
+    expect(planFrameEndsByCost({ start: 0, end: 300 * MiB, layerStarts: [0], frameSize }, flat)).toEqual([150 * MiB]);
+    expect(workerCosts(curve, 0, 300 * MiB, [150 * MiB]).map(Math.round)).toEqual([150, 190]);
+  });
+
   it('keeps every frame within frameSize, the first past the window, and two workers within reach of even, whatever the costs', () => {
     let seed = 11;
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -152,8 +177,14 @@ describe('planFrameEndsByCost', () => {
         left -= mib;
       }
       const full = curveOf(runs);
-      // The curve ends exactly at the layers' end.
-      const curve = { at: [...full.at.filter((a) => a < size), size], cost: [...full.cost.slice(0, full.at.filter((a) => a < size).length), full.cost[full.cost.length - 1]!] };
+      // The curve ends exactly at the layers' end; in half the rounds starting a frame costs more, up to a tenth of the total.
+      const restart = { at: [] as number[], extra: [] as number[] };
+      if (round % 2 === 1) for (let at = 0; at + 32 * MiB <= size; at += 32 * MiB) restart.at.push(at), restart.extra.push(random() < 0.5 ? 0 : random() * full.cost[full.cost.length - 1]! * 0.1);
+      const curve = {
+        at: [...full.at.filter((a) => a < size), size],
+        cost: [...full.cost.slice(0, full.at.filter((a) => a < size).length), full.cost[full.cost.length - 1]!],
+        ...(round % 2 === 1 ? { restart } : {}),
+      };
       const layerStarts = [start];
       while (layerStarts[layerStarts.length - 1]! < end - 20 * MiB) layerStarts.push(layerStarts[layerStarts.length - 1]! + Math.round(random() * 60 * MiB) + 512);
       const input = { start, end, layerStarts: layerStarts.filter((b) => b < end), frameSize };
@@ -172,12 +203,13 @@ describe('planFrameEndsByCost', () => {
       }
       expect(cuts[0]).toBeGreaterThanOrEqual(shape.earliestFirstEnd);
       // Where neither frameSize nor the first frame's least length binds, the busier worker carries
-      // at most half the cost plus the slack.
-      const total = curve.cost[curve.cost.length - 1]!;
+      // at most half the cost (its frame's start included) plus the slack: a cut moved to a layer
+      // boundary (2% of the total), a plan kept for fewer frames or cuts on boundaries (2% of its finish).
+      const [a, b] = workerCosts(curve, start, end, cuts);
+      const total = a! + b!;
       const firstLeast = workerCosts(curve, start, end, [shape.earliestFirstEnd])[0]!;
       if (frames.length === 2 && frames.every((n) => n < frameSize) && firstLeast <= total / 2) {
-        const [a, b] = workerCosts(curve, start, end, cuts);
-        expect(Math.max(a!, b!)).toBeLessThanOrEqual(total * 0.52 + 1e-6);
+        expect(Math.max(a!, b!)).toBeLessThanOrEqual(total * 0.52 * 1.02 + 1e-6);
       }
     }
   });

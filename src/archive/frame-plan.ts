@@ -104,6 +104,14 @@ function nearest(sorted: readonly number[], target: number, after: number): numb
  * level 16 takes in a fraction of the time of the rest) gets a frame of
  * its own and the costly rest is cut to even the two workers out.
  *
+ * A frame also costs what its start adds (`CostCurve.restart`: content that
+ * repeats what came before the cut, which the frame cannot refer back to),
+ * so the total is not known before the cuts are. The plan is made for
+ * shares from half the curve's total upwards (SHARE_STEPS of them); of
+ * the plans whose two workers would finish within TIE_SHARE of the first,
+ * the one with the fewest frames is kept, then the one with the most cuts
+ * at layer boundaries, then the earliest to finish.
+ *
  * The first data frame starts before the probe has seen the layers (its
  * worker compresses while they download): it runs to `earliestFirstEnd` at
  * least, which is past the window, so that frame, compressed with no size
@@ -120,6 +128,10 @@ const PLAN_WORKERS = 2;
 const SNAP_COST_SHARE = 0.02;
 /** The least cost a frame is given (short of the last): a frame more costs long matches. */
 const MIN_COST_SHARE = 0.05;
+/** Shares tried, from half the curve's total to all of it (what frame starts add is known only once the cuts are). */
+const SHARE_STEPS = 256;
+/** Plans whose workers would finish within this share of each other are a tie. */
+const TIE_SHARE = 0.02;
 
 /** The shape of a plan by cost for these layers, or undefined where the plan by bytes applies (one frame, or frames no longer than the window). */
 export function costPlanShape({ start, end, frameSize }: Omit<FramePlanInput, 'layerStarts'>): CostPlanShape | undefined {
@@ -133,41 +145,97 @@ export function costPlanShape({ start, end, frameSize }: Omit<FramePlanInput, 'l
 export function planFrameEndsByCost(input: FramePlanInput, curve: CostCurve): number[] {
   const shape = costPlanShape(input);
   if (!shape) return planFrameEnds(input);
-  const { start, end, layerStarts, frameSize } = input;
+  const { start, end } = input;
   if (curve.at.length < 2 || curve.at[0] !== 0 || curve.at[curve.at.length - 1] !== end - start) {
     throw new RangeError(`cost curve: expected to span the ${end - start} bytes of layers, found ${curve.at[curve.at.length - 1] ?? 0}`);
   }
-  const costAt = (x: number): number => interpolate(curve.at, curve.cost, x - start);
-  const total = costAt(end);
-  const share = total / PLAN_WORKERS;
+  const costs = frameCosts(start, curve);
+  const curveTotal = costs.at(end);
+  const layerStart = new Set(input.layerStarts);
+  const plans: Array<{ ends: number[]; finish: number }> = [];
+  for (let step = 0; step <= SHARE_STEPS; step++) plans.push(planForShare(input, shape, costs, (curveTotal / PLAN_WORKERS) * (1 + step / SHARE_STEPS)));
+  // Each frame more loses long matches: of the plans that finish within TIE_SHARE of the first, the fewest frames.
+  const first = Math.min(...plans.map((p) => p.finish));
+  const near = plans.filter((p) => p.finish <= first * (1 + TIE_SHARE));
+  // Then the most cuts at layer boundaries (they save bytes too), then the earliest to finish.
+  const onBoundaries = (p: { ends: number[] }): number => p.ends.filter((e) => layerStart.has(e)).length;
+  const rank = (p: { ends: number[]; finish: number }): number[] => [p.ends.length, -onBoundaries(p), p.finish];
+  let best = near[0]!;
+  for (const p of near.slice(1)) if (before(rank(p), rank(best))) best = p;
+  return best.ends;
+}
+
+interface FrameCosts {
+  /** The curve's cost from the layers' start to tar offset `x`. */
+  at(x: number): number;
+  /** The tar offset where the curve's cost comes to `cost`. */
+  offset(cost: number): number;
+  /** What a frame from `from` costs beyond the curve over a window, for what it cannot refer back to. */
+  start(from: number): number;
+  /** What the frame from `from` to `to` costs, its start included (a frame shorter than the window pays its share). */
+  frame(from: number, to: number): number;
+}
+
+function frameCosts(start: number, curve: CostCurve): FrameCosts {
+  const at = (x: number): number => interpolate(curve.at, curve.cost, x - start);
+  const { restart } = curve;
+  // Restarts are a window (the probe's RESTART_SPACING) apart; between two the extra is interpolated.
+  const startCost = (from: number): number =>
+    from <= start || !restart || restart.at.length === 0 ? 0 : Math.max(0, interpolate(restart.at, restart.extra, from - start));
+  return {
+    at,
+    offset: (cost) => start + Math.round(interpolate(curve.cost, curve.at, cost)),
+    start: startCost,
+    frame: (from, to) => at(to) - at(from) + startCost(from) * Math.min(1, (to - from) / MAX_BUNDLE_WINDOW),
+  };
+}
+
+/**
+ * The cuts that bring each worker, taking frames in order, up to `share`
+ * (as far as `frameSize` allows), and when the busier worker would finish.
+ */
+function planForShare({ start, end, layerStarts, frameSize }: FramePlanInput, shape: CostPlanShape, costs: FrameCosts, share: number): { ends: number[]; finish: number } {
+  const total = share * PLAN_WORKERS;
   /** Cost each worker has taken, as they would take the frames in order. */
   const taken = new Array<number>(PLAN_WORKERS).fill(0);
   const ends: number[] = [];
+  const give = (from: number, to: number): void => {
+    taken[taken.indexOf(Math.min(...taken))]! += costs.frame(from, to);
+  };
   for (let previous = start; ; ) {
-    const worker = taken.indexOf(Math.min(...taken));
-    const want = Math.max(share - taken[worker]!, MIN_COST_SHARE * total);
-    const rest = total - costAt(previous);
-    if (end - previous <= frameSize && rest <= want + SNAP_COST_SHARE * total) return ends;
+    const want = Math.max(share - Math.min(...taken), MIN_COST_SHARE * total);
     const lo = Math.max(previous + 1, ends.length === 0 ? shape.earliestFirstEnd : 0);
     const hi = Math.min(previous + frameSize, end - 1);
-    const goal = costAt(previous) + want;
-    let cut = Math.min(hi, Math.max(lo, start + Math.round(interpolate(curve.cost, curve.at, goal))));
+    if ((end - previous <= frameSize && costs.frame(previous, end) <= want + SNAP_COST_SHARE * total) || hi < lo) {
+      give(previous, end);
+      return { ends, finish: Math.max(...taken) };
+    }
+    // Where the frame's cost, its start's included, comes to `want`.
+    const goal = costs.at(previous) + Math.max(want - costs.start(previous), MIN_COST_SHARE * total);
+    let cut = Math.min(hi, Math.max(lo, costs.offset(goal)));
     // Snap around the cut as bounded (a frame held to frameSize snaps back from its end).
-    const aim = costAt(cut);
+    const aim = costs.at(cut);
     let best = Infinity;
     for (const b of layerStarts) {
       if (b < lo || b > hi) continue;
-      const off = Math.abs(costAt(b) - aim);
+      const off = Math.abs(costs.at(b) - aim);
       if (off < best) {
         best = off;
         if (off <= SNAP_COST_SHARE * total) cut = b;
       }
     }
-    taken[worker]! += costAt(cut) - costAt(previous);
+    give(previous, cut);
     ends.push(cut);
     previous = cut;
   }
 }
+
+/** Whether `a` sorts before `b`, element by element. */
+function before(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+  return false;
+}
+
 /** y at x on the polyline through (xs, ys), xs ascending (where xs repeat, the last of the run). */
 function interpolate(xs: readonly number[], ys: readonly number[], x: number): number {
   let lo = 0;

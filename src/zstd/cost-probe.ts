@@ -20,6 +20,17 @@
  * 0.85 with 1024; levels 3 and 5, a bigger hash table or a faster long-match
  * sampling were no closer (0.35 to 0.97).
  *
+ * A frame starts with nothing behind it, and the probe's one stream does
+ * not: where the content repeats what came before, a frame that starts
+ * there pays for the first copy again, and the curve does not show it (the
+ * disjoint bench set: a frame cut 246 MiB in, among hard-linked copies of a
+ * 24.6 MiB library, came to 44.5 MiB of probe output on its own against 35.9
+ * on the curve; level 16 took 30.9 s over it, the other worker 23.8 s). So
+ * a second level-1 stream restarts every window (2^25 bytes) and the curve
+ * carries, at each restart, what it cost beyond the first stream over that
+ * window (`CostCurve.restart`): what a frame starting there adds. One more
+ * level-1 pass over the input, on the same thread.
+ *
  * The estimate is deterministic (libzstd's level-1 bytes), so a plan made
  * from it is the same on every machine.
  */
@@ -32,7 +43,17 @@ import { startZstdWorker } from './worker.js';
 export interface CostCurve {
   readonly at: readonly number[];
   readonly cost: readonly number[];
+  /**
+   * What a frame that starts at `at[i]` (every `RESTART_SPACING` bytes, from 0)
+   * costs beyond the curve over the window after it, `extra[i]` bytes of
+   * probe output: the repeats of what came before, which the frame cannot
+   * refer back to. Whole windows only. None: starting a frame costs nothing more.
+   */
+  readonly restart?: { readonly at: readonly number[]; readonly extra: readonly number[] };
 }
+
+/** Where the probe's second stream restarts, and how far a frame's start costs more: the bundle's window. */
+export const RESTART_SPACING = 2 ** 25;
 
 type ProbeRequest = { kind: 'bytes'; buf: Uint8Array } | { kind: 'file'; path: string; offset: number; length: number } | { kind: 'mark' } | { kind: 'end' };
 type ProbeReply = { ack: true } | { curve: CostCurve } | { error: string };
@@ -129,43 +150,64 @@ function probeWorkerMain(require: NodeJS.Require): void {
   const zstd = require(workerData.bindingPath as string) as typeof import('zstd-napi/binding.js');
   // Input between two points of the curve at most: flushes cost little at level 1.
   const STEP = 4 * 1024 * 1024;
-  const cctx = new zstd.CCtx();
-  cctx.setParameter(zstd.CParameter.compressionLevel, 1);
-  cctx.setParameter(zstd.CParameter.windowLog, 25);
-  cctx.setParameter(zstd.CParameter.enableLongDistanceMatching, 1);
-  // Long matches of 256 bytes and more only (the default is 64): a file repeated within the window
-  // then costs the probe next to nothing, as it costs level 16 (see the header).
-  cctx.setParameter(zstd.CParameter.ldmMinMatch, 256);
+  // RESTART_SPACING (nothing outside this function reaches the worker).
+  const SPACING = 2 ** 25;
+  const level1 = (): InstanceType<typeof zstd.CCtx> => {
+    const cctx = new zstd.CCtx();
+    cctx.setParameter(zstd.CParameter.compressionLevel, 1);
+    cctx.setParameter(zstd.CParameter.windowLog, 25);
+    cctx.setParameter(zstd.CParameter.enableLongDistanceMatching, 1);
+    // Long matches of 256 bytes and more only (the default is 64): a file repeated within the window
+    // then costs the probe next to nothing, as it costs level 16 (see the header).
+    cctx.setParameter(zstd.CParameter.ldmMinMatch, 256);
+    return cctx;
+  };
+  /** The stream of the curve, and the one that starts again every SPACING bytes. */
+  const whole = { cctx: level1(), output: 0 };
+  const restarting = { cctx: level1(), output: 0 };
   const out = Buffer.allocUnsafe(1 << 20);
   const readBuf = Buffer.allocUnsafe(STEP);
   const port = parentPort!;
   let input = 0;
-  let output = 0;
   const at: number[] = [0];
   const cost: number[] = [0];
+  const restart = { at: [] as number[], extra: [] as number[] };
+  /** Both streams' output where the restarting one last started. */
+  let since = { whole: 0, restarting: 0 };
 
-  const run = (src: Uint8Array, op: number): void => {
+  const run = (stream: typeof whole, src: Uint8Array, op: number): void => {
     let rest = src;
     for (;;) {
-      const [remaining, produced, consumed] = cctx.compressStream2(out, rest, op);
-      output += produced;
+      const [remaining, produced, consumed] = stream.cctx.compressStream2(out, rest, op);
+      stream.output += produced;
       rest = rest.subarray(consumed);
       if (rest.length === 0 && (op === zstd.EndDirective.continue || remaining === 0)) return;
     }
   };
   const mark = (): void => {
     if (input === at[at.length - 1]) return;
-    run(new Uint8Array(0), zstd.EndDirective.flush);
+    // Both flushed at the same points, so the two differ only by what the restart lost.
+    run(whole, new Uint8Array(0), zstd.EndDirective.flush);
+    run(restarting, new Uint8Array(0), zstd.EndDirective.flush);
     at.push(input);
-    cost.push(output);
+    cost.push(whole.output);
   };
   const push = (src: Uint8Array): void => {
     for (let from = 0; from < src.length; ) {
-      const n = Math.min(src.length - from, STEP - (input - at[at.length - 1]!));
-      run(src.subarray(from, from + n), zstd.EndDirective.continue);
+      const n = Math.min(src.length - from, STEP - (input - at[at.length - 1]!), SPACING - (input % SPACING));
+      run(whole, src.subarray(from, from + n), zstd.EndDirective.continue);
+      run(restarting, src.subarray(from, from + n), zstd.EndDirective.continue);
       input += n;
       from += n;
-      if (input - at[at.length - 1]! >= STEP) mark();
+      if (input % SPACING === 0) {
+        mark();
+        // The window that began SPACING bytes ago is whole: what the restart cost over it. The frame
+        // ends here, and the next one starts with nothing behind it.
+        run(restarting, new Uint8Array(0), zstd.EndDirective.end);
+        restart.at.push(input - SPACING);
+        restart.extra.push(Math.max(0, restarting.output - since.restarting - (whole.output - since.whole)));
+        since = { whole: whole.output, restarting: restarting.output };
+      } else if (input - at[at.length - 1]! >= STEP) mark();
     }
   };
   const readFile = (path: string, offset: number, length: number): void => {
@@ -186,7 +228,7 @@ function probeWorkerMain(require: NodeJS.Require): void {
       if (req.kind === 'bytes') push(req.buf);
       else if (req.kind === 'file') readFile(req.path, req.offset, req.length);
       else mark();
-      if (req.kind === 'end') port.postMessage({ curve: { at, cost } });
+      if (req.kind === 'end') port.postMessage({ curve: { at, cost, restart } });
       else if (req.kind !== 'mark') port.postMessage({ ack: true });
     } catch (err) {
       port.postMessage({ error: err instanceof Error ? err.message : String(err) });
