@@ -9,9 +9,8 @@
  * other). `zstd -1` with long matching and the bundle's window comes
  * close: what repeats within 32 MiB is cheap for both. So the probe is
  * that: the input in order, at level 1 with long matching and window 2^25,
- * flushed every 4 MiB and at each `mark`, and the output bytes counted.
- * About 0.6 s a core for 360 MB; the output is thrown away. It runs on a
- * worker thread of its own.
+ * flushed every 4 MiB and at each `mark`, and the output bytes counted;
+ * the output is thrown away. It runs on a worker thread of its own.
  *
  * Long matches count from 256 bytes, not libzstd's 64. Measured over nine
  * frames of the two bench sets, CPU s of level 16 per MiB of probe output:
@@ -28,8 +27,10 @@
  * on the curve; level 16 took 30.9 s over it, the other worker 23.8 s). So
  * a second level-1 stream restarts every window (2^25 bytes) and the curve
  * carries, at each restart, what it cost beyond the first stream over that
- * window (`CostCurve.restart`): what a frame starting there adds. One more
- * level-1 pass over the input, on the same thread.
+ * window (`CostCurve.restart`): what a frame starting there adds. Both
+ * streams take 2.4-2.5 s of a core for 503 MB of bench layers, the first
+ * alone 1.0 s: the two 32 MiB windows compete for the cache (two streams
+ * that never restart take 2.1 s).
  *
  * The estimate is deterministic (libzstd's level-1 bytes), so a plan made
  * from it is the same on every machine.
