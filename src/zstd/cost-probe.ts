@@ -29,7 +29,7 @@
  * carries, at each restart, what it cost beyond the first stream over that
  * window (`CostCurve.restart`): what a frame starting there adds. Both
  * streams take 2.4-2.5 s of a core for 503 MB of bench layers, the first
- * alone 1.0 s: the two 32 MiB windows compete for the cache (two streams
+ * alone 1.0 s: twice the work, and 0.35 s for the 14 restarts (two streams
  * that never restart take 2.1 s).
  *
  * The estimate is deterministic (libzstd's level-1 bytes), so a plan made
