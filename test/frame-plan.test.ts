@@ -95,13 +95,13 @@ function along(xs: readonly number[], ys: readonly number[], x: number): number 
 
 /**
  * Each worker's cost when two take the frames in order, each the next one
- * when free; a frame's start costs the curve's restart extra there (its
- * share, for a frame shorter than the window).
+ * when free; a frame's start costs the curve's restart extra there (at
+ * most the frame's length).
  */
 function workerCosts(curve: CostCurve, start: number, end: number, cuts: readonly number[]): number[] {
   const costAt = (x: number): number => along(curve.at, curve.cost, x - start);
   const startCost = (from: number, to: number): number =>
-    from === start || !curve.restart ? 0 : along(curve.restart.at, curve.restart.extra, from - start) * Math.min(1, (to - from) / (32 * MiB));
+    from === start || !curve.restart ? 0 : Math.min(along(curve.restart.at, curve.restart.extra, from - start), to - from);
   const taken = [0, 0];
   const edges = [start, ...cuts, end];
   for (let k = 1; k < edges.length; k++) taken[taken[0]! <= taken[1]! ? 0 : 1]! += costAt(edges[k]!) - costAt(edges[k - 1]!) + startCost(edges[k - 1]!, edges[k]!);
@@ -202,6 +202,18 @@ describe('planFrameEndsByCost', () => {
         expect(n).toBeLessThanOrEqual(frameSize);
       }
       expect(cuts[0]).toBeGreaterThanOrEqual(shape.earliestFirstEnd);
+      // What starts cost never buys more frames: a frame more is another start to pay for.
+      if (curve.restart) expect(cuts.length).toBeLessThanOrEqual(planFrameEndsByCost(input, { at: curve.at, cost: curve.cost }).length);
+      // A frame between the first and the last carries 3% of the curve's cost at least (5%, less a
+      // cut moved to a boundary), unless frameSize holds it: no sliver of a frame to dodge a start's cost.
+      const total0 = curve.cost[curve.cost.length - 1]!;
+      const costAt = (x: number): number => along(curve.at, curve.cost, x - start);
+      const edges = [start, ...cuts, end];
+      for (let k = 1; k + 2 < edges.length; k++) {
+        const [a, b] = [edges[k]!, edges[k + 1]!];
+        const held = costAt(Math.min(a + frameSize, end)) - costAt(b) <= 0.02 * total0 + 1e-6;
+        if (!held) expect(costAt(b) - costAt(a)).toBeGreaterThanOrEqual(0.03 * total0 - 1e-6);
+      }
       // Where neither frameSize nor the first frame's least length binds, the busier worker carries
       // at most half the cost (its frame's start included) plus the slack: a cut moved to a layer
       // boundary (2% of the total), a plan kept for fewer frames or cuts on boundaries (2% of its finish).
@@ -214,8 +226,21 @@ describe('planFrameEndsByCost', () => {
     }
   });
 
-  it('refuses a curve that does not span the layers', () => {
-    expect(() => planFrameEndsByCost({ start: 0, end: 100 * MiB, layerStarts: [0], frameSize }, curveOf([[90, 1]]))).toThrow(/expected to span the 104857600 bytes/);
+  it('refuses a curve that does not span the layers, does not ascend, or has its restarts out of place', () => {
+    const input = { start: 0, end: 100 * MiB, layerStarts: [0], frameSize };
+    expect(() => planFrameEndsByCost(input, curveOf([[90, 1]]))).toThrow(/expected to span the 104857600 bytes/);
+    const curve = curveOf([[100, 1]]);
+    expect(() => planFrameEndsByCost(input, { ...curve, cost: curve.cost.map((c, i) => (i === 50 ? Number.NaN : c)) })).toThrow(/expected a cost from 0 at each of its 101 points/);
+    expect(() => planFrameEndsByCost(input, { ...curve, cost: curve.cost.slice(1) })).toThrow(/expected a cost from 0/);
+    const bad = [
+      { at: [0, 32 * MiB, 64 * MiB], extra: [0, 40] },
+      { at: [0, 32 * MiB], extra: [0, Number.NaN] },
+      { at: [0, 32 * MiB], extra: [0, -1] },
+      { at: [0, 30 * MiB], extra: [0, 1] },
+    ];
+    for (const restart of bad) expect(() => planFrameEndsByCost(input, { ...curve, restart })).toThrow(/expected restarts every 33554432 bytes from 0/);
+    // No restarts measured: starts cost nothing more.
+    expect(planFrameEndsByCost(input, { ...curve, restart: { at: [], extra: [] } })).toEqual(planFrameEndsByCost(input, curve));
   });
 });
 

@@ -28,7 +28,7 @@
  * `frameSize`, never on the machine, so the bytes are the same everywhere.
  */
 
-import type { CostCurve } from '../zstd/cost-probe.js';
+import { RESTART_SPACING, type CostCurve } from '../zstd/cost-probe.js';
 import { MAX_BUNDLE_WINDOW } from '../zstd/frame-header.js';
 
 /** Below this much layer data one frame does it: two would save less than a second. */
@@ -107,10 +107,10 @@ function nearest(sorted: readonly number[], target: number, after: number): numb
  * A frame also costs what its start adds (`CostCurve.restart`: content that
  * repeats what came before the cut, which the frame cannot refer back to),
  * so the total is not known before the cuts are. The plan is made for
- * shares from half the curve's total upwards (SHARE_STEPS of them); of
- * the plans whose two workers would finish within TIE_SHARE of the first,
- * the one with the fewest frames is kept, then the one with the most cuts
- * at layer boundaries, then the earliest to finish.
+ * shares from half the curve's total upwards (SHARE_STEPS of them). Of
+ * the plans whose two workers would finish within TIE_SHARE of the
+ * earliest, the one with the fewest frames is kept, then the one with the
+ * most cuts at layer boundaries, then the earliest to finish.
  *
  * The first data frame starts before the probe has seen the layers (its
  * worker compresses while they download): it runs to `earliestFirstEnd` at
@@ -146,23 +146,43 @@ export function planFrameEndsByCost(input: FramePlanInput, curve: CostCurve): nu
   const shape = costPlanShape(input);
   if (!shape) return planFrameEnds(input);
   const { start, end } = input;
-  if (curve.at.length < 2 || curve.at[0] !== 0 || curve.at[curve.at.length - 1] !== end - start) {
-    throw new RangeError(`cost curve: expected to span the ${end - start} bytes of layers, found ${curve.at[curve.at.length - 1] ?? 0}`);
-  }
+  checkCurve(curve, end - start);
   const costs = frameCosts(start, curve);
   const curveTotal = costs.at(end);
-  const layerStart = new Set(input.layerStarts);
-  const plans: Array<{ ends: number[]; finish: number }> = [];
-  for (let step = 0; step <= SHARE_STEPS; step++) plans.push(planForShare(input, shape, costs, (curveTotal / PLAN_WORKERS) * (1 + step / SHARE_STEPS)));
-  // Each frame more loses long matches: of the plans that finish within TIE_SHARE of the first, the fewest frames.
+  const plans: Plan[] = [];
+  for (let step = 0; step <= SHARE_STEPS; step++) {
+    plans.push(planForShare(input, shape, costs, curveTotal, (curveTotal / PLAN_WORKERS) * (1 + step / SHARE_STEPS)));
+  }
+  // Of the plans that finish within TIE_SHARE of the first: the fewest frames (each frame more loses
+  // long matches), then the most cuts at layer boundaries (they save bytes too), then the earliest to finish.
   const first = Math.min(...plans.map((p) => p.finish));
+  const layerStart = new Set(input.layerStarts);
+  const rank = (p: Plan): number[] => [p.ends.length, -p.ends.filter((e) => layerStart.has(e)).length, p.finish];
   const near = plans.filter((p) => p.finish <= first * (1 + TIE_SHARE));
-  // Then the most cuts at layer boundaries (they save bytes too), then the earliest to finish.
-  const onBoundaries = (p: { ends: number[] }): number => p.ends.filter((e) => layerStart.has(e)).length;
-  const rank = (p: { ends: number[]; finish: number }): number[] => [p.ends.length, -onBoundaries(p), p.finish];
   let best = near[0]!;
   for (const p of near.slice(1)) if (before(rank(p), rank(best))) best = p;
   return best.ends;
+}
+
+/** Where a plan's frames end, and when the busier of the two workers would finish. */
+interface Plan {
+  ends: number[];
+  finish: number;
+}
+
+/** A curve the plan can use: one that spans the layers, ascends, and has its restarts where the probe puts them. */
+function checkCurve(curve: CostCurve, length: number): void {
+  const ascending = (xs: readonly number[]): boolean => xs.every((x, i) => Number.isFinite(x) && (i === 0 || x >= xs[i - 1]!));
+  if (curve.at.length < 2 || curve.at[0] !== 0 || curve.at[curve.at.length - 1] !== length) {
+    throw new RangeError(`cost curve: expected to span the ${length} bytes of layers, found ${curve.at[curve.at.length - 1] ?? 0}`);
+  }
+  if (curve.cost.length !== curve.at.length || !ascending(curve.at) || !ascending(curve.cost) || curve.cost[0] !== 0) {
+    throw new RangeError(`cost curve: expected a cost from 0 at each of its ${curve.at.length} points, both ascending`);
+  }
+  const { restart } = curve;
+  if (restart && (restart.extra.length !== restart.at.length || restart.at.some((a, i) => a !== i * RESTART_SPACING) || restart.extra.some((e) => !Number.isFinite(e) || e < 0))) {
+    throw new RangeError(`cost curve: expected restarts every ${RESTART_SPACING} bytes from 0, each with an extra cost of 0 or more`);
+  }
 }
 
 interface FrameCosts {
@@ -170,48 +190,54 @@ interface FrameCosts {
   at(x: number): number;
   /** The tar offset where the curve's cost comes to `cost`. */
   offset(cost: number): number;
-  /** What a frame from `from` costs beyond the curve over a window, for what it cannot refer back to. */
+  /** What a frame from `from` costs beyond the curve, for what it cannot refer back to. */
   start(from: number): number;
-  /** What the frame from `from` to `to` costs, its start included (a frame shorter than the window pays its share). */
+  /** What the frame from `from` to `to` costs, its start included. */
   frame(from: number, to: number): number;
 }
 
 function frameCosts(start: number, curve: CostCurve): FrameCosts {
   const at = (x: number): number => interpolate(curve.at, curve.cost, x - start);
   const { restart } = curve;
-  // Restarts are a window (the probe's RESTART_SPACING) apart; between two the extra is interpolated.
-  const startCost = (from: number): number =>
-    from <= start || !restart || restart.at.length === 0 ? 0 : Math.max(0, interpolate(restart.at, restart.extra, from - start));
+  // Between two restarts (a window apart) the extra is interpolated; past the last one, the last one's.
+  const startCost = (from: number): number => (from <= start || !restart || restart.at.length === 0 ? 0 : interpolate(restart.at, restart.extra, from - start));
   return {
     at,
     offset: (cost) => start + Math.round(interpolate(curve.cost, curve.at, cost)),
     start: startCost,
-    frame: (from, to) => at(to) - at(from) + startCost(from) * Math.min(1, (to - from) / MAX_BUNDLE_WINDOW),
+    // A frame shorter than the window pays its start in full (what repeats is met first, right after
+    // the cut, and short frames must not look like a way around it), but no more than its length: the
+    // probe's output for a stretch is at most about as long as the stretch.
+    frame: (from, to) => at(to) - at(from) + Math.min(startCost(from), to - from),
   };
 }
 
 /**
  * The cuts that bring each worker, taking frames in order, up to `share`
- * (as far as `frameSize` allows), and when the busier worker would finish.
+ * (as far as `frameSize` allows). Shares of the cost (the least a frame
+ * takes, how far a cut moves to a boundary) are of `curveTotal`.
  */
-function planForShare({ start, end, layerStarts, frameSize }: FramePlanInput, shape: CostPlanShape, costs: FrameCosts, share: number): { ends: number[]; finish: number } {
-  const total = share * PLAN_WORKERS;
+function planForShare({ start, end, layerStarts, frameSize }: FramePlanInput, shape: CostPlanShape, costs: FrameCosts, curveTotal: number, share: number): Plan {
   /** Cost each worker has taken, as they would take the frames in order. */
   const taken = new Array<number>(PLAN_WORKERS).fill(0);
   const ends: number[] = [];
   const give = (from: number, to: number): void => {
     taken[taken.indexOf(Math.min(...taken))]! += costs.frame(from, to);
   };
+  const snap = SNAP_COST_SHARE * curveTotal;
   for (let previous = start; ; ) {
-    const want = Math.max(share - Math.min(...taken), MIN_COST_SHARE * total);
+    const want = Math.max(share - Math.min(...taken), MIN_COST_SHARE * curveTotal);
     const lo = Math.max(previous + 1, ends.length === 0 ? shape.earliestFirstEnd : 0);
     const hi = Math.min(previous + frameSize, end - 1);
-    if ((end - previous <= frameSize && costs.frame(previous, end) <= want + SNAP_COST_SHARE * total) || hi < lo) {
+    // Where the frame's cost, its start's included, comes to `want`.
+    const goal = costs.at(previous) + Math.max(want - costs.start(previous), MIN_COST_SHARE * curveTotal);
+    // The rest goes into one frame when it fits and costs no more than wanted, or when no cut short of
+    // the end reaches the goal (it would leave a sliver of a last frame).
+    const restFits = end - previous <= frameSize && (costs.frame(previous, end) <= want + snap || goal >= costs.at(end));
+    if (restFits || hi < lo) {
       give(previous, end);
       return { ends, finish: Math.max(...taken) };
     }
-    // Where the frame's cost, its start's included, comes to `want`.
-    const goal = costs.at(previous) + Math.max(want - costs.start(previous), MIN_COST_SHARE * total);
     let cut = Math.min(hi, Math.max(lo, costs.offset(goal)));
     // Snap around the cut as bounded (a frame held to frameSize snaps back from its end).
     const aim = costs.at(cut);
@@ -221,9 +247,10 @@ function planForShare({ start, end, layerStarts, frameSize }: FramePlanInput, sh
       const off = Math.abs(costs.at(b) - aim);
       if (off < best) {
         best = off;
-        if (off <= SNAP_COST_SHARE * total) cut = b;
+        if (off <= snap) cut = b;
       }
     }
+    if (!(cut > previous)) throw new RangeError(`frame plan: no cut after ${previous}`);
     give(previous, cut);
     ends.push(cut);
     previous = cut;

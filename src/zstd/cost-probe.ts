@@ -38,6 +38,7 @@
 import { Writable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { ZstdError } from './errors.js';
+import { MAX_BUNDLE_WINDOW } from './frame-header.js';
 import { startZstdWorker } from './worker.js';
 
 /** Cumulative probe output at input offsets: `at[i]` bytes in, `cost[i]` bytes out; both start at 0 and ascend. */
@@ -47,14 +48,15 @@ export interface CostCurve {
   /**
    * What a frame that starts at `at[i]` (every `RESTART_SPACING` bytes, from 0)
    * costs beyond the curve over the window after it, `extra[i]` bytes of
-   * probe output: the repeats of what came before, which the frame cannot
-   * refer back to. Whole windows only. None: starting a frame costs nothing more.
+   * probe output (0 or more): the repeats of what came before, which the
+   * frame cannot refer back to. The last window is measured over what there
+   * is of it. None: starting a frame costs nothing more.
    */
   readonly restart?: { readonly at: readonly number[]; readonly extra: readonly number[] };
 }
 
 /** Where the probe's second stream restarts, and how far a frame's start costs more: the bundle's window. */
-export const RESTART_SPACING = 2 ** 25;
+export const RESTART_SPACING = MAX_BUNDLE_WINDOW;
 
 type ProbeRequest = { kind: 'bytes'; buf: Uint8Array } | { kind: 'file'; path: string; offset: number; length: number } | { kind: 'mark' } | { kind: 'end' };
 type ProbeReply = { ack: true } | { curve: CostCurve } | { error: string };
@@ -71,7 +73,7 @@ export class CostProbe {
   constructor() {
     this.stopped = new Promise<never>((_resolve, reject) => (this.stop = reject));
     this.stopped.catch(() => {});
-    this.worker = startZstdWorker(probeWorkerMain);
+    this.worker = startZstdWorker(probeWorkerMain, { window: RESTART_SPACING });
     this.worker.on('message', (reply: ProbeReply) => {
       if ('error' in reply) this.fail(new ZstdError('ZSTD_COMPRESS_FAILED', `cost probe: ${reply.error}`));
       else this.waiting.shift()?.resolve(reply);
@@ -151,12 +153,12 @@ function probeWorkerMain(require: NodeJS.Require): void {
   const zstd = require(workerData.bindingPath as string) as typeof import('zstd-napi/binding.js');
   // Input between two points of the curve at most: flushes cost little at level 1.
   const STEP = 4 * 1024 * 1024;
-  // RESTART_SPACING (nothing outside this function reaches the worker).
-  const SPACING = 2 ** 25;
+  // The bundle's window: the streams' window, and where the second one restarts.
+  const WINDOW = workerData.window as number;
   const level1 = (): InstanceType<typeof zstd.CCtx> => {
     const cctx = new zstd.CCtx();
     cctx.setParameter(zstd.CParameter.compressionLevel, 1);
-    cctx.setParameter(zstd.CParameter.windowLog, 25);
+    cctx.setParameter(zstd.CParameter.windowLog, Math.log2(WINDOW));
     cctx.setParameter(zstd.CParameter.enableLongDistanceMatching, 1);
     // Long matches of 256 bytes and more only (the default is 64): a file repeated within the window
     // then costs the probe next to nothing, as it costs level 16 (see the header).
@@ -193,22 +195,30 @@ function probeWorkerMain(require: NodeJS.Require): void {
     at.push(input);
     cost.push(whole.output);
   };
+  /**
+   * The window that began at the last restart ends here (whole, or the last one at the input's
+   * end): what the restart cost over it. The second stream's frame ends, and the next one starts
+   * with nothing behind it. The frame's end costs a few bytes (3 over a window of incompressible
+   * bytes), so a window that repeats nothing comes to about 0.
+   */
+  const endWindow = (): void => {
+    const from = restart.at.length * WINDOW;
+    if (input === from) return;
+    mark();
+    run(restarting, new Uint8Array(0), zstd.EndDirective.end);
+    restart.at.push(from);
+    restart.extra.push(Math.max(0, restarting.output - since.restarting - (whole.output - since.whole)));
+    since = { whole: whole.output, restarting: restarting.output };
+  };
   const push = (src: Uint8Array): void => {
     for (let from = 0; from < src.length; ) {
-      const n = Math.min(src.length - from, STEP - (input - at[at.length - 1]!), SPACING - (input % SPACING));
+      const n = Math.min(src.length - from, STEP - (input - at[at.length - 1]!), WINDOW - (input % WINDOW));
       run(whole, src.subarray(from, from + n), zstd.EndDirective.continue);
       run(restarting, src.subarray(from, from + n), zstd.EndDirective.continue);
       input += n;
       from += n;
-      if (input % SPACING === 0) {
-        mark();
-        // The window that began SPACING bytes ago is whole: what the restart cost over it. The frame
-        // ends here, and the next one starts with nothing behind it.
-        run(restarting, new Uint8Array(0), zstd.EndDirective.end);
-        restart.at.push(input - SPACING);
-        restart.extra.push(Math.max(0, restarting.output - since.restarting - (whole.output - since.whole)));
-        since = { whole: whole.output, restarting: restarting.output };
-      } else if (input - at[at.length - 1]! >= STEP) mark();
+      if (input % WINDOW === 0) endWindow();
+      else if (input - at[at.length - 1]! >= STEP) mark();
     }
   };
   const readFile = (path: string, offset: number, length: number): void => {
@@ -229,8 +239,10 @@ function probeWorkerMain(require: NodeJS.Require): void {
       if (req.kind === 'bytes') push(req.buf);
       else if (req.kind === 'file') readFile(req.path, req.offset, req.length);
       else mark();
-      if (req.kind === 'end') port.postMessage({ curve: { at, cost, restart } });
-      else if (req.kind !== 'mark') port.postMessage({ ack: true });
+      if (req.kind === 'end') {
+        endWindow();
+        port.postMessage({ curve: { at, cost, restart } });
+      } else if (req.kind !== 'mark') port.postMessage({ ack: true });
     } catch (err) {
       port.postMessage({ error: err instanceof Error ? err.message : String(err) });
     }

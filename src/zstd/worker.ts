@@ -16,9 +16,10 @@ export interface ZstdWorkerData {
   bindingPath: string;
 }
 
-export function startZstdWorker(main: (require: NodeJS.Require) => void): Worker {
+/** `data` goes into `workerData` beside the binding's path: constants the worker cannot import. */
+export function startZstdWorker(main: (require: NodeJS.Require) => void, data: Record<string, unknown> = {}): Worker {
   const bindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding.js');
-  const workerData: ZstdWorkerData = { bindingPath };
+  const workerData: ZstdWorkerData = { ...data, bindingPath };
   const code = `(${main.toString()})(process.getBuiltinModule('node:module').createRequire(${JSON.stringify(bindingPath)}))`;
   return new Worker(code, { eval: true, workerData });
 }
