@@ -165,7 +165,7 @@ function probeWorkerMain(require: NodeJS.Require): void {
     cctx.setParameter(zstd.CParameter.ldmMinMatch, 256);
     return cctx;
   };
-  /** The stream of the curve, and the one that starts again every SPACING bytes. */
+  /** The stream of the curve, and the one that starts again every WINDOW bytes. */
   const whole = { cctx: level1(), output: 0 };
   const restarting = { cctx: level1(), output: 0 };
   const out = Buffer.allocUnsafe(1 << 20);
