@@ -29,6 +29,18 @@ export async function writeExactly(fh: FileHandle, buf: Buffer, length: number, 
   }
 }
 
+/** Writes `bufs` one after another from `position`, in one writev where the file takes it all. */
+export async function writeAllExactly(fh: FileHandle, bufs: readonly Buffer[], position: number): Promise<void> {
+  if (bufs.length === 1) return writeExactly(fh, bufs[0]!, bufs[0]!.length, position);
+  let { bytesWritten: taken } = await fh.writev(bufs as Buffer[], position);
+  // A regular file takes everything; what it did not take goes one buffer at a time.
+  for (const buf of bufs) {
+    if (taken < buf.length) await writeExactly(fh, buf.subarray(taken), buf.length - taken, position + taken);
+    taken = Math.max(0, taken - buf.length);
+    position += buf.length;
+  }
+}
+
 /**
  * Copies `length` bytes from `src` at `srcStart` to `dst` at `dstStart`.
  * Up to `depth` buffers are in flight, each doing read-then-write, so reads

@@ -5,11 +5,11 @@
  */
 import { removeOnInterrupt } from './cleanup.js';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { copyRange, readExactly, writeExactly } from './file-copy.js';
+import { handleWritable } from './handle-writable.js';
 
 export interface OutputSink {
   /** Bytes written so far. */
@@ -275,7 +275,8 @@ export class QueuedFileWriter {
  */
 export async function writeViaTempFile<T>(target: string, write: (out: Writable) => Promise<T>): Promise<T> {
   const tmp = await TempFile.create({ target });
-  const out = createWriteStream('', { fd: tmp.fh.fd, autoClose: false, highWaterMark: 1024 * 1024 });
+  // Never closes the handle: the temp file's own close is the only one (handle-writable.ts says why).
+  const out = handleWritable(tmp.fh);
   try {
     const result = await write(out);
     await tmp.commit();

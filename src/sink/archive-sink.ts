@@ -8,7 +8,7 @@
  * written once, not to a blob store first and copied after (on this
  * project's disks writing a new file costs far more than decompressing it).
  */
-import { createWriteStream } from 'node:fs';
+import { handleWritable } from '../io/handle-writable.js';
 import { archiveParts, writeImageArchive, writeTarParts } from '../archive/image-archive.js';
 import type { ArchiveCompression } from '../archive/compression-name.js';
 import { TempFile } from '../io/output-sink.js';
@@ -53,7 +53,7 @@ async function startDirect(output: string, images: readonly FetchedImage[]): Pro
   return {
     destination: ({ diffId }) => {
       const start = pathToOffset.get(diffId)!;
-      return { kind: 'stream', open: () => createWriteStream('', { fd: tmp.fh.fd, start, autoClose: false, highWaterMark: 1024 * 1024 }) };
+      return { kind: 'stream', open: () => handleWritable(tmp.fh, start) };
     },
     async finish(stored): Promise<SinkResult> {
       // Every layer settles before the file closes: a stream still writing to a closed
