@@ -7,14 +7,17 @@
  * loop; libuv then aborted the test process ("Worker exited unexpectedly").
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { fstatSync, openSync, closeSync, readdirSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
 import { handleWritable } from '../src/io/handle-writable.js';
 import { writeViaTempFile } from '../src/io/output-sink.js';
+import { extractImage } from '../src/scan/index.js';
 import { makeTempDir, removeDir } from './support/util.js';
 
 let dir: string;
@@ -85,6 +88,36 @@ describe('descriptors closed once', () => {
       await fh.close();
     }
     expect((await readFile(path)).equals(Buffer.concat([a, b]))).toBe(true);
+  });
+
+  it('extract of a layer whose bytes are not its digest closes the scratch file it was copying into', async () => {
+    const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const layer = Buffer.alloc(256 * 1024, 'layer bytes ');
+    const damaged = Buffer.from(layer);
+    damaged[1000] = damaged[1000]! ^ 0xff;
+    const layerFile = join(dir, 'damaged-layer');
+    await writeFile(layerFile, damaged);
+    const desc = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length };
+    const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [desc.digest] } }));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [desc] }));
+    const content: ArchiveContent = {
+      images: [
+        {
+          descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, platform: { os: 'linux', architecture: 'amd64' }, annotations: { 'io.containerd.image.name': 'docker.io/library/damaged:1' } },
+          docker: [{ Config: `blobs/sha256/${sha(config).slice(7)}`, RepoTags: ['damaged:1'], Layers: [`blobs/sha256/${desc.digest.slice(7)}`] }],
+        },
+      ],
+      metadataBlobs: [{ digest: sha(manifest), size: manifest.length, data: manifest }, { digest: sha(config), size: config.length, data: config }],
+      layerBlobs: [{ digest: desc.digest, size: desc.size, path: layerFile }],
+    };
+    const archive = join(dir, 'damaged.tar');
+    await writeImageArchive(archive, content, { compression: 'none' });
+    const descriptors = (): number => readdirSync('/proc/self/fd').length;
+    const before = descriptors();
+    // A compressed output goes through scratch files; the damaged layer fails its digest once copied whole.
+    await expect(extractImage(archive, 'damaged:1', { output: join(dir, 'damaged-out.tar.zst') })).rejects.toThrow(/digest sha256:[0-9a-f]{64} \[expected sha256:/);
+    expect(descriptors()).toBe(before);
+    expect(readdirSync(dir).filter((n) => n.includes('damaged-out'))).toEqual([]);
   });
 
   it('failing bundle writes, round after round while compression workers start and stop, never abort the process', async () => {

@@ -221,9 +221,10 @@ async function copyEntries(
   const finishCurrent = (): void => {
     if (!current) return;
     const c = current;
-    current = undefined;
     const digest = `sha256:${c.hash.digest('hex')}`;
+    // Still current if this throws: the walk's finally then closes its sink (a scratch file's descriptor).
     checkDigest(`${source}: entry ${JSON.stringify(c.entry.name)}`, { digest: c.w.digest ?? digest, size: c.w.size }, { digest, size: c.bytes });
+    current = undefined;
     c.sink.end();
     got.set(c.name, { file: c.sink.file ?? '', digest, size: c.bytes });
   };
