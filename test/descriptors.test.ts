@@ -8,13 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { fstatSync, openSync, closeSync, readdirSync } from 'node:fs';
-import { open, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, fstatSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { type FileHandle, open, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
+import { writeAllExactly } from '../src/io/file-copy.js';
 import { handleWritable } from '../src/io/handle-writable.js';
 import { writeViaTempFile } from '../src/io/output-sink.js';
 import { extractImage } from '../src/scan/index.js';
@@ -39,29 +40,48 @@ function isOpen(fd: number): boolean {
 }
 
 describe('descriptors closed once', () => {
-  it('a write that destroys its stream and fails: the descriptors opened meanwhile stay open, the temp file goes', async () => {
+  it('a write that destroys its stream and fails: the temp file keeps its descriptor until it is removed, and what opens meanwhile stays open', async () => {
     const target = join(dir, 'out.bin');
+    /** The number of this process's descriptor on the temp file beside `target`, and where it points. */
+    const tempDescriptor = (): { fd: number; path: string } | undefined =>
+      readdirSync('/proc/self/fd')
+        .map((n) => {
+          try {
+            return { fd: Number(n), path: readlinkSync(`/proc/self/fd/${n}`) };
+          } catch {
+            return undefined;
+          }
+        })
+        .find((d) => d !== undefined && basename(d.path).startsWith('.out.bin.'));
+    let before: { fd: number; path: string } | undefined;
+    let afterDestroy: string | undefined;
     const sentinels: number[] = [];
     const failure = new Error('source broke');
     await expect(
       writeViaTempFile(target, async (out) => {
         await new Promise<void>((resolve, reject) => out.write(Buffer.alloc(4096, 1), (err) => (err ? reject(err) : resolve())));
+        before = tempDescriptor();
         // What pipeline() does to its destination when its source fails.
         await new Promise<void>((resolve) => {
           out.on('error', () => {});
           out.once('close', () => resolve());
           out.destroy(failure);
         });
-        // Were the temp file's descriptor closed now, the lowest free number is it, and one of these takes it.
+        afterDestroy = before && isOpen(before.fd) ? readlinkSync(`/proc/self/fd/${before.fd}`) : undefined;
+        // Were its number free now, the lowest free number is it, and one of these would take it.
         for (let i = 0; i < 8; i++) sentinels.push(openSync(join(dir, `sentinel-${i}`), 'w'));
         throw failure;
       }),
     ).rejects.toBe(failure);
     try {
+      expect(before).toBeDefined();
+      // The stream did not close it: the number still names the temp file (fs.WriteStream's destroy closed it).
+      expect(afterDestroy).toBe(before!.path);
       expect(sentinels.filter((fd) => !isOpen(fd))).toEqual([]);
     } finally {
       for (const fd of sentinels) if (isOpen(fd)) closeSync(fd);
     }
+    expect(isOpen(before!.fd) && readlinkSync(`/proc/self/fd/${before!.fd}`) === before!.path).toBe(false);
     expect(readdirSync(dir).filter((n) => n.includes('out.bin'))).toEqual([]);
   });
 
@@ -88,6 +108,28 @@ describe('descriptors closed once', () => {
       await fh.close();
     }
     expect((await readFile(path)).equals(Buffer.concat([a, b]))).toBe(true);
+  });
+
+  it('a batch the file takes only in part is finished one buffer at a time, each byte at its place', async () => {
+    // A handle that takes 7 bytes of a writev and 3 of a write: every path of writeAllExactly runs.
+    const file = Buffer.alloc(64);
+    const fake = {
+      writev: async (bufs: Buffer[], position: number) => {
+        const all = Buffer.concat(bufs).subarray(0, 7);
+        all.copy(file, position);
+        return { bytesWritten: all.length, buffers: bufs };
+      },
+      write: async (buf: Buffer, offset: number, length: number, position: number) => {
+        const n = Math.min(3, length);
+        buf.copy(file, position, offset, offset + n);
+        return { bytesWritten: n, buffer: buf };
+      },
+    } as unknown as FileHandle;
+    const bufs = [Buffer.from('abcd'), Buffer.from('efghij'), Buffer.from('klmnopqrst')];
+    await writeAllExactly(fake, bufs, 5);
+    expect(file.subarray(5, 25).toString()).toBe('abcdefghijklmnopqrst');
+    expect(file.subarray(0, 5).equals(Buffer.alloc(5))).toBe(true);
+    expect(file.subarray(25).equals(Buffer.alloc(39))).toBe(true);
   });
 
   it('extract of a layer whose bytes are not its digest closes the scratch file it was copying into', async () => {
@@ -123,6 +165,7 @@ describe('descriptors closed once', () => {
   it('failing bundle writes, round after round while compression workers start and stop, never abort the process', async () => {
     // The four failures of the zstd-frames test that crashed in CI, in one process: 1 in 3 full CI runs
     // aborted there; this loop aborted within its first ten rounds before the fix.
+    // The child runs dist/, which `npm test` builds first (run alone, build it first: `npm run build`).
     const lib = join(import.meta.dirname, '..', 'dist', 'zstd', 'index.js');
     const program = `
       import { writeZstdParts, StreamedPart, FRAME_BOUNDARY } from ${JSON.stringify(lib)};

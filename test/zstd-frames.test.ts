@@ -624,6 +624,23 @@ describe('frame limits and edge cases', () => {
     expect((await readdir(dir)).filter((n) => n.startsWith('failing') || n.startsWith('.failing'))).toEqual([]);
   });
 
+  it('an output whose last write fails (a full disk at the seek table) fails the write: nothing is taken as complete', async () => {
+    const data = mixed(300_000, 5);
+    const opts = { frameSize: 65536, level: 3, end: true };
+    let size = 0;
+    await writeZstdFrames([data], new Writable({ write: (chunk: Buffer, _enc, cb) => ((size += chunk.length), cb()) }), opts);
+    let written = 0;
+    // Each write settles a tick later, as a file's does; the one that would complete the file fails.
+    const full = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        written += chunk.length;
+        setImmediate(() => cb(written >= size ? Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) : null));
+      },
+    });
+    await expect(writeZstdFrames([data], full, opts)).rejects.toThrow(/ENOSPC/);
+    expect(written).toBe(size);
+  });
+
   it('the push API reports frames as they are written, to a Writable', async () => {
     const p = join(dir, 'push.zst');
     const seen: number[] = [];

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirpackError, isAirpackError, toAirpackError } from '../errors.js';
+import { endWritable } from '../io/output-sink.js';
 import { decompressor, layerCompression } from './decompress.js';
 import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
@@ -42,16 +43,6 @@ function writeWithBackpressure(out: Writable, chunk: Buffer): Promise<void> {
   });
 }
 
-function endStream(out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // Its error event is gone already, and end() would never call back: a promise that never settles.
-    if (out.errored) return reject(out.errored);
-    if (out.closed) return resolve();
-    out.once('error', reject);
-    out.end(() => resolve());
-  });
-}
-
 /** Compressed bytes handed to the decompressor at once. */
 const BATCH = 256 * 1024;
 
@@ -60,10 +51,10 @@ export function fileSink(path: string): BlobSink {
   return {
     write: (chunk) => writeWithBackpressure(out, chunk),
     async restart() {
-      await endStream(out).catch(() => undefined);
+      await endWritable(out).catch(() => undefined);
       out = createWriteStream(path, { flags: 'w' });
     },
-    finish: () => endStream(out),
+    finish: () => endWritable(out),
     async abort() {
       // A stream that already closed (failed on a full disk) emits no second 'close' to wait for.
       if (out.closed) return;

@@ -33,7 +33,8 @@ export async function writeExactly(fh: FileHandle, buf: Buffer, length: number, 
 export async function writeAllExactly(fh: FileHandle, bufs: readonly Buffer[], position: number): Promise<void> {
   if (bufs.length === 1) return writeExactly(fh, bufs[0]!, bufs[0]!.length, position);
   let { bytesWritten: taken } = await fh.writev(bufs as Buffer[], position);
-  // A regular file takes everything; what it did not take goes one buffer at a time.
+  // libuv already loops over short writes: a short total here means an error came after some progress,
+  // and writing the rest one buffer at a time reports that error (or finishes, if it has passed).
   for (const buf of bufs) {
     if (taken < buf.length) await writeExactly(fh, buf.subarray(taken), buf.length - taken, position + taken);
     taken = Math.max(0, taken - buf.length);

@@ -146,15 +146,22 @@ function waitDrain(out: Writable): Promise<void> {
   });
 }
 
-/** Ends a Writable and waits until it has flushed everything. */
+/**
+ * Ends a Writable and waits until it has flushed everything; rejects with
+ * its error, the last write's too. end()'s callback gets that error before
+ * 'error' is emitted: a callback that ignored it took a bundle whose seek
+ * table never reached a full disk for complete.
+ */
 export function endWritable(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     // Failed before (its error event is gone): end() would never call back.
     if (out.errored) return reject(out.errored);
+    if (out.writableFinished) return resolve();
     out.once('error', reject);
-    out.end(() => {
+    out.end((err?: Error | null) => {
       out.off('error', reject);
-      resolve();
+      if (err) reject(err);
+      else resolve();
     });
   });
 }

@@ -51,9 +51,10 @@ function decodeWorkerMain(require: NodeJS.Require): void {
   const queued: Array<{ req: StartRequest; fills: FillRequest[] }> = [];
   const fdFor = (path: string): number => {
     if (file?.path !== path) {
-      // Forgotten as it is closed: if the next open fails, nothing may read or close that number again.
-      if (file) fs.closeSync(file.fd);
+      // Forgotten before it is closed: if the close or the next open fails, nothing may read or close that number again.
+      const old = file;
       file = undefined;
+      if (old) fs.closeSync(old.fd);
       file = { path, fd: fs.openSync(path, 'r') };
     }
     return file.fd;

@@ -29,7 +29,7 @@
 import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { type CompressedFrame, FrameCompressorPool, FrameFeed, type FrameSettings, type FrameSlice } from './compress-pool.js';
-import { writeViaTempFile } from '../io/output-sink.js';
+import { endWritable, writeViaTempFile } from '../io/output-sink.js';
 import { CostProbe, type CostCurve } from './cost-probe.js';
 import { ZstdError } from './errors.js';
 import { MAX_BUNDLE_WINDOW, parseFrameHeader, withContentSize } from './frame-header.js';
@@ -259,7 +259,7 @@ class OrderedFrames {
         seekTable = { offset: this.compressed, size: table.length };
         await this.emit(table);
       }
-      if (this.opts.end) await endStream(this.out);
+      if (this.opts.end) await endWritable(this.out);
       return { frames: [...this.frames], compressedSize: this.compressed, uncompressedSize: this.uncompressed, seekTable };
     } finally {
       await this.close();
@@ -784,16 +784,6 @@ function waitDrain(out: Writable): Promise<void> {
     out.on('drain', onDrain);
     out.on('error', onError);
     out.on('close', onClose);
-  });
-}
-
-function endStream(out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    out.once('error', reject);
-    out.end(() => {
-      out.off('error', reject);
-      resolve();
-    });
   });
 }
 
