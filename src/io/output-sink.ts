@@ -121,7 +121,8 @@ export class StreamSink implements OutputSink {
   async flush(): Promise<void> {}
 }
 
-function waitDrain(out: Writable): Promise<void> {
+/** Waits for 'drain'; rejects when the stream fails or closes first. */
+export function waitDrain(out: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       out.off('drain', onDrain);

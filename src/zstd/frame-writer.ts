@@ -29,7 +29,7 @@
 import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { type CompressedFrame, FrameCompressorPool, FrameFeed, type FrameSettings, type FrameSlice } from './compress-pool.js';
-import { endWritable, writeViaTempFile } from '../io/output-sink.js';
+import { endWritable, waitDrain, writeViaTempFile } from '../io/output-sink.js';
 import { CostProbe, type CostCurve } from './cost-probe.js';
 import { ZstdError } from './errors.js';
 import { MAX_BUNDLE_WINDOW, parseFrameHeader, withContentSize } from './frame-header.js';
@@ -767,24 +767,6 @@ function checkFrameHeader(head: Buffer, size: number, label: string, final = fal
     );
   }
   return true;
-}
-
-function waitDrain(out: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error): void => {
-      out.off('drain', onDrain);
-      out.off('error', onError);
-      out.off('close', onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = (): void => done();
-    const onError = (err: Error): void => done(err);
-    const onClose = (): void => done(new Error('output closed before the zstd frames were written'));
-    out.on('drain', onDrain);
-    out.on('error', onError);
-    out.on('close', onClose);
-  });
 }
 
 /**
