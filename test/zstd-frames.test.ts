@@ -128,6 +128,13 @@ function zstdCli(args: string[], input?: Buffer): Buffer {
   return execFileSync('zstd', args, { maxBuffer: 1024 * 1024 * 1024, ...(input ? { input } : {}) });
 }
 
+/** Readiness of a file still on its way for ever (`pending`), and of one lost after 200 ms with `err` (`ready`). */
+function comingAndLost(err: Error): { pending: Promise<void>; ready: Promise<unknown> } {
+  const ready = new Promise((_resolve, reject) => setTimeout(() => reject(err), 200));
+  ready.catch(() => {});
+  return { pending: new Promise<void>(() => {}), ready };
+}
+
 async function* chunked(data: Buffer, chunk: number, boundaries: readonly number[] = []): AsyncGenerator<Buffer | FrameBoundary> {
   let pos = 0;
   for (const b of [...boundaries, data.length]) {
@@ -384,9 +391,7 @@ describe('writeZstdFrames', () => {
     const lost = new Error('layer sha256:abc: connection reset, gave up');
     // The first frame waits for a file that is still on its way; the second's file is lost. The write
     // must stop with the loss now, not once the first frame is done (here: never).
-    const pending = new Promise<void>(() => {});
-    const ready = new Promise((_resolve, reject) => setTimeout(() => reject(lost), 200));
-    ready.catch(() => {});
+    const { pending, ready } = comingAndLost(lost);
     const p = join(dir, 'lost.zst');
     const writing = writeZstdParts(
       [meta, FRAME_BOUNDARY, { path: join(dir, 'still-coming.bin'), size: frameSize, ready: pending }, { path: join(dir, 'never-written.bin'), size: 5000, ready }],
@@ -488,9 +493,7 @@ describe('frames cut by cost (a plan chosen while the first frame compresses)', 
 
   it('fails at once with a layer\'s own error when it is lost while the plan waits for an earlier one, and leaves nothing', async () => {
     const lost = new Error('layer sha256:def: connection reset, gave up');
-    const pending = new Promise<void>(() => {});
-    const ready = new Promise((_resolve, reject) => setTimeout(() => reject(lost), 200));
-    ready.catch(() => {});
+    const { pending, ready } = comingAndLost(lost);
     const p = join(dir, 'by-cost-lost.zst');
     // The probe waits for the second file, which never comes; the third is lost meanwhile.
     const writing = writeZstdParts(
