@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import type { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirpackError, isAirpackError, toAirpackError } from '../errors.js';
-import { endWritable } from '../io/output-sink.js';
+import { endWritable, waitDrain } from '../io/output-sink.js';
 import { decompressor, layerCompression } from './decompress.js';
 import { checkDigest, CountingStream, DigestCounter } from './verify.js';
 
@@ -28,19 +28,7 @@ export interface BlobSink {
 function writeWithBackpressure(out: Writable, chunk: Buffer): Promise<void> {
   // A stream that already failed (a full disk, seen after an earlier write returned) says so now.
   if (out.errored) return Promise.reject(out.errored);
-  if (out.write(chunk)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      out.off('drain', onDrain);
-      reject(err);
-    };
-    const onDrain = (): void => {
-      out.off('error', onError);
-      resolve();
-    };
-    out.once('drain', onDrain);
-    out.once('error', onError);
-  });
+  return out.write(chunk) ? Promise.resolve() : waitDrain(out);
 }
 
 /** Compressed bytes handed to the decompressor at once. */
