@@ -13,8 +13,8 @@ import { bytes } from './helpers/bytes.js';
 
 const MiB = 1024 * 1024;
 
-async function probe(pieces: readonly Buffer[]): Promise<Awaited<ReturnType<CostProbe['finish']>>> {
-  const p = new CostProbe();
+async function probe(pieces: readonly Buffer[], firstStart?: number): Promise<Awaited<ReturnType<CostProbe['finish']>>> {
+  const p = new CostProbe({ firstStart });
   try {
     for (const piece of pieces) {
       await p.bytes(piece);
@@ -45,6 +45,11 @@ describe('the cost probe', () => {
       expect(extra).toBeGreaterThan(5.5 * MiB);
       expect(extra).toBeLessThan(6.5 * MiB);
     }
+    // Told no frame starts before 40 MiB, the second stream starts at the window holding it: the same
+    // curve, and the same extras from there on.
+    const later = await probe(Array.from({ length: 12 }, () => block), 40 * MiB);
+    expect({ at: later.at, cost: later.cost }).toEqual({ at: curve.at, cost: curve.cost });
+    expect(later.restart).toEqual({ at: curve.restart!.at.slice(1), extra: curve.restart!.extra.slice(1) });
   });
 
   it('gives the same curve however the input comes: in pieces, with a mark on a window boundary, or read from a file', async () => {

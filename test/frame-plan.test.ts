@@ -237,8 +237,15 @@ describe('planFrameEndsByCost', () => {
       { at: [0, 32 * MiB], extra: [0, Number.NaN] },
       { at: [0, 32 * MiB], extra: [0, -1] },
       { at: [0, 30 * MiB], extra: [0, 1] },
+      { at: [16 * MiB, 48 * MiB], extra: [0, 1] },
     ];
-    for (const restart of bad) expect(() => planFrameEndsByCost(input, { ...curve, restart })).toThrow(/expected restarts every 33554432 bytes from 0/);
+    for (const restart of bad) expect(() => planFrameEndsByCost(input, { ...curve, restart })).toThrow(/expected restarts every 33554432 bytes from a multiple of it/);
+    // Restarts measured from a later window (the probe skips those before the earliest first end, here
+    // 32 MiB + 1): the same plan as with the first window's, whatever that one cost.
+    const later = { at: [32 * MiB, 64 * MiB, 96 * MiB], extra: [3 * MiB, 2 * MiB, 1 * MiB] };
+    const full = { at: [0, ...later.at], extra: [50 * MiB, ...later.extra] };
+    expect(planFrameEndsByCost(input, { ...curve, restart: later })).toEqual(planFrameEndsByCost(input, { ...curve, restart: full }));
+    expect(planFrameEndsByCost(input, { ...curve, restart: later })).not.toEqual(planFrameEndsByCost(input, curve));
     // No restarts measured: starts cost nothing more.
     expect(planFrameEndsByCost(input, { ...curve, restart: { at: [], extra: [] } })).toEqual(planFrameEndsByCost(input, curve));
   });

@@ -180,8 +180,9 @@ function checkCurve(curve: CostCurve, length: number): void {
     throw new RangeError(`cost curve: expected a cost from 0 at each of its ${curve.at.length} points, both ascending`);
   }
   const { restart } = curve;
-  if (restart && (restart.extra.length !== restart.at.length || restart.at.some((a, i) => a !== i * RESTART_SPACING) || restart.extra.some((e) => !Number.isFinite(e) || e < 0))) {
-    throw new RangeError(`cost curve: expected restarts every ${RESTART_SPACING} bytes from 0, each with an extra cost of 0 or more`);
+  const first = restart?.at[0] ?? 0;
+  if (restart && (restart.extra.length !== restart.at.length || first % RESTART_SPACING !== 0 || restart.at.some((a, i) => a !== first + i * RESTART_SPACING) || restart.extra.some((e) => !Number.isFinite(e) || e < 0))) {
+    throw new RangeError(`cost curve: expected restarts every ${RESTART_SPACING} bytes from a multiple of it, each with an extra cost of 0 or more`);
   }
 }
 
@@ -199,7 +200,8 @@ interface FrameCosts {
 function frameCosts(start: number, curve: CostCurve): FrameCosts {
   const at = (x: number): number => interpolate(curve.at, curve.cost, x - start);
   const { restart } = curve;
-  // Between two restarts (a window apart) the extra is interpolated; past the last one, the last one's.
+  // Between two restarts (a window apart) the extra is interpolated; past the last one, the last one's; before
+  // the first, the first's (no cut falls there: the probe measures from the window holding the earliest first end).
   const startCost = (from: number): number => (from <= start || !restart || restart.at.length === 0 ? 0 : interpolate(restart.at, restart.extra, from - start));
   return {
     at,

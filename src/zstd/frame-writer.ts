@@ -587,7 +587,7 @@ export async function writeZstdParts(parts: readonly ZstdInputPart[], output: Wr
     // A plan by cost: the probe starts now, and the first frame it plans runs open to its earliest end.
     const { costPlan } = opts;
     if (costPlan) {
-      probe = new CostProbe();
+      probe = new CostProbe({ firstStart: costPlan.earliestFirstEnd - costPlan.start });
       planned = probeCosts(probe, parts, costPlan.start, costPlan.end).then((curve) => checkPlan(costPlan, costPlan.choose(curve)));
       planned.catch(() => {});
       ends = [costPlan.earliestFirstEnd];
