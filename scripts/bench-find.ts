@@ -11,7 +11,8 @@
  * grow with size), the find CLI against bare `node -e 0` (start-up is most
  * of it), and verify / extract against `zstd -dc | openssl dgst -sha256`
  * (decode and hash; coreutils sha256sum has no SHA extensions here) and
- * `zstd -dc`, on random content and on level-16 bundles of both sample sets.
+ * `zstd -dc`, on random content and on level-16 bundles of both sample sets
+ * (find too, on those).
  *
  * Usage: npm run bench:find -- [--files 4 --mib 100 --big-mib 1000 --rounds 5 --set both --scale 1]
  */
@@ -216,14 +217,18 @@ async function main(): Promise<void> {
     rmSync(big);
 
     const setThroughput: string[] = [];
+    const setFind: string[] = [];
     for (const b of await sampleBundles(work)) {
       setThroughput.push(`[${b.set} set] ${await throughput(work, b.path, b.tarBytes, b.image, rounds)}`);
+      const f = await timeFind(b.image, b.path, rounds);
+      setFind.push(`[${b.set} set] find cli ${fmt(f.cli, 3)} s (**${fmt(f.cli / f.node, 2)}x node -e 0** at ${fmt(f.node, 3)} s; target <= 1.6x)  find lib ${fmt(f.lib * 1000, 2)} ms`);
       rmSync(b.path);
     }
 
     process.stdout.write(`find over ${files} bundles per kind (target in the last), medians of ${rounds}:\n${rows.join('\n')}\n`);
     process.stdout.write(`find lib: ${mib} MiB bundle ${fmt(fs.lib * 1000, 2)} ms, ${bigMib} MiB bundle ${fmt(fb.lib * 1000, 2)} ms (ratio ${fmt(fb.lib / fs.lib, 2)}x); cli ${fmt(fs.cli, 3)} s vs ${fmt(fb.cli, 3)} s\n`);
     process.stdout.write(`verify and extract, random half-zero content (zstd's raw blocks decode at memcpy speed; sha256 cannot keep up):\n${bigThroughput}\n`);
+    process.stdout.write(`find the last image of each sample set's level-16 bundle, medians of ${rounds}:\n${setFind.join('\n')}\n`);
     process.stdout.write(`verify and extract, level-16 bundles of the sample sets (real binaries, what image bundles hold):\n${setThroughput.join('\n')}\n`);
   } finally {
     await rm(work, { recursive: true, force: true });
