@@ -22,6 +22,7 @@ import { startContainerd, type ContainerdHandle } from './support/containerd.js'
 import { makeImage, makeLayer, pushImage } from './support/fixtures.js';
 import { bytes } from './helpers/bytes.js';
 import { readSeekTable } from '../src/zstd/index.js';
+import { COST_PLAN_MIN_LEVEL } from '../src/archive/frame-plan.js';
 import { runOk, sleep } from './support/util.js';
 
 let world: World;
@@ -99,14 +100,22 @@ describe('bundle from archives on disk', () => {
     await pushImage(world.registry.url, 'big/by-cost', image, 'v1');
     const ref = `${world.registry.host}/big/by-cost:v1`;
     const fromRegistry = join(dir, 'by-cost-registry.tar.zst');
-    await bundle({ images: [ref], platforms: ['linux/amd64'], output: fromRegistry, level: 1 });
+    // The plan is by cost from COST_PLAN_MIN_LEVEL on (below it, probing costs what compressing does).
+    const level = COST_PLAN_MIN_LEVEL;
+    await bundle({ images: [ref], platforms: ['linux/amd64'], output: fromRegistry, level });
     const data = (await readSeekTable(fromRegistry))!.frames.filter((f) => f.uncompressedSize > 0);
     expect(data).toHaveLength(3);
     const layersStart = data[1]!.uncompressedOffset;
     expect(data[2]!.uncompressedOffset - layersStart).toBeGreaterThan(50 * MiB);
     const fromBundle = join(dir, 'by-cost-rebundle.tar.zst');
-    await bundle({ images: [fromRegistry], platforms: ['linux/amd64'], output: fromBundle, level: 1 });
+    await bundle({ images: [fromRegistry], platforms: ['linux/amd64'], output: fromBundle, level });
     expect((await readFile(fromBundle)).equals(await readFile(fromRegistry))).toBe(true);
+    // One level below, by bytes: the second data frame starts near the byte middle.
+    const byBytes = join(dir, 'by-bytes-registry.tar.zst');
+    await bundle({ images: [ref], platforms: ['linux/amd64'], output: byBytes, level: level - 1 });
+    const bytesData = (await readSeekTable(byBytes))!.frames.filter((f) => f.uncompressedSize > 0);
+    expect(bytesData).toHaveLength(3);
+    expect(bytesData[2]!.uncompressedOffset - bytesData[1]!.uncompressedOffset).toBeLessThan(45 * MiB);
   }, 120_000);
 
   // `bundle --json` of a re-bundle reported the input archive's digests (its new index, its rewritten

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveLayout, writeImageArchive, type ArchiveContent } from '../src/archive/image-archive.js';
-import { costPlanShape, MIN_SPLIT_BYTES, planFrameEnds, planFrameEndsByCost } from '../src/archive/frame-plan.js';
+import { COST_PLAN_MIN_LEVEL, costPlanShape, MIN_SPLIT_BYTES, planFrameEnds, planFrameEndsByCost } from '../src/archive/frame-plan.js';
 import type { CostCurve } from '../src/zstd/cost-probe.js';
 import { readSeekTable } from '../src/zstd/index.js';
 import { bytes } from './helpers/bytes.js';
@@ -118,6 +118,9 @@ describe('planFrameEndsByCost', () => {
     expect(costPlanShape({ start: 1024, end: 300 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + Math.floor((300 * MiB - 1024) / 4) });
     expect(costPlanShape({ start: 1024, end: 2000 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + 128 * MiB });
     expect(costPlanShape({ start: 1024, end: 100 * MiB, frameSize })).toEqual({ earliestFirstEnd: 1024 + 32 * MiB + 1 });
+    // Below COST_PLAN_MIN_LEVEL the plan is by bytes; from it on, by cost.
+    expect(costPlanShape({ start: 1024, end: 100 * MiB, frameSize, level: COST_PLAN_MIN_LEVEL - 1 })).toBeUndefined();
+    expect(costPlanShape({ start: 1024, end: 100 * MiB, frameSize, level: COST_PLAN_MIN_LEVEL })).toEqual({ earliestFirstEnd: 1024 + 32 * MiB + 1 });
   });
 
   it('cuts two frames of equal cost, not of equal bytes', () => {

@@ -133,9 +133,26 @@ const SHARE_STEPS = 256;
 /** Plans whose workers would finish within this share of each other are a tie. */
 const TIE_SHARE = 0.02;
 
-/** The shape of a plan by cost for these layers, or undefined where the plan by bytes applies (one frame, or frames no longer than the window). */
-export function costPlanShape({ start, end, frameSize }: Omit<FramePlanInput, 'layerStarts'>): CostPlanShape | undefined {
+/**
+ * Below this zstd level the plan is by bytes: the probe costs about what
+ * compressing does, and the frames after the first wait for it for nothing.
+ * Bundles of the bench sets' plain tars (disjoint 479 MiB / release-like
+ * 346 MiB), by cost against by bytes, alternating in one run: level 3 5.5
+ * against 2.9 s / 3.2 against 1.7 s; 9: 9.7 against 8.3 s; 12: 13.4
+ * against 12.6 s; 13: 31.8 against 30.7 s / 19.5 against 20.2 s; 14: 31.9
+ * against 35.1 s / 17.7 against 19.1 s (level 14 is where libzstd's slow
+ * strategies begin to dominate the work).
+ */
+export const COST_PLAN_MIN_LEVEL = 14;
+
+/**
+ * The shape of a plan by cost for these layers, or undefined where the plan
+ * by bytes applies (one frame, frames no longer than the window, or a level
+ * below COST_PLAN_MIN_LEVEL).
+ */
+export function costPlanShape({ start, end, frameSize, level }: Omit<FramePlanInput, 'layerStarts'> & { level?: number }): CostPlanShape | undefined {
   if (!Number.isInteger(frameSize) || frameSize <= MAX_BUNDLE_WINDOW || end - start < MIN_SPLIT_BYTES) return undefined;
+  if (level !== undefined && level < COST_PLAN_MIN_LEVEL) return undefined;
   // Past the window, and far enough that the first frame's worker has work while a slow registry
   // still sends the rest (frames after it wait for the plan, which waits for every layer).
   return { earliestFirstEnd: start + Math.max(MAX_BUNDLE_WINDOW + 1, Math.floor(Math.min(frameSize / 2, (end - start) / 4))) };

@@ -24,7 +24,7 @@ import { digestHex, type Descriptor, type DockerManifestEntry, type ImageIndex }
 import { writeExactly } from '../io/file-copy.js';
 import { FileSink, TempFile, writeViaTempFile } from '../io/output-sink.js';
 import { encodeEntryIndex, type IndexedEntry } from '../zstd/entry-index.js';
-import { DEFAULT_FRAME_SIZE, FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
+import { DEFAULT_FRAME_SIZE, DEFAULT_LEVEL, FRAME_BOUNDARY, writeZstdParts, type FrameBoundary, type StreamedPart, type ZstdFrameIndex } from '../zstd/frame-writer.js';
 import { costPlanShape, planFrameEnds, planFrameEndsByCost } from './frame-plan.js';
 import type { CostCurve } from '../zstd/cost-probe.js';
 import { compressionForName, type ArchiveCompression } from './compression-name.js';
@@ -271,7 +271,7 @@ export async function writeImageArchive(output: string, content: ArchiveContent,
     const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
     const plan = { start: layers.start, end: layers.end, layerStarts: layers.starts, frameSize };
     // Frames of equal work where there are several big ones (archive/frame-plan.ts), else of equal bytes.
-    const shape = costPlanShape(plan);
+    const shape = costPlanShape({ ...plan, level: options.level ?? DEFAULT_LEVEL });
     const frames = await writeZstdParts(parts, output, {
       ...(options.level !== undefined ? { level: options.level } : {}),
       frameSize,
